@@ -1,0 +1,2 @@
+"""symdescent: symbolic descent, searching closed-form programs that explain data."""
+__version__ = "0.1.0"

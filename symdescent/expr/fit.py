@@ -1,0 +1,175 @@
+"""Constant fitting: linear scaling in closed form plus least squares inside.
+
+Every candidate ``f`` is fitted as ``a * f(x; c) + b``.  The outer ``a`` and
+``b`` are solved in closed form for each value of the inner constants ``c``
+(variable projection, Golub & Pereyra), and ``c`` is fitted by
+:func:`scipy.optimize.least_squares`.  The outer terms stay in the returned
+expression only where they are needed: a scale ``a`` that is 1, or an offset
+``b`` that is 0, to within the fit's precision, is dropped, and neither is
+added when ``f`` already has a constant factor or term at its root.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from symdescent.expr import ops
+from symdescent.expr.evaluate import evaluate_tokens
+from symdescent.expr.expression import Expression, apply, const
+
+_BIG = 1e150
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """The fitted expression and its mean squared error on the fitting data."""
+
+    expression: Expression
+    mse: float
+    valid: bool
+    n_evaluations: int = 0
+
+
+def _root_has_constant(expr: Expression, ops_: tuple[str, ...]) -> bool:
+    """True when the root is one of ``ops_`` and one of its children is ``C``."""
+    toks = expr.tokens
+    if toks[0] == ops.CONST:
+        return True
+    if toks[0] not in ops_:
+        return False
+    left_end = expr.subtree_end(1)
+    return toks[1] == ops.CONST or (toks[left_end] == ops.CONST and left_end + 1 == len(toks))
+
+
+def _scale(f: np.ndarray, y: np.ndarray, use_a: bool, use_b: bool) -> tuple[float, float]:
+    """Least-squares ``a`` and ``b`` for ``a f + b ~ y`` (fixed to 1 / 0 when unused)."""
+    if use_a and use_b:
+        fm = f.mean()
+        fc = f - fm
+        denom = float(fc @ fc)
+        if denom <= 1e-300:
+            return 0.0, float(y.mean())
+        a = float(fc @ (y - y.mean())) / denom
+        return a, float(y.mean() - a * fm)
+    if use_a:
+        denom = float(f @ f)
+        return (float(f @ y) / denom if denom > 1e-300 else 0.0), 0.0
+    if use_b:
+        return 1.0, float((y - f).mean())
+    return 1.0, 0.0
+
+
+def _mse(pred: np.ndarray, y: np.ndarray) -> float:
+    with np.errstate(all="ignore"):
+        r = pred - y
+        v = float(r @ r) / len(y)
+    return v if np.isfinite(v) else np.inf
+
+
+def fit_expression(
+    expr: Expression,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    scaling: bool = True,
+    max_nfev: int | None = None,
+    optimize: bool = True,
+) -> FitResult:
+    """Fit ``expr``'s constants (and a linear scale/offset) to ``(X, y)``.
+
+    Parameters
+    ----------
+    expr : Expression
+        Candidate; its current constant values are the starting point.
+    X, y : ndarray
+        Data, ``(n, d)`` and ``(n,)``.
+    scaling : bool
+        Allow the outer ``a * f + b``.
+    max_nfev : int, optional
+        Budget of function evaluations for the inner least squares
+        (default ``20 * (k + 1)`` for ``k`` constants).
+    optimize : bool
+        Skip the inner least squares (closed-form scaling only) when False.
+
+    Returns
+    -------
+    FitResult
+        ``valid`` is False when the expression is non-finite on the data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from symdescent.expr import parse
+    >>> X = np.linspace(1, 2, 50)[:, None]
+    >>> r = fit_expression(parse("sin(x0)"), X, 3 * np.sin(X[:, 0]) + 1)
+    >>> r.expression.to_infix(precision=6), r.mse < 1e-20
+    ('3.0 * sin(x0) + 1.0', True)
+    """
+    y = np.asarray(y, dtype=float)
+    tokens = expr.tokens
+    use_a = scaling and not _root_has_constant(expr, ("mul", "div"))
+    use_b = scaling and not _root_has_constant(expr, ("add", "sub"))
+    nfev = 0
+
+    def predict(c):
+        nonlocal nfev
+        nfev += 1
+        f = evaluate_tokens(tokens, c, X)
+        if not np.isfinite(f).all():
+            return None, 1.0, 0.0
+        a, b = _scale(f, y, use_a, use_b)
+        return f, a, b
+
+    c0 = np.asarray(expr.constants, dtype=float)
+    f, a, b = predict(c0)
+    if optimize and len(c0):
+        from scipy.optimize import least_squares
+
+        def residual(c):
+            fc, ac, bc = predict(c)
+            if fc is None:
+                return np.full(len(y), _BIG ** 0.5)
+            with np.errstate(all="ignore"):
+                r = ac * fc + bc - y
+            return np.nan_to_num(r, nan=_BIG ** 0.5, posinf=_BIG ** 0.5, neginf=-(_BIG ** 0.5))
+
+        budget = max_nfev if max_nfev is not None else 20 * (len(c0) + 1)
+        start = c0 if f is not None else np.ones_like(c0)
+        try:
+            with np.errstate(all="ignore"):
+                sol = least_squares(residual, start, method="lm" if len(y) >= len(c0) else "trf", max_nfev=budget, x_scale=1.0)
+            c_new = sol.x
+        except (ValueError, np.linalg.LinAlgError, FloatingPointError):
+            c_new = start
+        f_new, a_new, b_new = predict(c_new)
+        if f_new is not None and (f is None or _mse(a_new * f_new + b_new, y) <= _mse(a * f + b, y)):
+            c0, f, a, b = c_new, f_new, a_new, b_new
+    if f is None:
+        return FitResult(expr, np.inf, False, nfev)
+    inner = expr.with_constants(c0)
+    return _choose_scaling(inner, f, a, b, y, nfev)
+
+
+def _choose_scaling(inner: Expression, f, a, b, y, nfev) -> FitResult:
+    """Keep ``a`` and ``b`` only where dropping them would cost accuracy."""
+    if np.ptp(f) == 0 and a == 0.0:
+        return FitResult(const(float(y.mean())), _mse(np.full_like(y, y.mean()), y), True, nfev)
+    full = _mse(a * f + b, y)
+    tol = full * 1e-9 + 1e-14 * (float(np.var(y)) + float(np.mean(y) ** 2) * 1e-6)
+    best = (a, b)
+    for a_try, b_try in ((1.0, 0.0), (1.0, None), (a, 0.0)):
+        if b_try is None:  # offset alone, refit in closed form
+            b_try = float((y - f).mean())
+        if _mse(a_try * f + b_try, y) <= full + tol:
+            best = (a_try, b_try)
+            break
+    a, b = best
+    out = inner
+    if a != 1.0:
+        out = apply("mul", const(a), out)
+    if b != 0.0:
+        out = apply("add", out, const(b))
+    mse = _mse(a * f + b, y)
+    return FitResult(out, mse, bool(np.isfinite(mse)), nfev)

@@ -1,0 +1,136 @@
+"""Random expressions from a grammar with size and depth limits.
+
+Trees are grown the way Lample & Charton (2019) sample them: start from one
+empty slot and fill a uniformly chosen empty slot with an operator until the
+requested number of operators is placed, then fill the remaining slots with
+leaves.  This spreads shapes far more evenly than naive recursive growth.
+Used by the ``random`` proposer, the GP's mutations and LEE's training data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+from symdescent.expr import ops
+from symdescent.expr.expression import Expression, tree_depth
+
+DEFAULT_UNARY_WEIGHTS: Mapping[str, float] = {
+    "neg": 1.0, "sqrt": 3.0, "exp": 2.0, "log": 2.0, "sin": 3.0, "cos": 3.0, "tan": 0.5,
+    "tanh": 0.5, "asin": 0.5, "abs": 0.2, "square": 3.0, "cube": 1.0,
+}
+DEFAULT_BINARY_WEIGHTS: Mapping[str, float] = {"add": 5.0, "sub": 3.0, "mul": 6.0, "div": 4.0, "pow": 1.0}
+
+
+@dataclass
+class GrammarSampler:
+    """Sample random expressions over ``n_variables`` variables.
+
+    Parameters
+    ----------
+    n_variables : int
+        Number of columns available (variables ``x0 … x{n-1}``).
+    operators : sequence of str, optional
+        Allowed operators (default: the whole vocabulary).
+    max_size : int
+        Maximum node count of a sampled expression.
+    max_depth : int
+        Maximum tree depth.
+    p_unary : float
+        Probability that a placed operator is unary.
+    p_constant, p_literal : float
+        Probabilities that a leaf is a constant placeholder / an integer literal
+        or ``pi`` (the rest are variables).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = GrammarSampler(n_variables=2, max_size=9)
+    >>> e = s.sample(np.random.default_rng(0))
+    >>> e.complexity <= 9
+    True
+    """
+
+    n_variables: int
+    operators: tuple[str, ...] | None = None
+    max_size: int = 20
+    max_depth: int = 8
+    p_unary: float = 0.35
+    p_constant: float = 0.2
+    p_literal: float = 0.1
+    unary_weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_UNARY_WEIGHTS))
+    binary_weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_BINARY_WEIGHTS))
+
+    def __post_init__(self) -> None:
+        allowed = set(self.operators) if self.operators is not None else set(ops.OPERATORS)
+        self._unary = [o for o in ops.UNARY if o in allowed and self.unary_weights.get(o, 0) > 0]
+        self._binary = [o for o in ops.BINARY if o in allowed and self.binary_weights.get(o, 0) > 0]
+        uw = np.array([self.unary_weights[o] for o in self._unary], dtype=float)
+        bw = np.array([self.binary_weights[o] for o in self._binary], dtype=float)
+        self._uw = uw / uw.sum() if len(uw) else uw
+        self._bw = bw / bw.sum() if len(bw) else bw
+        if not self._binary and not self._unary:
+            self.max_size = 1
+        self._literals = ["1", "2", "3", "pi"]
+
+    # -- leaves ------------------------------------------------------------
+    def leaf(self, rng: np.random.Generator) -> str:
+        u = rng.random()
+        if u < self.p_constant:
+            return ops.CONST
+        if u < self.p_constant + self.p_literal:
+            return self._literals[rng.integers(len(self._literals))]
+        return f"x{rng.integers(self.n_variables)}"
+
+    def exponent(self, rng: np.random.Generator) -> str:
+        u = rng.random()
+        return ops.CONST if u < 0.6 else ("4" if u < 0.8 else "5")
+
+    def operator(self, rng: np.random.Generator, unary: bool) -> str:
+        if unary and self._unary:
+            return self._unary[rng.choice(len(self._unary), p=self._uw)]
+        if self._binary:
+            return self._binary[rng.choice(len(self._binary), p=self._bw)]
+        return self._unary[rng.choice(len(self._unary), p=self._uw)]
+
+    # -- trees ---------------------------------------------------------------
+    def sample_tokens(self, rng: np.random.Generator, n_ops: int) -> list[str]:
+        """A prefix sequence with exactly ``n_ops`` operators (before size checks)."""
+        # Nodes are [token, children]; empty slots are None inside children lists.
+        root: list = [None]
+        slots: list[tuple[list, int]] = [(root, 0)]
+        for _ in range(n_ops):
+            parent, idx = slots.pop(rng.integers(len(slots)))
+            unary = rng.random() < self.p_unary or not self._binary
+            tok = self.operator(rng, unary)
+            node = [tok, [None] * ops.arity(tok)]
+            parent[idx] = node
+            if tok == "pow":  # exponents stay simple: a fitted constant or a small integer
+                node[1][1] = [self.exponent(rng), []]
+                slots.append((node[1], 0))
+                continue
+            for j in range(ops.arity(tok)):
+                slots.append((node[1], j))
+        for parent, idx in slots:
+            parent[idx] = [self.leaf(rng), []]
+        out: list[str] = []
+        stack = [root[0]]
+        while stack:
+            tok, children = stack.pop()
+            out.append(tok)
+            stack.extend(reversed(children))
+        return out
+
+    def sample(self, rng: np.random.Generator, max_size: int | None = None, min_ops: int = 0) -> Expression:
+        """Sample one expression within the size and depth limits."""
+        max_size = self.max_size if max_size is None else max_size
+        max_ops = max(0, (max_size - 1) // 2) if self._binary else max_size - 1
+        for _ in range(50):
+            n_ops = int(rng.integers(min(min_ops, max_ops), max_ops + 1)) if max_ops > 0 else 0
+            toks = self.sample_tokens(rng, n_ops)
+            if len(toks) <= max_size and tree_depth(toks) <= self.max_depth:
+                consts = rng.normal(0.0, 1.0, toks.count(ops.CONST)).round(3)
+                return Expression(tuple(toks), tuple(float(c) if c != 0 else 1.0 for c in consts))
+        return Expression((f"x{rng.integers(self.n_variables)}",))

@@ -1,0 +1,268 @@
+"""A safe parser for user-written infix expressions.
+
+No ``eval`` and no ``sympify``: the text is split by a small regular-expression
+tokenizer and read by a precedence-climbing parser that knows only the
+vocabulary of :mod:`symdescent.expr.ops`.  Anything else raises
+:class:`~symdescent.errors.ExpressionError` naming the offending position.
+
+Grammar (Python precedence; ``^`` is accepted for ``**``)::
+
+    expr  := term (('+' | '-') term)*
+    term  := unary (('*' | '/') unary)*
+    unary := ('-' | '+') unary | power
+    power := atom ('**' unary)?
+    atom  := NUMBER | NAME | NAME '(' expr [',' expr] ')' | '(' expr ')'
+
+Integer literals 1 to 5 and ``pi`` become exact literal tokens; every other
+number becomes a constant placeholder holding its value.  The name ``C``
+(unless a variable has that name) is a free constant placeholder.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from symdescent.errors import ExpressionError, did_you_mean
+from symdescent.expr import ops
+from symdescent.expr.expression import Expression, apply, const
+
+MAX_LENGTH = 20_000
+MAX_DEPTH = 200
+
+_TOKEN_RE = re.compile(
+    r"""\s*(?:
+        (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+      | (?P<name>[A-Za-z_][A-Za-z_0-9]*)
+      | (?P<op>\*\*|[-+*/^(),])
+    )""",
+    re.VERBOSE,
+)
+
+_BINARY_PREC = {"+": 1, "-": 1, "*": 2, "/": 2}
+_BINARY_OP = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
+RESERVED = frozenset(ops.FUNCTION_ALIASES) | {"pi", "pow"}
+
+
+def tokenize(text: str) -> list[tuple[str, str, int]]:
+    """Split ``text`` into ``(kind, text, position)`` triples."""
+    out = []
+    pos = 0
+    n = len(text)
+    while pos < n:
+        if text[pos].isspace():
+            pos += 1
+            continue
+        m = _TOKEN_RE.match(text, pos)
+        if m is None or m.end() == pos:
+            raise ExpressionError(f"unexpected character {text[pos]!r} at position {pos} in {text!r}")
+        kind = m.lastgroup
+        value = m.group(kind)
+        start = m.start(kind)
+        if kind == "op" and value == "^":
+            value = "**"
+        out.append((kind, value, start))
+        pos = m.end()
+    return out
+
+
+class _Parser:
+    def __init__(self, text: str, names: dict[str, int] | None):
+        self.text = text
+        self.toks = tokenize(text)
+        self.i = 0
+        self.names = names
+        self.depth = 0
+
+    # -- helpers ------------------------------------------------------------
+    def peek(self, k: int = 0):
+        j = self.i + k
+        return self.toks[j] if j < len(self.toks) else ("end", "", len(self.text))
+
+    def take(self):
+        tok = self.peek()
+        self.i += 1
+        return tok
+
+    def expect(self, value: str):
+        kind, text, pos = self.take()
+        if text != value or kind != "op":
+            found = "end of input" if kind == "end" else repr(text)
+            raise ExpressionError(f"expected {value!r} at position {pos}, found {found} in {self.text!r}")
+
+    def enter(self):
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ExpressionError(f"expression nested deeper than {MAX_DEPTH} levels")
+
+    # -- grammar ------------------------------------------------------------
+    def parse(self) -> Expression:
+        if not self.toks:
+            raise ExpressionError("empty expression string")
+        e = self.expr(1)
+        kind, text, pos = self.peek()
+        if kind != "end":
+            raise ExpressionError(f"unexpected {text!r} at position {pos} in {self.text!r}")
+        return e
+
+    def expr(self, min_prec: int) -> Expression:
+        self.enter()
+        left = self.unary()
+        while True:
+            kind, text, _ = self.peek()
+            prec = _BINARY_PREC.get(text) if kind == "op" else None
+            if prec is None or prec < min_prec:
+                break
+            self.take()
+            right = self.expr(prec + 1)
+            left = apply(_BINARY_OP[text], left, right)
+        self.depth -= 1
+        return left
+
+    def unary(self) -> Expression:
+        self.enter()
+        kind, text, _ = self.peek()
+        if kind == "op" and text in "+-" and text:
+            self.take()
+            nkind, ntext, _ = self.peek()
+            after = self.peek(1)
+            is_float = nkind == "number" and any(c in ntext for c in ".eE")
+            if text == "-" and is_float and after[1] != "**":
+                self.take()
+                result = const(-float(ntext))
+            else:
+                operand = self.unary()
+                result = operand if text == "+" else apply("neg", operand)
+        else:
+            result = self.power()
+        self.depth -= 1
+        return result
+
+    def power(self) -> Expression:
+        base = self.atom()
+        kind, text, _ = self.peek()
+        if kind == "op" and text == "**":
+            self.take()
+            exponent = self.unary()
+            return apply("pow", base, exponent)
+        return base
+
+    def atom(self) -> Expression:
+        kind, text, pos = self.take()
+        if kind == "number":
+            return _number(text, pos)
+        if kind == "name":
+            if self.peek()[1] == "(" and self.peek()[0] == "op":
+                return self.call(text, pos)
+            return self.name(text, pos)
+        if kind == "op" and text == "(":
+            self.enter()
+            e = self.expr(1)
+            self.depth -= 1
+            self.expect(")")
+            return e
+        found = "end of input" if kind == "end" else repr(text)
+        raise ExpressionError(f"expected a number, name or '(' at position {pos}, found {found} in {self.text!r}")
+
+    def call(self, fname: str, pos: int) -> Expression:
+        self.take()  # "("
+        self.enter()
+        args = [self.expr(1)]
+        while self.peek()[1] == ",":
+            self.take()
+            args.append(self.expr(1))
+        self.expect(")")
+        self.depth -= 1
+        if fname == "pow":
+            if len(args) != 2:
+                raise ExpressionError(f"pow takes 2 arguments, got {len(args)} at position {pos}")
+            return apply("pow", *args)
+        op = ops.FUNCTION_ALIASES.get(fname)
+        if op is None:
+            raise ExpressionError(
+                f"unknown function {fname!r} at position {pos}"
+                f"{did_you_mean(fname, list(ops.FUNCTION_ALIASES) + ['pow'])}"
+            )
+        if len(args) != 1:
+            raise ExpressionError(f"{fname} takes 1 argument, got {len(args)} at position {pos}")
+        return apply(op, args[0])
+
+    def name(self, text: str, pos: int) -> Expression:
+        if text == "pi":
+            return Expression(("pi",))
+        if self.names is not None and text in self.names:
+            return Expression((f"x{self.names[text]}",))
+        if text == ops.CONST:  # a free constant placeholder, unless a variable is named C
+            return const(1.0)
+        if self.names is not None:
+            raise ExpressionError(
+                f"unknown variable {text!r} at position {pos}{did_you_mean(text, self.names)}; "
+                f"variables: {', '.join(self.names)}"
+            )
+        m = re.fullmatch(r"x(\d+)", text)
+        if m and int(m.group(1)) < ops.MAX_VARIABLES:
+            return Expression((text if text == f"x{int(m.group(1))}" else f"x{int(m.group(1))}",))
+        raise ExpressionError(
+            f"unknown name {text!r} at position {pos}: without variable names, variables are x0 … x{ops.MAX_VARIABLES - 1}"
+            f"{did_you_mean(text, ops.FUNCTION_ALIASES)}"
+        )
+
+
+def _number(text: str, pos: int) -> Expression:
+    try:
+        value = float(text)
+    except ValueError:  # pragma: no cover - the regex only admits valid numbers
+        raise ExpressionError(f"bad number {text!r} at position {pos}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ExpressionError(f"number {text!r} at position {pos} is not finite")
+    if text in ops.LITERALS:
+        return Expression((text,))
+    return const(value)
+
+
+def check_variable_names(names: Sequence[str]) -> dict[str, int]:
+    """Validate variable names for the parser; return name -> column index."""
+    from symdescent.errors import DataError
+
+    names = [str(n) for n in names]
+    if len(names) > ops.MAX_VARIABLES:
+        raise DataError(f"at most {ops.MAX_VARIABLES} variables are supported, got {len(names)}")
+    out: dict[str, int] = {}
+    for i, n in enumerate(names):
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*", n):
+            raise DataError(f"variable name {n!r} is not an identifier (letters, digits, underscores)")
+        if n in RESERVED:
+            raise DataError(f"variable name {n!r} clashes with a function or constant name")
+        if n in out:
+            raise DataError(f"variable name {n!r} is given twice")
+        out[n] = i
+    return out
+
+
+def parse(text: str, variable_names: Sequence[str] | None = None) -> Expression:
+    """Parse an infix expression string safely.
+
+    Parameters
+    ----------
+    text : str
+        For example ``"m * v**2 / 2"`` or ``"exp(-x0) * sin(x1)"``.
+    variable_names : sequence of str, optional
+        Names of the columns of ``X`` in order.  Without them, variables are
+        written ``x0``, ``x1``, ...
+
+    Raises
+    ------
+    ExpressionError
+        For anything that is not a well-formed expression over the vocabulary.
+
+    Examples
+    --------
+    >>> parse("m * v**2 / 2", ["m", "v"]).tokens
+    ('div', 'mul', 'x0', 'pow', 'x1', '2', '2')
+    """
+    if not isinstance(text, str):
+        raise ExpressionError(f"expression must be a string, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"expression string longer than {MAX_LENGTH} characters")
+    names = check_variable_names(variable_names) if variable_names is not None else None
+    return _Parser(text, names).parse()

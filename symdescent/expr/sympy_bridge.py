@@ -1,0 +1,239 @@
+"""Conversion between :class:`Expression` and sympy, and simplification.
+
+sympy is imported lazily: importing symdescent must stay fast.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+from contextlib import contextmanager
+from typing import Sequence
+
+from symdescent.errors import ExpressionError
+from symdescent.expr import ops
+from symdescent.expr.expression import Expression, apply, const
+
+
+def _symbols(names: Sequence[str] | None, n: int):
+    import sympy
+
+    if names is None:
+        names = [f"x{i}" for i in range(n)]
+    return [sympy.Symbol(str(name), real=True) for name in names]
+
+
+def to_sympy(expr: Expression, variable_names: Sequence[str] | None = None, *, symbolic_constants: bool = False):
+    """Return a sympy expression; constants become Floats (or symbols c0, c1, ...)."""
+    import sympy
+
+    n_vars = max(expr.variables, default=-1) + 1
+    if variable_names is not None and len(variable_names) < n_vars:
+        raise ExpressionError(
+            f"expression uses x{n_vars - 1} but only {len(variable_names)} variable name(s) were given"
+        )
+    syms = _symbols(variable_names, max(n_vars, len(variable_names or ())))
+    unary = {
+        "neg": lambda a: -a,
+        "sqrt": sympy.sqrt,
+        "exp": sympy.exp,
+        "log": sympy.log,
+        "sin": sympy.sin,
+        "cos": sympy.cos,
+        "tan": sympy.tan,
+        "tanh": sympy.tanh,
+        "asin": sympy.asin,
+        "abs": sympy.Abs,
+        "square": lambda a: a**2,
+        "cube": lambda a: a**3,
+    }
+    binary = {
+        "add": lambda a, b: a + b,
+        "sub": lambda a, b: a - b,
+        "mul": lambda a, b: a * b,
+        "div": lambda a, b: a / b,
+        "pow": lambda a, b: a**b,
+    }
+    stack = []
+    ci = expr.n_constants
+    for tok in reversed(expr.tokens):
+        if tok == ops.CONST:
+            ci -= 1
+            stack.append(sympy.Symbol(f"c{ci}", real=True) if symbolic_constants else sympy.Float(expr.constants[ci]))
+        elif tok == "pi":
+            stack.append(sympy.pi)
+        elif tok in ops.LITERALS:
+            stack.append(sympy.Integer(int(tok)))
+        elif ops.is_variable(tok):
+            stack.append(syms[ops.variable_index(tok)])
+        elif tok in unary:
+            stack.append(unary[tok](stack.pop()))
+        else:
+            a = stack.pop()
+            stack.append(binary[tok](a, stack.pop()))
+    return stack.pop()
+
+
+def from_sympy(sexpr, variable_names: Sequence[str] | None = None) -> Expression:
+    """Convert a sympy expression back into an :class:`Expression`.
+
+    Symbols are matched to ``variable_names`` (or ``x0``, ``x1``, ...);
+    numbers that are not small integers or ``pi`` become constants.
+    """
+    import sympy
+
+    if variable_names is None:
+        index = {f"x{i}": i for i in range(ops.MAX_VARIABLES)}
+    else:
+        index = {str(n): i for i, n in enumerate(variable_names)}
+    funcs = {
+        sympy.exp: "exp",
+        sympy.log: "log",
+        sympy.sin: "sin",
+        sympy.cos: "cos",
+        sympy.tan: "tan",
+        sympy.tanh: "tanh",
+        sympy.asin: "asin",
+        sympy.Abs: "abs",
+    }
+
+    def number(value) -> Expression:
+        if value == sympy.pi:
+            return Expression(("pi",))
+        if value.is_Integer:
+            v = int(value)
+            if 1 <= v <= 5:
+                return Expression((str(v),))
+            if -5 <= v <= -1:
+                return apply("neg", Expression((str(-v),)))
+            return const(float(v))
+        if value.is_Rational:
+            p, q = int(value.p), int(value.q)
+            if abs(p) <= 5 and q <= 5:
+                return apply("div", number(sympy.Integer(p)), number(sympy.Integer(q)))
+        return const(float(value))
+
+    def conv(e) -> Expression:
+        if e.is_Symbol:
+            if e.name not in index:
+                raise ExpressionError(f"unknown symbol {e.name!r} in sympy expression")
+            return Expression((f"x{index[e.name]}",))
+        if e == sympy.pi:
+            return Expression(("pi",))
+        if e == sympy.E:
+            return apply("exp", Expression(("1",)))
+        if e.is_Number:
+            if not e.is_finite or e.is_real is False:
+                raise ExpressionError(f"number {e} cannot be represented")
+            return number(e)
+        if e.is_NumberSymbol:
+            return const(float(e))
+        if e.is_Add:
+            args = list(e.as_ordered_terms())
+            out = conv(args[0])
+            for a in args[1:]:
+                coeff, rest = a.as_coeff_Mul()
+                if coeff.is_Number and coeff < 0:
+                    out = apply("sub", out, conv(-a))
+                else:
+                    out = apply("add", out, conv(a))
+            return out
+        if e.is_Mul:
+            coeff, rest = e.as_coeff_Mul()
+            if coeff.is_Number and coeff < 0:
+                if coeff == -1:
+                    return apply("neg", conv(rest))
+                return apply("neg", conv(-e))
+            num, den = sympy.fraction(e)
+            if den != 1:
+                return apply("div", conv(num), conv(den))
+            args = list(e.as_ordered_factors())
+            out = conv(args[0])
+            for a in args[1:]:
+                out = apply("mul", out, conv(a))
+            return out
+        if e.is_Pow:
+            base, exp_ = e.args
+            if exp_ == sympy.Rational(1, 2):
+                return apply("sqrt", conv(base))
+            if exp_ == -1:
+                return apply("div", Expression(("1",)), conv(base))
+            if exp_.is_Number and exp_ < 0:
+                return apply("div", Expression(("1",)), conv(base ** (-exp_)))
+            if exp_ == 2:
+                return apply("square", conv(base))
+            if exp_ == 3:
+                return apply("cube", conv(base))
+            return apply("pow", conv(base), conv(exp_))
+        for f, name in funcs.items():
+            if isinstance(e, f):
+                return apply(name, conv(e.args[0]))
+        raise ExpressionError(f"sympy expression {e} uses an operation outside the vocabulary")
+
+    return conv(sympy.sympify(sexpr) if not isinstance(sexpr, sympy.Basic) else sexpr)
+
+
+class _Timeout(Exception):
+    pass
+
+
+@contextmanager
+def time_limit(seconds: float):
+    """Raise ``_Timeout`` after ``seconds`` where SIGALRM is usable; no limit elsewhere."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable or seconds <= 0:
+        yield False
+        return
+
+    def handler(signum, frame):
+        raise _Timeout()
+
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield True
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def simplify_sympy(sexpr, timeout: float = 2.0):
+    """sympy-simplify ``sexpr`` within ``timeout`` seconds; return the input on time-out.
+
+    The full ``sympy.simplify`` runs only where a SIGALRM time limit can be set
+    (the main thread); elsewhere cheaper, bounded rewrites are used.
+    """
+    import sympy
+
+    try:
+        with time_limit(timeout) as limited:
+            if limited:
+                return sympy.simplify(sexpr)
+            return sympy.cancel(sympy.powsimp(sexpr)) if sexpr.count_ops() < 60 else sexpr
+    except _Timeout:
+        return sexpr
+    except (RecursionError, TypeError, ValueError, AttributeError, ZeroDivisionError):
+        return sexpr
+
+
+def simplify(expr: Expression, timeout: float = 2.0) -> Expression:
+    """Simplify an expression through sympy; keep the original unless it gets smaller."""
+    try:
+        s = simplify_sympy(to_sympy(expr), timeout)
+        out = from_sympy(s)
+    except ExpressionError:
+        return expr
+    if out.complexity < expr.complexity and all(math.isfinite(c) for c in out.constants):
+        return out
+    return expr
+
+
+def rationalize(sexpr, tolerance: float = 1e-6):
+    """Replace Floats by nearby simple rationals or multiples of pi (for comparisons)."""
+    import sympy
+
+    reps = {}
+    for f in sexpr.atoms(sympy.Float):
+        reps[f] = sympy.nsimplify(f, [sympy.pi], tolerance=tolerance, rational=False)
+    return sexpr.xreplace(reps)
