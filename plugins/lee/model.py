@@ -1,0 +1,242 @@
+"""The LEE network in torch (training only; inference runs the ONNX export).
+
+Three parts share one latent ``z`` (``n_latent`` vectors of width ``d_model``):
+
+* encoder ``f_theta(points, tokens) -> z``: a per-point MLP pooled by attention
+  into a few set tokens, an optional candidate-expression token encoder, one
+  joint attention layer over both, and attention pooling into ``z``;
+* expression decoder ``g_expr(z, prefix) -> next-token logits``: a small
+  pre-norm transformer decoder that cross-attends to ``z``, with a fixed-size
+  key/value cache for step-by-step decoding;
+* evaluation decoder ``g_eval(z, x) -> y``: an MLP on encoded ``x``,
+  conditioned on ``z`` additively and multiplicatively, which grounds ``z`` in
+  function values and gives a differentiable data-fit loss in ``z``.
+
+Every module is written with explicit matmuls and additive masks (no boolean
+indexing, no nn.MultiheadAttention) so that the dynamo ONNX exporter produces
+plain graphs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from symdescent_lee import encoding as enc
+from symdescent_lee import vocab
+
+NEG = -1e9
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    d_model: int = 128
+    n_heads: int = 4
+    n_latent: int = 4
+    point_hidden: int = 256
+    token_layers: int = 2
+    decoder_layers: int = 3
+    ff: int = 512
+    eval_hidden: int = 256
+    z_noise: float = 0.05
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Attention(nn.Module):
+    def __init__(self, d: int, heads: int):
+        super().__init__()
+        self.h, self.hd = heads, d // heads
+        self.q = nn.Linear(d, d)
+        self.k = nn.Linear(d, d)
+        self.v = nn.Linear(d, d)
+        self.o = nn.Linear(d, d)
+
+    def split(self, x):
+        B, n, _ = x.shape
+        return x.view(B, n, self.h, self.hd).transpose(1, 2)  # (B, h, n, hd)
+
+    def attend(self, q, k, v, mask=None):
+        att = q @ k.transpose(-1, -2) / math.sqrt(self.hd)
+        if mask is not None:
+            att = att + mask
+        out = torch.softmax(att, dim=-1) @ v  # (B, h, nq, hd)
+        B, _, nq, _ = out.shape
+        return self.o(out.transpose(1, 2).reshape(B, nq, self.h * self.hd))
+
+    def forward(self, x, kv, mask=None):
+        return self.attend(self.split(self.q(x)), self.split(self.k(kv)), self.split(self.v(kv)), mask)
+
+
+class Block(nn.Module):
+    """Pre-norm attention block: (self or cross) attention, then a feed-forward layer."""
+
+    def __init__(self, d: int, heads: int, ff: int):
+        super().__init__()
+        self.n1, self.n2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.att = Attention(d, heads)
+        self.ff = nn.Sequential(nn.Linear(d, ff), nn.GELU(), nn.Linear(ff, d))
+
+    def forward(self, x, kv=None, mask=None):
+        h = self.n1(x)
+        x = x + self.att(h, h if kv is None else kv, mask)
+        return x + self.ff(self.n2(x))
+
+
+class Pool(nn.Module):
+    """Attention pooling of a set into ``k`` learned seed vectors (Set Transformer's PMA)."""
+
+    def __init__(self, d: int, heads: int, ff: int, k: int):
+        super().__init__()
+        self.seeds = nn.Parameter(torch.randn(k, d) * 0.1)
+        self.nkv = nn.LayerNorm(d)
+        self.att = Attention(d, heads)
+        self.n2 = nn.LayerNorm(d)
+        self.ff = nn.Sequential(nn.Linear(d, ff), nn.GELU(), nn.Linear(ff, d))
+
+    def forward(self, x, mask=None):
+        B = x.shape[0]
+        s = self.seeds.unsqueeze(0).expand(B, -1, -1)
+        s = s + self.att(s, self.nkv(x), mask)
+        return s + self.ff(self.n2(s))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, d: int, heads: int, ff: int):
+        super().__init__()
+        self.n1, self.n2, self.n3 = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
+        self.self_att = Attention(d, heads)
+        self.cross = Attention(d, heads)
+        self.ff = nn.Sequential(nn.Linear(d, ff), nn.GELU(), nn.Linear(ff, d))
+
+
+class LeeModel(nn.Module):
+    def __init__(self, cfg: ModelConfig = ModelConfig()):
+        super().__init__()
+        self.cfg = cfg
+        d, H = cfg.d_model, cfg.n_heads
+        # encoder
+        self.point_mlp = nn.Sequential(
+            nn.Linear(enc.POINT_FEATURES, cfg.point_hidden), nn.GELU(),
+            nn.Linear(cfg.point_hidden, cfg.point_hidden), nn.GELU(), nn.Linear(cfg.point_hidden, d),
+        )
+        self.point_pool = Pool(d, H, cfg.ff, 2 * cfg.n_latent)
+        self.tok_emb = nn.Embedding(vocab.VOCAB_SIZE, d)
+        self.tok_pos = nn.Parameter(torch.randn(vocab.MAX_LEN, d) * 0.02)
+        self.tok_layers = nn.ModuleList([Block(d, H, cfg.ff) for _ in range(cfg.token_layers)])
+        self.kind = nn.Parameter(torch.randn(2, d) * 0.02)  # marks set tokens vs expression tokens
+        self.joint = Block(d, H, cfg.ff)
+        self.z_pool = Pool(d, H, cfg.ff, cfg.n_latent)
+        self.z_norm = nn.LayerNorm(d)
+        # expression decoder
+        self.dec_emb = nn.Embedding(vocab.VOCAB_SIZE, d)
+        self.dec_pos = nn.Parameter(torch.randn(vocab.MAX_LEN, d) * 0.02)
+        self.dec_layers = nn.ModuleList([DecoderLayer(d, H, cfg.ff) for _ in range(cfg.decoder_layers)])
+        self.dec_norm = nn.LayerNorm(d)
+        self.dec_out = nn.Linear(d, vocab.VOCAB_SIZE)
+        # evaluation decoder
+        zdim, E = cfg.n_latent * d, cfg.eval_hidden
+        self.ev_x = nn.Linear(enc.X_FEATURES, E)
+        self.ev_z = nn.Linear(zdim, E)
+        self.ev_h = nn.Linear(E, E)
+        self.ev_g = nn.Linear(zdim, E)
+        self.ev_h2 = nn.Linear(E, E)
+        self.ev_out = nn.Linear(E, 1)
+
+    # -- encoder -------------------------------------------------------------
+    def encode(self, points: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """``points`` (B, n, POINT_FEATURES), ``tokens`` (B, L) ids (all PAD: no candidate) -> z (B, K, d)."""
+        B = points.shape[0]
+        P = self.point_pool(self.point_mlp(points)) + self.kind[0]
+        L = tokens.shape[1]
+        pad = (tokens == vocab.PAD).to(points.dtype)  # (B, L)
+        tmask = (pad * NEG).view(B, 1, 1, L)
+        T = self.tok_emb(tokens) + self.tok_pos[:L]
+        for layer in self.tok_layers:
+            T = layer(T, mask=tmask)
+        T = T + self.kind[1]
+        joint = torch.cat([P, T], dim=1)
+        jmask = torch.cat([torch.zeros(B, P.shape[1], dtype=points.dtype, device=points.device), pad * NEG], dim=1)
+        jmask = jmask.view(B, 1, 1, -1)
+        joint = self.joint(joint, mask=jmask)
+        return self.z_norm(self.z_pool(joint, mask=jmask))
+
+    # -- expression decoder ----------------------------------------------------
+    def decode_logits(self, z: torch.Tensor, inp: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced logits: ``inp`` (B, t) starts with BOS -> (B, t, V)."""
+        t = inp.shape[1]
+        x = self.dec_emb(inp) + self.dec_pos[:t]
+        causal = torch.triu(torch.full((t, t), NEG, device=z.device), diagonal=1)
+        for layer in self.dec_layers:
+            h = layer.n1(x)
+            x = x + layer.self_att(h, h, causal)
+            x = x + layer.cross(layer.n2(x), z)
+            x = x + layer.ff(layer.n3(x))
+        return self.dec_out(self.dec_norm(x))
+
+    def decode_step(self, z, token, pos, cache_k, cache_v):
+        """One cached decoding step.
+
+        ``token`` (B,) ids at position ``pos`` (a 0-d int64 tensor); caches are
+        ``(layers, B, heads, MAX_LEN, head_dim)``.  Returns next-token logits
+        ``(B, V)`` and the updated caches.
+        """
+        B = token.shape[0]
+        slot = (torch.arange(vocab.MAX_LEN, device=z.device) == pos).to(z.dtype)  # (MAX_LEN,)
+        write = slot.view(1, 1, vocab.MAX_LEN, 1)
+        mask = ((torch.arange(vocab.MAX_LEN, device=z.device) > pos).to(z.dtype) * NEG).view(1, 1, 1, -1)
+        x = self.dec_emb(token).unsqueeze(1) + (slot @ self.dec_pos).view(1, 1, -1)
+        new_k, new_v = [], []
+        for i, layer in enumerate(self.dec_layers):
+            att = layer.self_att
+            h = layer.n1(x)
+            q, k, v = att.split(att.q(h)), att.split(att.k(h)), att.split(att.v(h))  # (B, h, 1, hd)
+            ck = cache_k[i] * (1 - write) + k * write
+            cv = cache_v[i] * (1 - write) + v * write
+            new_k.append(ck)
+            new_v.append(cv)
+            x = x + att.attend(q, ck, cv, mask)
+            x = x + layer.cross(layer.n2(x), z)
+            x = x + layer.ff(layer.n3(x))
+        logits = self.dec_out(self.dec_norm(x)).view(B, -1)
+        return logits, torch.stack(new_k), torch.stack(new_v)
+
+    def empty_cache(self, batch: int, device=None):
+        c = self.cfg
+        shape = (c.decoder_layers, batch, c.n_heads, vocab.MAX_LEN, c.d_model // c.n_heads)
+        return torch.zeros(shape, device=device), torch.zeros(shape, device=device)
+
+    # -- evaluation decoder ----------------------------------------------------
+    def evaluate(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Predict standardised y: ``z`` (B, K, d), ``x`` (B, q, X_FEATURES) -> (B, q)."""
+        zf = z.reshape(z.shape[0], 1, -1)
+        h = F.gelu(self.ev_x(x) + self.ev_z(zf))
+        h = F.gelu(self.ev_h(h) * (1 + self.ev_g(zf)))
+        h = F.gelu(self.ev_h2(h))
+        return self.ev_out(h).squeeze(-1)
+
+    def fit_loss(self, z, x, y, weight):
+        """Weighted mean squared error of ``g_eval``: ``weight`` (B, q) masks padded points."""
+        err = (self.evaluate(z, x) - y) ** 2 * weight
+        return err.sum(-1) / weight.sum(-1).clamp_min(1.0)
+
+
+def z_grad_fn(model: LeeModel):
+    """``(z, x, y, w) -> (loss (B,), dloss/dz)`` through autograd, for tracing with make_fx."""
+
+    def fn(z, x, y, w):
+        z = z.detach().requires_grad_(True)
+        loss = model.fit_loss(z, x, y, w)
+        (g,) = torch.autograd.grad(loss.sum(), z)
+        return loss.detach(), g
+
+    return fn
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,214 @@
+"""Train LEE on synthetic expressions; resumable, with progress and checkpoints.
+
+Usage::
+
+    python -m symdescent_lee.train --out runs/lee --hours 6
+    python -m symdescent_lee.train --out runs/lee --resume     # continue exactly
+
+Batch ``k`` is a pure function of the data seed and ``k``, and the checkpoint
+holds the model, the optimiser and the step, so a resumed run continues the
+same stream.  A checkpoint is written every ``--checkpoint-minutes`` and on
+Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from symdescent_lee import vocab
+from symdescent_lee.data import DataConfig, SyntheticGenerator
+from symdescent_lee.model import LeeModel, ModelConfig, count_parameters
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    batch_size: int = 128
+    lr: float = 5e-4
+    warmup: int = 1000
+    weight_decay: float = 0.01
+    eval_weight: float = 0.5
+    label_smoothing: float = 0.0
+    grad_clip: float = 1.0
+    data_seed: int = 0
+    valid_seed: int = 10_000_019
+    valid_size: int = 256
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        d = dict(d)
+        model = ModelConfig(**d.pop("model", {}))
+        data_d = dict(d.pop("data", {}))
+        if "var_weights" in data_d:
+            data_d["var_weights"] = tuple(data_d["var_weights"])
+        return cls(model=model, data=DataConfig(**data_d), **d)
+
+
+def to_tensors(batch: dict, device) -> dict:
+    return {k: torch.as_tensor(v, device=device) for k, v in batch.items()}
+
+
+def losses(model: LeeModel, b: dict, cfg: TrainConfig, train: bool = True) -> dict:
+    """Reconstruction from data alone and from data + corrupted candidate, plus g_eval."""
+    B = b["tgt"].shape[0]
+    pad_tokens = torch.zeros(B, 1, dtype=torch.long, device=b["tgt"].device)
+    z0 = model.encode(b["points"], pad_tokens)
+    cand_points = torch.cat([b["points"][..., : -b["cand_feats"].shape[-1]], b["cand_feats"]], dim=-1)
+    rows = torch.nonzero(b["has_cand"]).squeeze(1)  # re-encoding only where a candidate exists
+    z1 = model.encode(cand_points[rows], b["cand_tokens"][rows])
+    inp = torch.cat([torch.full((B, 1), vocab.BOS, device=b["tgt"].device), b["tgt"][:, :-1]], dim=1)
+    out = {}
+    for name, z, idx in (("rec", z0, slice(None)), ("rep", z1, rows)):
+        tgt, qx, qy = b["tgt"][idx], b["qx"][idx], b["qy"][idx]
+        zin = z + model.cfg.z_noise * torch.randn_like(z) if train else z
+        logits = model.decode_logits(zin, inp[idx])
+        ce = F.cross_entropy(logits.transpose(1, 2), tgt, ignore_index=vocab.PAD, reduction="none",
+                             label_smoothing=cfg.label_smoothing if train else 0.0)
+        tok = (tgt != vocab.PAD).float()
+        out[f"{name}_ce"] = ((ce * tok).sum(1) / tok.sum(1)).mean()
+        exact = ((logits.argmax(-1) == tgt) | (tgt == vocab.PAD)).all(1).float()
+        out[f"{name}_exact"] = exact.mean()
+        out[f"{name}_eval"] = model.fit_loss(z, qx, qy, torch.ones_like(qy)).mean()
+    out["loss"] = out["rec_ce"] + out["rep_ce"] + cfg.eval_weight * (out["rec_eval"] + out["rep_eval"])
+    return out
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then inverse-square-root decay (open-ended: no fixed horizon)."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    return cfg.lr * math.sqrt(cfg.warmup / (step + 1))
+
+
+def save_checkpoint(path: Path, model, opt, step: int, cfg: TrainConfig, samples: int, history: list) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({
+        "model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "samples": samples,
+        "config": cfg.to_dict(), "history": history[-200:],
+    }, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, device="cpu"):
+    return torch.load(path, map_location=device, weights_only=False)
+
+
+def build(cfg: TrainConfig, device):
+    model = LeeModel(cfg.model).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
+    return model, opt
+
+
+def train(args) -> Path:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / "checkpoint.pt"
+    device = torch.device(args.device)
+    torch.set_num_threads(args.threads)
+    if args.resume and ckpt_path.exists():
+        state = load_checkpoint(ckpt_path, device)
+        cfg = TrainConfig.from_dict(state["config"])
+        model, opt = build(cfg, device)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step, samples, history = state["step"], state["samples"], state.get("history", [])
+        print(f"resumed from {ckpt_path} at step {step} ({samples:,} samples)", flush=True)
+    else:
+        cfg = TrainConfig(**({} if args.config is None else {}))
+        if args.config:
+            cfg = TrainConfig.from_dict(json.loads(Path(args.config).read_text()))
+        if args.batch_size:
+            cfg = replace(cfg, batch_size=args.batch_size)
+        torch.manual_seed(cfg.data_seed)
+        model, opt = build(cfg, device)
+        step, samples, history = 0, 0, []
+        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    print(f"LEE model: {count_parameters(model):,} parameters; device {device}; threads {args.threads}", flush=True)
+    gen = SyntheticGenerator(cfg.data, seed=cfg.data_seed)
+    valid = to_tensors(SyntheticGenerator(cfg.data, seed=cfg.valid_seed).batch(0, cfg.valid_size), device)
+    stop = {"flag": False}
+
+    def on_signal(signum, frame):
+        stop["flag"] = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    deadline = time.time() + args.hours * 3600 if args.hours else math.inf
+    last_ckpt = time.time()
+    t0, s0 = time.time(), samples
+    log = open(out / "log.jsonl", "a")
+    running: dict[str, float] = {}
+    model.train()
+    while not stop["flag"] and time.time() < deadline and (args.steps is None or step < args.steps):
+        torch.manual_seed(cfg.data_seed * 1_000_003 + step)  # z-noise stream follows the step too
+        b = to_tensors(gen.batch(step, cfg.batch_size), device)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg)
+        parts = losses(model, b, cfg)
+        opt.zero_grad(set_to_none=True)
+        parts["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        step += 1
+        samples += cfg.batch_size
+        for k, v in parts.items():
+            v = float(v.detach())
+            running[k] = 0.98 * running.get(k, v) + 0.02 * v
+        if step % args.log_every == 0:
+            rate = (samples - s0) / max(time.time() - t0, 1e-9) * 3600
+            msg = " ".join(f"{k}={v:.3f}" for k, v in running.items())
+            print(f"step {step} samples {samples:,} ({rate / 1e6:.2f}M/h) lr {lr_at(step, cfg):.2e} {msg}", flush=True)
+        if step % args.valid_every == 0:
+            model.eval()
+            with torch.no_grad():
+                v = {k: float(x) for k, x in losses(model, valid, cfg, train=False).items()}
+            model.train()
+            rec = {"step": step, "samples": samples, "time": time.time(), **v}
+            history.append(rec)
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+            print("valid " + " ".join(f"{k}={x:.4f}" for k, x in v.items()), flush=True)
+        if time.time() - last_ckpt > args.checkpoint_minutes * 60:
+            save_checkpoint(ckpt_path, model, opt, step, cfg, samples, history)
+            last_ckpt = time.time()
+    save_checkpoint(ckpt_path, model, opt, step, cfg, samples, history)
+    print(f"checkpoint at step {step} ({samples:,} samples) -> {ckpt_path}", flush=True)
+    return ckpt_path
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default="runs/lee", help="run folder (checkpoint.pt, log.jsonl, config.json)")
+    p.add_argument("--config", help="JSON training config (TrainConfig fields); ignored on --resume")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if present")
+    p.add_argument("--hours", type=float, default=None, help="wall-clock limit")
+    p.add_argument("--steps", type=int, default=None, help="stop at this step")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--threads", type=int, default=max(1, min(2, os.cpu_count() or 1)))
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--valid-every", type=int, default=500)
+    p.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    args = p.parse_args(argv)
+    train(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
