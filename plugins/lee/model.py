@@ -179,37 +179,71 @@ class LeeModel(nn.Module):
             x = x + layer.ff(layer.n3(x))
         return self.dec_out(self.dec_norm(x))
 
-    def decode_step(self, z, token, pos, cache_k, cache_v):
-        """One cached decoding step.
+    # -- cached decoding (inference and export only) -----------------------------
+    # What decoder_init.onnx and decoder_step.onnx run.  Cross-attention keys and
+    # values are computed once per z by ``cross_kv``.  The self-attention cache is
+    # one pair of arrays per layer, ``(B, heads, T, head_dim)``, owned by the
+    # caller: the step reads it (slots ``>= pos`` masked), attends to the new key
+    # separately and returns only the new keys and values, which the caller writes
+    # into slot ``pos`` in place.  Per-layer inputs avoid any slicing copy inside
+    # the graph; batch-major rows let the caller drop finished sequences cheaply.
 
-        ``token`` (B,) ids at position ``pos`` (a 0-d int64 tensor); caches are
-        ``(layers, B, heads, MAX_LEN, head_dim)``.  Returns next-token logits
-        ``(B, V)`` and the updated caches.
+    def cross_kv(self, z: torch.Tensor):
+        """Cross-attention keys and values of every decoder layer for ``z`` (B, K, d):
+        two tensors ``(layers, B, heads, K, head_dim)``."""
+        ks, vs = [], []
+        for layer in self.dec_layers:
+            ks.append(layer.cross.split(layer.cross.k(z)))
+            vs.append(layer.cross.split(layer.cross.v(z)))
+        return torch.stack(ks), torch.stack(vs)
+
+    def decode_step(self, token, pos, cross_k, cross_v, cache_k, cache_v):
+        """One cached decoding step, equal to row ``pos`` of :meth:`decode_logits`.
+
+        ``token`` (B,) ids at position ``pos`` (a 0-d int64 tensor);
+        ``cross_k``, ``cross_v``: sequences of one ``(B, heads, K, head_dim)``
+        tensor per layer (the rows of :meth:`cross_kv`); ``cache_k``,
+        ``cache_v``: sequences of one ``(B, heads, T, head_dim)`` tensor per
+        layer holding the keys/values of positions ``0..pos-1`` (slots ``>= pos``
+        are masked, so any ``T >= 1`` works).  The caches are only read.
+        Returns next-token logits ``(B, V)`` and this position's keys and values,
+        two tensors ``(layers, B, heads, head_dim)`` to store at slot ``pos``.
         """
         B = token.shape[0]
-        slot = (torch.arange(vocab.MAX_LEN, device=z.device) == pos).to(z.dtype)  # (MAX_LEN,)
-        write = slot.view(1, 1, vocab.MAX_LEN, 1)
-        mask = ((torch.arange(vocab.MAX_LEN, device=z.device) > pos).to(z.dtype) * NEG).view(1, 1, 1, -1)
-        x = self.dec_emb(token).unsqueeze(1) + (slot @ self.dec_pos).view(1, 1, -1)
+        H = self.cfg.n_heads
+        hd = self.cfg.d_model // H
+        scale = 1.0 / math.sqrt(hd)
+        T = cache_k[0].shape[2]
+        mask = (torch.arange(T, device=token.device) >= pos).to(cache_k[0].dtype) * NEG  # (T,)
+        x = self.dec_emb(token) + torch.index_select(self.dec_pos, 0, pos.reshape(1))  # (B, d)
         new_k, new_v = [], []
         for i, layer in enumerate(self.dec_layers):
             att = layer.self_att
             h = layer.n1(x)
-            q, k, v = att.split(att.q(h)), att.split(att.k(h)), att.split(att.v(h))  # (B, h, 1, hd)
-            ck = cache_k[i] * (1 - write) + k * write
-            cv = cache_v[i] * (1 - write) + v * write
-            new_k.append(ck)
-            new_v.append(cv)
-            x = x + att.attend(q, ck, cv, mask)
-            x = x + layer.cross(layer.n2(x), z)
+            q = att.q(h).view(B, H, 1, hd)
+            k = att.k(h).view(B, H, 1, hd)
+            v = att.v(h).view(B, H, 1, hd)
+            new_k.append(k.view(B, H, hd))
+            new_v.append(v.view(B, H, hd))
+            s_cache = (q @ cache_k[i].transpose(-1, -2)) * scale + mask  # (B, H, 1, T)
+            s_new = (q * k).sum(-1, keepdim=True) * scale  # (B, H, 1, 1)
+            p = torch.softmax(torch.cat([s_cache, s_new], dim=-1), dim=-1)  # (B, H, 1, T + 1)
+            out = p[..., :T] @ cache_v[i] + p[..., T:] * v  # (B, H, 1, hd)
+            x = x + att.o(out.reshape(B, H * hd))
+            cr = layer.cross
+            q2 = cr.q(layer.n2(x)).view(B, H, 1, hd)
+            p2 = torch.softmax((q2 @ cross_k[i].transpose(-1, -2)) * scale, dim=-1)  # (B, H, 1, K)
+            x = x + cr.o((p2 @ cross_v[i]).reshape(B, H * hd))
             x = x + layer.ff(layer.n3(x))
-        logits = self.dec_out(self.dec_norm(x)).view(B, -1)
+        logits = self.dec_out(self.dec_norm(x))
         return logits, torch.stack(new_k), torch.stack(new_v)
 
-    def empty_cache(self, batch: int, device=None):
+    def empty_cache(self, batch: int, length: int = vocab.MAX_LEN, device=None):
+        """Zeroed self-attention caches: two lists of one ``(batch, heads, length, head_dim)`` tensor per layer."""
         c = self.cfg
-        shape = (c.decoder_layers, batch, c.n_heads, vocab.MAX_LEN, c.d_model // c.n_heads)
-        return torch.zeros(shape, device=device), torch.zeros(shape, device=device)
+        shape = (batch, c.n_heads, length, c.d_model // c.n_heads)
+        return ([torch.zeros(shape, device=device) for _ in range(c.decoder_layers)],
+                [torch.zeros(shape, device=device) for _ in range(c.decoder_layers)])
 
     # -- evaluation decoder ----------------------------------------------------
     def evaluate(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -48,3 +48,94 @@ def evaluate(expr, X: np.ndarray) -> np.ndarray:
 def is_valid(values: np.ndarray) -> bool:
     """True when every value is finite (no domain error, no overflow)."""
     return bool(np.isfinite(values).all())
+
+
+def _derivative(tok: str, a, b, fa):
+    """d op / d a (and d op / d b for binary operators) given values ``a``, ``b``
+    and the op's own output ``fa``."""
+    if tok == "add":
+        return 1.0, 1.0
+    if tok == "sub":
+        return 1.0, -1.0
+    if tok == "mul":
+        return b, a
+    if tok == "div":
+        return 1.0 / b, -a / (b * b)
+    if tok == "pow":
+        return b * np.power(a, b - 1.0), fa * np.log(a)
+    if tok == "neg":
+        return -1.0, None
+    if tok == "sqrt":
+        return 0.5 / fa, None
+    if tok == "exp":
+        return fa, None
+    if tok == "log":
+        return 1.0 / a, None
+    if tok == "sin":
+        return np.cos(a), None
+    if tok == "cos":
+        return -np.sin(a), None
+    if tok == "tan":
+        return 1.0 + fa * fa, None
+    if tok == "tanh":
+        return 1.0 - fa * fa, None
+    if tok == "asin":
+        return 1.0 / np.sqrt(1.0 - a * a), None
+    if tok == "abs":
+        return np.sign(a), None
+    if tok == "square":
+        return 2.0 * a, None
+    if tok == "cube":
+        return 3.0 * a * a, None
+    raise KeyError(tok)
+
+
+def evaluate_with_jacobian(tokens, constants, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Values ``(n,)`` and the Jacobian ``(n, k)`` with respect to the ``k`` constants.
+
+    Forward-mode differentiation on the same stack walk as :func:`evaluate_tokens`:
+    each stack entry carries its value and its gradient rows (None when the
+    subtree holds no constant).
+    """
+    n = X.shape[0]
+    k = len(constants)
+    vals: list = []
+    grads: list = []
+    ci = k
+    with np.errstate(all="ignore"):
+        for tok in reversed(tokens):
+            op = ops.OPERATORS.get(tok)
+            if op is None:
+                if tok == ops.CONST:
+                    ci -= 1
+                    vals.append(constants[ci])
+                    g = np.zeros((k, 1))
+                    g[ci] = 1.0
+                    grads.append(g)
+                else:
+                    vals.append(ops.LITERALS[tok] if tok in ops.LITERALS else X[:, int(tok[1:])])
+                    grads.append(None)
+            elif op.arity == 1:
+                a, ga = vals.pop(), grads.pop()
+                fa = op.func(a)
+                vals.append(fa)
+                grads.append(None if ga is None else _derivative(tok, a, None, fa)[0] * ga)
+            else:
+                a, ga = vals.pop(), grads.pop()
+                b, gb = vals.pop(), grads.pop()
+                fa = op.func(a, b)
+                vals.append(fa)
+                if ga is None and gb is None:
+                    grads.append(None)
+                    continue
+                da, db = _derivative(tok, a, b, fa)
+                g = 0.0
+                if ga is not None:
+                    g = g + da * ga
+                if gb is not None:
+                    g = g + db * gb
+                grads.append(g)
+        out, g = vals.pop(), grads.pop()
+    out = np.broadcast_to(np.asarray(out, dtype=float), (n,))
+    J = np.zeros((n, k)) if g is None else np.broadcast_to(np.asarray(g, dtype=float), (k, n)).T
+    return np.array(out), np.array(J)

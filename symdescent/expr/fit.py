@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from symdescent.expr import ops
-from symdescent.expr.evaluate import evaluate_tokens
+from symdescent.expr.evaluate import evaluate_tokens, evaluate_with_jacobian
 from symdescent.expr.expression import Expression, apply, const
 
 _BIG = 1e150
@@ -45,6 +45,12 @@ def _root_has_constant(expr: Expression, ops_: tuple[str, ...]) -> bool:
 
 def _scale(f: np.ndarray, y: np.ndarray, use_a: bool, use_b: bool) -> tuple[float, float]:
     """Least-squares ``a`` and ``b`` for ``a f + b ~ y`` (fixed to 1 / 0 when unused)."""
+    with np.errstate(all="ignore"):
+        a, b = _scale_raw(f, y, use_a, use_b)
+    return (a, b) if np.isfinite(a) and np.isfinite(b) else (0.0, float(y.mean()))
+
+
+def _scale_raw(f, y, use_a, use_b):
     if use_a and use_b:
         fm = f.mean()
         fc = f - fm
@@ -89,7 +95,7 @@ def fit_expression(
         Allow the outer ``a * f + b``.
     max_nfev : int, optional
         Budget of function evaluations for the inner least squares
-        (default ``20 * (k + 1)`` for ``k`` constants).
+        (default ``2 k + 6`` for ``k`` constants).
     optimize : bool
         Skip the inner least squares (closed-form scaling only) when False.
 
@@ -125,24 +131,8 @@ def fit_expression(
     c0 = np.asarray(expr.constants, dtype=float)
     f, a, b = predict(c0)
     if optimize and len(c0):
-        from scipy.optimize import least_squares
-
-        def residual(c):
-            fc, ac, bc = predict(c)
-            if fc is None:
-                return np.full(len(y), _BIG ** 0.5)
-            with np.errstate(all="ignore"):
-                r = ac * fc + bc - y
-            return np.nan_to_num(r, nan=_BIG ** 0.5, posinf=_BIG ** 0.5, neginf=-(_BIG ** 0.5))
-
-        budget = max_nfev if max_nfev is not None else 20 * (len(c0) + 1)
-        start = c0 if f is not None else np.ones_like(c0)
-        try:
-            with np.errstate(all="ignore"):
-                sol = least_squares(residual, start, method="lm" if len(y) >= len(c0) else "trf", max_nfev=budget, x_scale=1.0)
-            c_new = sol.x
-        except (ValueError, np.linalg.LinAlgError, FloatingPointError):
-            c_new = start
+        c_new = _least_squares(tokens, c0 if f is not None else np.ones_like(c0), X, y, use_a, use_b,
+                               max_nfev if max_nfev is not None else 2 * len(c0) + 6)
         f_new, a_new, b_new = predict(c_new)
         if f_new is not None and (f is None or _mse(a_new * f_new + b_new, y) <= _mse(a * f + b, y)):
             c0, f, a, b = c_new, f_new, a_new, b_new
@@ -150,6 +140,52 @@ def fit_expression(
         return FitResult(expr, np.inf, False, nfev)
     inner = expr.with_constants(c0)
     return _choose_scaling(inner, f, a, b, y, nfev)
+
+
+def _least_squares(tokens, start, X, y, use_a, use_b, max_nfev):
+    """Levenberg-Marquardt on the inner constants with ``a`` and ``b`` projected out.
+
+    The Jacobian is exact (forward mode, one pass) and uses Kaufman's
+    variable-projection form: the Jacobian of ``a * f`` with its components
+    along the span of the outer terms ``{f, 1}`` removed.
+    """
+    from scipy.optimize import least_squares
+
+    big = _BIG ** 0.5
+    memo: dict = {}
+
+    def parts(c):
+        key = c.tobytes()
+        if key not in memo:
+            memo.clear()
+            f, J = evaluate_with_jacobian(tokens, c, X)
+            if not (np.isfinite(f).all() and np.isfinite(J).all()):
+                memo[key] = None
+            else:
+                a, b = _scale(f, y, use_a, use_b)
+                basis = [v for v, used in ((f, use_a), (np.ones_like(f), use_b)) if used]
+                Jr = a * J
+                if basis:
+                    Q, _ = np.linalg.qr(np.stack(basis, axis=1))
+                    Jr = Jr - Q @ (Q.T @ Jr)
+                memo[key] = (a * f + b - y, Jr)
+        return memo[key]
+
+    def residual(c):
+        p = parts(c)
+        return np.full(len(y), big) if p is None else p[0]
+
+    def jacobian(c):
+        p = parts(c)
+        return np.zeros((len(y), len(c))) if p is None else p[1]
+
+    try:
+        with np.errstate(all="ignore"):
+            sol = least_squares(residual, start, jac=jacobian, method="lm" if len(y) >= len(start) else "trf",
+                                max_nfev=max_nfev)
+        return sol.x
+    except (ValueError, np.linalg.LinAlgError, FloatingPointError):
+        return start
 
 
 def _choose_scaling(inner: Expression, f, a, b, y, nfev) -> FitResult:

@@ -9,7 +9,8 @@ Token kinds
 -----------
 * binary operators: ``add sub mul div pow``
 * unary operators: ``neg sqrt exp log sin cos tan tanh asin abs square cube``
-* variables: ``x0 … x9`` (column indices of ``X``)
+* variables: ``x0``, ``x1``, ... (column indices of ``X``; the LEE vocabulary
+  has ``x0 … x9``, the search itself has no limit)
 * the constant placeholder ``C`` (its value lives beside the tokens)
 * literals: the small integers ``1 … 5`` and ``pi``
 """
@@ -22,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-MAX_VARIABLES = 10
+MAX_VARIABLES = 10  # variables in the fixed token vocabulary (LEE); the core accepts any xN
 CONST = "C"
 
 
@@ -100,14 +101,12 @@ def arity(token: str) -> int:
 
 
 def is_variable(token: str) -> bool:
-    return token in _VARIABLE_SET
+    return token[:1] == "x" and token[1:].isdigit() and (token == "x0" or token[1:2] != "0")
 
 
 def variable_index(token: str) -> int:
     return int(token[1:])
 
-
-_VARIABLE_SET = frozenset(VARIABLES)
 
 
 def validate_operator_names(names, *, what: str = "operator") -> tuple[str, ...]:

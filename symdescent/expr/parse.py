@@ -200,10 +200,10 @@ class _Parser:
                 f"variables: {', '.join(self.names)}"
             )
         m = re.fullmatch(r"x(\d+)", text)
-        if m and int(m.group(1)) < ops.MAX_VARIABLES:
-            return Expression((text if text == f"x{int(m.group(1))}" else f"x{int(m.group(1))}",))
+        if m and len(m.group(1)) <= 4:
+            return Expression((f"x{int(m.group(1))}",))
         raise ExpressionError(
-            f"unknown name {text!r} at position {pos}: without variable names, variables are x0 … x{ops.MAX_VARIABLES - 1}"
+            f"unknown name {text!r} at position {pos}: without variable names, variables are x0, x1, ..."
             f"{did_you_mean(text, ops.FUNCTION_ALIASES)}"
         )
 
@@ -225,8 +225,6 @@ def check_variable_names(names: Sequence[str]) -> dict[str, int]:
     from symdescent.errors import DataError
 
     names = [str(n) for n in names]
-    if len(names) > ops.MAX_VARIABLES:
-        raise DataError(f"at most {ops.MAX_VARIABLES} variables are supported, got {len(names)}")
     out: dict[str, int] = {}
     for i, n in enumerate(names):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*", n):

@@ -84,7 +84,7 @@ def from_sympy(sexpr, variable_names: Sequence[str] | None = None) -> Expression
     import sympy
 
     if variable_names is None:
-        index = {f"x{i}": i for i in range(ops.MAX_VARIABLES)}
+        index = None
     else:
         index = {str(n): i for i, n in enumerate(variable_names)}
     funcs = {
@@ -116,7 +116,9 @@ def from_sympy(sexpr, variable_names: Sequence[str] | None = None) -> Expression
 
     def conv(e) -> Expression:
         if e.is_Symbol:
-            if e.name not in index:
+            if index is None and ops.is_variable(e.name):
+                return Expression((e.name,))
+            if index is None or e.name not in index:
                 raise ExpressionError(f"unknown symbol {e.name!r} in sympy expression")
             return Expression((f"x{index[e.name]}",))
         if e == sympy.pi:

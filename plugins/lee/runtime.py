@@ -1,0 +1,541 @@
+"""LEE inference on the ONNX export, with numpy and onnxruntime only.
+
+This module never imports torch (the tests check it in a subprocess with
+torch blocked).  ``LeeRuntime.load(model_dir)`` reads ``manifest.json`` as
+written by :mod:`symdescent_lee.export`, verifies every file against its
+SHA-256 and the vocabulary against this package, and opens one onnxruntime
+session per graph.  Then:
+
+* :meth:`LeeRuntime.encode` maps data (and optionally candidate expressions)
+  to latent codes ``z``;
+* :meth:`LeeRuntime.sample` and :meth:`LeeRuntime.beam` decode ``z`` into
+  expression skeletons under a prefix grammar, so every result is a complete
+  tree over the problem's variables;
+* :meth:`LeeRuntime.refine_z` takes gradient steps on ``z`` against the data
+  through the evaluation decoder.
+
+Decoding keeps a preallocated self-attention cache per layer; each step runs
+``decoder_step.onnx`` on the live rows only and writes the new keys and values
+into the cache in place.  Everything random comes from the numpy Generator the
+caller passes, so results are deterministic given it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from symdescent.errors import DataError, PluginError
+from symdescent.expr import ops
+from symdescent.expr.evaluate import evaluate_tokens
+from symdescent.expr.expression import Expression
+from symdescent_lee import encoding as enc
+from symdescent_lee import vocab
+from symdescent_lee.data import _linear_fit, strip_scaling
+
+FORMAT = "symdescent-lee-onnx"
+SUPPORTED_VERSIONS = (1,)
+GRAPHS = ("encoder", "decoder_init", "decoder_step", "evaluate", "fit_grad")
+ENCODING_CONSTANTS = ("MAX_VARS", "SCALAR_FEATURES", "X_FEATURES", "Y_FEATURES", "CAND_FEATURES",
+                      "POINT_FEATURES", "STD_CLIP")
+MAX_TOKENS = vocab.MAX_LEN - 1  # tree tokens; EOS takes the last position
+
+
+class Proposal(NamedTuple):
+    """A decoded skeleton: constants are placeholders (1.0) to be fitted."""
+
+    expression: Expression
+    log_prob: float  # under the model at temperature 1, renormalised over the grammar's allowed tokens
+    source: int  # the row of z it was decoded from
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Data prepared like :func:`symdescent_lee.data.assemble` does for one sample."""
+
+    X: np.ndarray  # (n, d) subsampled inputs
+    y: np.ndarray  # (n,) subsampled targets
+    n_vars: int
+    base: np.ndarray  # (1, n, X_FEATURES + Y_FEATURES) float32
+    qx: np.ndarray  # (1, n, X_FEATURES) float32: the query side of g_eval
+    qy: np.ndarray  # (1, n) float32: standardised y (g_eval's target)
+    y_mean: np.ndarray  # (1, 1)
+    y_std: np.ndarray  # (1, 1)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _log_softmax(a: np.ndarray) -> np.ndarray:
+    m = a.max(axis=-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore"):
+        return a - m - np.log(np.exp(a - m).sum(axis=-1, keepdims=True))
+
+
+class LeeRuntime:
+    """A loaded LEE export.  Create with :meth:`load`."""
+
+    def __init__(self, model_dir: Path, manifest: dict, sessions: dict, max_points: int = 200, seed: int = 0):
+        self.model_dir = model_dir
+        self.manifest = manifest
+        self._s = sessions
+        self.max_points = int(max_points)
+        self.seed = int(seed)
+        sh = manifest["shapes"]
+        self.n_latent, self.d_model = int(sh["n_latent"]), int(sh["d_model"])
+        self.n_heads, self.head_dim = int(sh["n_heads"]), int(sh["head_dim"])
+        self.n_layers = int(sh["decoder_layers"])
+        self._step_names = [i.name for i in sessions["decoder_step"].get_inputs()]
+        self._arity = vocab.ARITY
+        self._leaf = vocab.ARITY == 0
+
+    # -- loading -----------------------------------------------------------------
+    @classmethod
+    def load(cls, model_dir, threads: int = 1, *, max_points: int = 200, seed: int = 0) -> "LeeRuntime":
+        """Open an export folder; raises :class:`PluginError` naming the file at fault."""
+        model_dir = Path(model_dir)
+        mpath = model_dir / "manifest.json"
+        if not mpath.is_file():
+            raise PluginError(f"LEE model: {mpath} not found (export with `python -m symdescent_lee.export`)")
+        try:
+            manifest = json.loads(mpath.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise PluginError(f"LEE model: cannot read {mpath}: {exc}") from None
+        cls._check_manifest(manifest, mpath)
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise PluginError("LEE model: onnxruntime is not installed (pip install onnxruntime)") from None
+        hashes = manifest["sha256"]
+        for name in GRAPHS:
+            fname = manifest["graphs"][name]["file"]
+            path = model_dir / fname
+            if not path.is_file():
+                raise PluginError(f"LEE model: file {path} listed in {mpath} is missing")
+            if fname not in hashes:
+                raise PluginError(f"LEE model: {mpath} has no SHA-256 for {fname}")
+            digest = _sha256(path)
+            if digest != hashes[fname]:
+                raise PluginError(
+                    f"LEE model: {path} is corrupt or was changed: SHA-256 {digest[:16]}... does not match "
+                    f"{str(hashes[fname])[:16]}... in {mpath}; export the model again")
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = max(1, int(threads))
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.log_severity_level = 3
+        sessions = {}
+        for name in GRAPHS:
+            spec = manifest["graphs"][name]
+            path = model_dir / spec["file"]
+            try:
+                sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+            except Exception as exc:  # onnxruntime raises its own exception types
+                raise PluginError(f"LEE model: cannot load ONNX graph {path}: {str(exc).strip()[:300]}") from None
+            got = [i.name for i in sess.get_inputs()], [o.name for o in sess.get_outputs()]
+            want = [i["name"] for i in spec["inputs"]], [o["name"] for o in spec["outputs"]]
+            if got != want:
+                raise PluginError(f"LEE model: {path} has inputs/outputs {got}, manifest says {want}")
+            sessions[name] = sess
+        return cls(model_dir, manifest, sessions, max_points=max_points, seed=seed)
+
+    @staticmethod
+    def _check_manifest(m: dict, mpath: Path) -> None:
+        def bad(msg):
+            raise PluginError(f"LEE model: {mpath}: {msg}")
+
+        if not isinstance(m, dict) or m.get("format") != FORMAT:
+            bad(f"not a LEE export manifest (format {m.get('format') if isinstance(m, dict) else None!r})")
+        if m.get("format_version") not in SUPPORTED_VERSIONS:
+            bad(f"format version {m.get('format_version')!r} is not supported (supported: {SUPPORTED_VERSIONS})")
+        for key in ("vocabulary", "max_len", "encoding", "shapes", "graphs", "sha256"):
+            if key not in m:
+                bad(f"missing key {key!r}")
+        if list(m["vocabulary"]) != list(vocab.TOKENS):
+            theirs, ours = list(m["vocabulary"]), list(vocab.TOKENS)
+            diff = next((i for i, (a, b) in enumerate(zip(theirs, ours)) if a != b), min(len(theirs), len(ours)))
+            bad(f"vocabulary mismatch: the export has {len(theirs)} tokens, this symdescent_lee has {len(ours)}; "
+                f"first difference at index {diff}")
+        if int(m["max_len"]) != vocab.MAX_LEN:
+            bad(f"MAX_LEN mismatch: export {m['max_len']}, this package {vocab.MAX_LEN}")
+        for k in ENCODING_CONSTANTS:
+            if m["encoding"].get(k) != getattr(enc, k):
+                bad(f"numeric encoding mismatch: {k} is {m['encoding'].get(k)!r} in the export, "
+                    f"{getattr(enc, k)!r} here")
+        missing = [g for g in GRAPHS if g not in m["graphs"]]
+        if missing:
+            bad(f"graphs missing from the manifest: {', '.join(missing)}")
+
+    # -- data --------------------------------------------------------------------
+    def _subsample(self, n: int) -> np.ndarray:
+        if n <= self.max_points:
+            return np.arange(n)
+        rng = np.random.default_rng([self.seed, n])
+        return np.sort(rng.choice(n, self.max_points, replace=False))
+
+    def problem(self, X, y) -> Problem:
+        """Validate and subsample ``X`` (n, d), ``y`` (n,) and encode them as in training."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim == 1:
+            X = X[:, None]
+        y = np.asarray(y, dtype=np.float64).reshape(-1)
+        if X.ndim != 2 or X.shape[0] != y.shape[0]:
+            raise DataError(f"LEE: X must be (n, d) and y (n,); got {X.shape} and {y.shape}")
+        n, d = X.shape
+        if d < 1 or d > enc.MAX_VARS:
+            raise DataError(f"LEE supports 1 to {enc.MAX_VARS} variables, got {d}")
+        if n < 2:
+            raise DataError(f"LEE needs at least 2 points, got {n}")
+        if not (np.isfinite(X).all() and np.isfinite(y).all()):
+            raise DataError("LEE: X and y must be finite")
+        idx = self._subsample(n)
+        Xs, ys = X[idx], y[idx]
+        Xp = enc.pad_columns(Xs)[None]
+        Ye = ys[None]
+        x_mean, x_std = enc.stats(Xp, axis=1)
+        y_mean, y_std = enc.stats(Ye, axis=1)
+        nv = np.array([d])
+        qx = enc.encode_x(Xp, nv, x_mean, x_std)
+        base = np.concatenate([qx, enc.encode_y(Ye, y_mean, y_std)], axis=-1)
+        return Problem(Xs, ys, d, base, qx, enc.target_y(Ye, y_mean, y_std), y_mean, y_std)
+
+    def _points(self, prob: Problem, yhat: np.ndarray | None) -> np.ndarray:
+        n = prob.y.shape[0]
+        if yhat is None:
+            return np.concatenate([prob.base, np.zeros((1, n, enc.CAND_FEATURES), np.float32)], axis=-1)
+        yhat = np.atleast_2d(np.asarray(yhat, dtype=np.float64))
+        B = yhat.shape[0]
+        has = np.isfinite(yhat).all(axis=1)
+        cand = enc.encode_candidate(yhat, np.broadcast_to(prob.y[None], (B, n)), prob.y_mean, prob.y_std, has)
+        return np.concatenate([np.broadcast_to(prob.base, (B,) + prob.base.shape[1:]), cand], axis=-1)
+
+    def features(self, X, y, yhat=None) -> np.ndarray:
+        """Encoder point features ``(B, n', POINT_FEATURES)`` float32, as ``data.assemble`` builds them.
+
+        ``X`` (n, d) and ``y`` (n,) are subsampled to at most ``max_points``
+        rows (deterministically); statistics come from those points.  ``yhat``
+        — candidate predictions aligned with ``X``, ``(n,)`` or ``(B, n)`` —
+        fills the candidate features (a row with a non-finite value counts as
+        no candidate); without it ``B`` is 1 and they are zero.
+        """
+        prob = self.problem(X, y)
+        if yhat is not None:
+            yhat = np.atleast_2d(np.asarray(yhat, dtype=np.float64))
+            if yhat.shape[1] != np.asarray(y).reshape(-1).shape[0]:
+                raise DataError(f"LEE: yhat has {yhat.shape[1]} points, y has {np.asarray(y).size}")
+            yhat = yhat[:, self._subsample(yhat.shape[1])]
+        return self._points(prob, yhat)
+
+    # -- encoder -------------------------------------------------------------------
+    def encode(self, X, y, candidates: Sequence[Expression] | None = None) -> np.ndarray:
+        """Latent codes: ``(1, K, d)`` from the data alone, or one row per candidate.
+
+        Each candidate is evaluated on the (subsampled) points and fitted to
+        ``y`` by linear scaling, and its tokens are given without root scaling
+        (:func:`symdescent_lee.data.strip_scaling`), as in training.  A
+        candidate that evaluates to a non-finite value is encoded as no
+        candidate.
+        """
+        prob = self.problem(X, y)
+        if candidates is None:
+            points = self._points(prob, None)
+            tokens = np.full((1, 1), vocab.PAD, dtype=np.int64)
+            return self._encode(points, tokens)
+        candidates = list(candidates)
+        if not candidates:
+            return np.zeros((0, self.n_latent, self.d_model), np.float32)
+        n = prob.y.shape[0]
+        yhat = np.full((len(candidates), n), np.nan)
+        tokens = np.zeros((len(candidates), vocab.MAX_LEN), dtype=np.int64)
+        for i, cand in enumerate(candidates):
+            if not isinstance(cand, Expression):
+                raise DataError(f"LEE: candidate {i} is a {type(cand).__name__}, not an Expression")
+            used = cand.variables
+            if used and used[-1] >= prob.n_vars:
+                raise DataError(f"LEE: candidate {i} ({cand}) uses x{used[-1]} but X has {prob.n_vars} column(s)")
+            f = evaluate_tokens(cand.tokens, cand.constants, prob.X)
+            if not np.isfinite(f).all():
+                continue
+            yhat[i] = _linear_fit(f, prob.y)
+            if not np.isfinite(yhat[i]).all():
+                continue
+            toks = strip_scaling(cand).tokens
+            if any(t not in vocab.INDEX for t in toks):
+                raise DataError(f"LEE: candidate {i} ({cand}) has tokens outside the LEE vocabulary")
+            tokens[i] = vocab.encode_tokens(toks)
+        length = max(1, int((tokens != vocab.PAD).sum(axis=1).max()))
+        return self._encode(self._points(prob, yhat), np.ascontiguousarray(tokens[:, :length]))
+
+    def _encode(self, points: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+        points = np.ascontiguousarray(points, dtype=np.float32)
+        (z,) = self._s["encoder"].run(None, {"points": points, "tokens": tokens})
+        return z
+
+    # -- grammar -------------------------------------------------------------------
+    def _allowed(self, n_vars: int, operators) -> np.ndarray:
+        if not 1 <= int(n_vars) <= enc.MAX_VARS:
+            raise DataError(f"LEE: n_vars must be 1..{enc.MAX_VARS}, got {n_vars}")
+        allowed = np.zeros(vocab.VOCAB_SIZE, dtype=bool)
+        allowed[vocab.ARITY >= 0] = True
+        allowed[vocab.VAR_ID] = False
+        allowed[vocab.VAR_ID[: int(n_vars)]] = True
+        if operators is not None:
+            keep = set(ops.validate_operator_names(operators))
+            for name in ops.OPERATORS:
+                if name not in keep:
+                    allowed[vocab.INDEX[name]] = False
+        return allowed
+
+    def _mask(self, allowed: np.ndarray, open_slots: np.ndarray, t: int, max_tokens: int) -> np.ndarray:
+        """``(B, V)`` boolean: tokens that keep a completable prefix tree at tree position ``t``."""
+        room = max_tokens - t - open_slots  # arity a is allowed when open - 1 + a <= max_tokens - t - 1
+        return allowed[None, :] & (self._arity[None, :] <= room[:, None])
+
+    # -- decoding ------------------------------------------------------------------
+    def _cross(self, z: np.ndarray):
+        z = np.ascontiguousarray(np.asarray(z, dtype=np.float32).reshape(-1, self.n_latent, self.d_model))
+        ck, cv = self._s["decoder_init"].run(None, {"z": z})
+        return ck, cv
+
+    def _step(self, token, pos, cross_k, cross_v, cache_k, cache_v):
+        feeds = {"token": token, "pos": np.array(pos, dtype=np.int64)}
+        names = self._step_names[2:]
+        for name, arr in zip(names, list(cross_k) + list(cross_v) + list(cache_k) + list(cache_v)):
+            feeds[name] = arr
+        return self._s["decoder_step"].run(None, feeds)
+
+    def _new_cache(self, batch: int, length: int):
+        shape = (batch, self.n_heads, length, self.head_dim)
+        return ([np.zeros(shape, np.float32) for _ in range(self.n_layers)],
+                [np.zeros(shape, np.float32) for _ in range(self.n_layers)])
+
+    @staticmethod
+    def _grow(cache, length: int):
+        out = []
+        for c in cache:
+            g = np.zeros(c.shape[:2] + (length,) + c.shape[3:], np.float32)
+            g[:, :, : c.shape[2]] = c
+            out.append(g)
+        return out
+
+    def _proposals(self, seqs, logps, srcs) -> list[Proposal]:
+        best: dict[tuple, Proposal] = {}
+        for seq, lp, src in zip(seqs, logps, srcs):
+            toks = tuple(vocab.TOKENS[i] for i in seq)
+            old = best.get(toks)
+            if old is None or lp > old.log_prob:
+                best[toks] = Proposal(Expression(toks), float(lp), int(src))
+        return sorted(best.values(), key=lambda p: -p.log_prob)
+
+    def _check_len(self, max_tokens):
+        max_tokens = MAX_TOKENS if max_tokens is None else int(max_tokens)
+        if not 1 <= max_tokens <= MAX_TOKENS:
+            raise DataError(f"LEE: max_tokens must be 1..{MAX_TOKENS}, got {max_tokens}")
+        return max_tokens
+
+    def sample(self, z, n: int, temperature: float = 1.0, rng=None, *, n_vars: int,
+               max_tokens: int | None = None, operators: Sequence[str] | None = None) -> list[Proposal]:
+        """Sample ``n`` skeletons from every row of ``z`` ((B, K, d) or (K, d)).
+
+        Decoding is grammar-constrained: only complete prefix trees of at most
+        ``max_tokens`` tokens over ``x0..x{n_vars-1}`` (and the allowed
+        ``operators``, default all) come out.  ``temperature`` <= 0 decodes
+        greedily.  Returns the unique skeletons, best log-probability first
+        (log-probabilities at temperature 1; a skeleton found from several rows
+        keeps its best).  Deterministic given ``rng`` (a numpy Generator or seed).
+        """
+        rng = np.random.default_rng(rng)
+        max_tokens = self._check_len(max_tokens)
+        allowed = self._allowed(n_vars, operators)
+        ck, cv = self._cross(z)
+        nz = ck.shape[1]
+        if n <= 0 or nz == 0:
+            return []
+        src = np.repeat(np.arange(nz), n)
+        B = src.shape[0]
+        cross_k = [np.ascontiguousarray(ck[i][src]) for i in range(self.n_layers)]
+        cross_v = [np.ascontiguousarray(cv[i][src]) for i in range(self.n_layers)]
+        cap = min(8, max_tokens)
+        cache_k, cache_v = self._new_cache(B, cap)
+        token = np.full(B, vocab.BOS, dtype=np.int64)
+        open_slots = np.ones(B, dtype=np.int64)
+        seq = np.zeros((B, max_tokens), dtype=np.int64)
+        logp = np.zeros(B)
+        row = np.arange(B)  # original index of each live row
+        done_seq, done_lp, done_src = [], [], []
+        for pos in range(max_tokens):
+            if pos >= cap:
+                cap = min(2 * cap, max_tokens)
+                cache_k, cache_v = self._grow(cache_k, cap), self._grow(cache_v, cap)
+            logits, new_k, new_v = self._step(token, pos, cross_k, cross_v, cache_k, cache_v)
+            for i in range(self.n_layers):
+                cache_k[i][:, :, pos] = new_k[i]
+                cache_v[i][:, :, pos] = new_v[i]
+            mask = self._mask(allowed, open_slots, pos, max_tokens)
+            logits = np.where(mask, logits.astype(np.float64), -np.inf)
+            lp = _log_softmax(logits)
+            if temperature <= 0:
+                choice = lp.argmax(axis=1)
+            else:
+                p = np.exp(_log_softmax(logits / temperature))
+                cdf = np.cumsum(p, axis=1)
+                u = rng.random(len(cdf)) * cdf[:, -1]
+                choice = np.minimum((cdf < u[:, None]).sum(axis=1), vocab.VOCAB_SIZE - 1)
+                bad = ~mask[np.arange(len(choice)), choice]  # rounding at the top of the cdf
+                if bad.any():
+                    choice[bad] = lp[bad].argmax(axis=1)
+            logp += lp[np.arange(len(choice)), choice]
+            seq[:, pos] = choice
+            open_slots += self._arity[choice] - 1
+            token = choice
+            fin = open_slots == 0
+            if fin.any():
+                for b in np.flatnonzero(fin):
+                    done_seq.append(seq[b, : pos + 1].copy())
+                    done_lp.append(logp[b])
+                    done_src.append(src[row[b]])
+                keep = np.flatnonzero(~fin)
+                if keep.size == 0:
+                    break
+                token, open_slots, seq, logp, row = token[keep], open_slots[keep], seq[keep], logp[keep], row[keep]
+                cross_k = [c[keep] for c in cross_k]
+                cross_v = [c[keep] for c in cross_v]
+                cache_k = [c[keep] for c in cache_k]
+                cache_v = [c[keep] for c in cache_v]
+        return self._proposals(done_seq, done_lp, done_src)
+
+    def beam(self, z, width: int, *, n_vars: int, max_tokens: int | None = None,
+             operators: Sequence[str] | None = None) -> list[Proposal]:
+        """Beam search with ``width`` beams per row of ``z``, grammar-constrained like :meth:`sample`.
+
+        Returns, for every row, its ``width`` best complete skeletons, merged
+        and unique, best log-probability first (``source`` names the row).
+        """
+        max_tokens = self._check_len(max_tokens)
+        allowed = self._allowed(n_vars, operators)
+        ck, cv = self._cross(z)
+        nz = ck.shape[1]
+        width = int(width)
+        if width <= 0 or nz == 0:
+            return []
+        # start with one live beam per row of z
+        grp = np.arange(nz)
+        cross_k = [np.ascontiguousarray(ck[i]) for i in range(self.n_layers)]
+        cross_v = [np.ascontiguousarray(cv[i]) for i in range(self.n_layers)]
+        cap = min(8, max_tokens)
+        cache_k, cache_v = self._new_cache(nz, cap)
+        token = np.full(nz, vocab.BOS, dtype=np.int64)
+        open_slots = np.ones(nz, dtype=np.int64)
+        seq = np.zeros((nz, max_tokens), dtype=np.int64)
+        logp = np.zeros(nz)
+        finished: list[list[tuple[float, np.ndarray]]] = [[] for _ in range(nz)]
+        for pos in range(max_tokens):
+            if pos >= cap:
+                cap = min(2 * cap, max_tokens)
+                cache_k, cache_v = self._grow(cache_k, cap), self._grow(cache_v, cap)
+            logits, new_k, new_v = self._step(token, pos, cross_k, cross_v, cache_k, cache_v)
+            for i in range(self.n_layers):
+                cache_k[i][:, :, pos] = new_k[i]
+                cache_v[i][:, :, pos] = new_v[i]
+            mask = self._mask(allowed, open_slots, pos, max_tokens)
+            lp = _log_softmax(np.where(mask, logits.astype(np.float64), -np.inf))
+            total = logp[:, None] + lp  # (B, V)
+            parents, choices = [], []
+            for g in range(nz):
+                rows = np.flatnonzero(grp == g)
+                if rows.size == 0:
+                    continue
+                fin = finished[g]
+                if len(fin) >= width:
+                    worst = sorted(fin, key=lambda f: -f[0])[width - 1][0]
+                    if logp[rows].max() <= worst:
+                        continue  # no live beam can still enter the top `width`
+                flat = total[rows].reshape(-1)
+                k = min(width, int(np.isfinite(flat).sum()))
+                if k == 0:
+                    continue
+                top = np.argpartition(-flat, k - 1)[:k]
+                top = top[np.argsort(-flat[top], kind="stable")]
+                for f in top:
+                    parents.append(rows[f // vocab.VOCAB_SIZE])
+                    choices.append(f % vocab.VOCAB_SIZE)
+            if not parents:
+                break
+            parents = np.asarray(parents)
+            choices = np.asarray(choices, dtype=np.int64)
+            new_open = open_slots[parents] + self._arity[choices] - 1
+            new_lp = total[parents, choices]
+            new_seq = seq[parents].copy()
+            new_seq[:, pos] = choices
+            fin = new_open == 0
+            for j in np.flatnonzero(fin):
+                finished[grp[parents[j]]].append((float(new_lp[j]), new_seq[j, : pos + 1].copy()))
+            live = np.flatnonzero(~fin)
+            if live.size == 0:
+                break
+            sel = parents[live]
+            grp, token, open_slots, logp, seq = grp[sel], choices[live], new_open[live], new_lp[live], new_seq[live]
+            cross_k = [c[sel] for c in cross_k]
+            cross_v = [c[sel] for c in cross_v]
+            cache_k = [c[sel] for c in cache_k]
+            cache_v = [c[sel] for c in cache_v]
+        seqs, lps, srcs = [], [], []
+        for g, fin in enumerate(finished):
+            for lp_, s in sorted(fin, key=lambda f: -f[0])[:width]:
+                seqs.append(s)
+                lps.append(lp_)
+                srcs.append(g)
+        return self._proposals(seqs, lps, srcs)
+
+    # -- evaluation decoder ------------------------------------------------------------
+    def _query(self, prob: Problem, B: int):
+        qx = np.ascontiguousarray(np.broadcast_to(prob.qx, (B,) + prob.qx.shape[1:]))
+        qy = np.ascontiguousarray(np.broadcast_to(prob.qy, (B, prob.qy.shape[1])))
+        return qx, qy
+
+    def predict(self, z, X, y) -> np.ndarray:
+        """g_eval's prediction of ``y`` at the (subsampled) points, in the units of ``y``: ``(B, n')``."""
+        prob = self.problem(X, y)
+        z = np.ascontiguousarray(np.asarray(z, dtype=np.float32))
+        qx, _ = self._query(prob, z.shape[0])
+        (ys,) = self._s["evaluate"].run(None, {"z": z, "x": qx})
+        return ys.astype(np.float64) * prob.y_std + prob.y_mean
+
+    def fit_loss(self, z, X, y) -> np.ndarray:
+        """The evaluation decoder's mean squared error (standardised y) for every row of ``z``."""
+        loss, _ = self._fit_grad(z, self.problem(X, y))
+        return loss
+
+    def _fit_grad(self, z, prob: Problem):
+        z = np.ascontiguousarray(np.asarray(z, dtype=np.float32))
+        qx, qy = self._query(prob, z.shape[0])
+        w = np.ones_like(qy)
+        loss, grad = self._s["fit_grad"].run(None, {"z": z, "x": qx, "y": qy, "w": w})
+        return loss, grad
+
+    def refine_z(self, z, X, y, steps: int = 5, step_size: float = 0.5):
+        """Gradient descent on ``z`` against g_eval's fit to the data.
+
+        Returns ``(z, losses)``: the refined codes and the loss of every row
+        before each step, ``(steps, B)``.
+        """
+        prob = self.problem(X, y)
+        z = np.array(z, dtype=np.float32)
+        losses = []
+        for _ in range(int(steps)):
+            loss, grad = self._fit_grad(z, prob)
+            losses.append(loss)
+            z -= np.float32(step_size) * grad
+        return z, np.asarray(losses).reshape(int(steps), z.shape[0])

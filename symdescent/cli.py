@@ -1,0 +1,143 @@
+"""The ``symdescent`` command line.
+
+::
+
+    symdescent fit DATA.csv --target y [--config FILE] [--time-budget S] [--seed N] [--json OUT]
+    symdescent plugins
+    symdescent bench ...
+
+Errors caused by the input (a missing column, NaN, a bad config key) print one
+line to stderr and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from symdescent.errors import SymdescentError
+
+
+def _fit(args) -> int:
+    from symdescent.config import Config
+    from symdescent.data import read_csv
+    from symdescent.progress import RichProgress
+    from symdescent.search import Search, resolve_config
+
+    X, y, names = read_csv(args.data, args.target)
+    cfg: Config = resolve_config(args.config)
+    search = {}
+    if args.time_budget is not None:
+        search["time_budget"] = args.time_budget
+    if args.max_iterations is not None:
+        search["max_iterations"] = args.max_iterations
+        if args.time_budget is None:
+            search["time_budget"] = None
+    if args.seed is not None:
+        search["seed"] = args.seed
+    cfg = cfg.with_overrides(search=search)
+    callbacks = [] if args.quiet else [RichProgress(cfg.search.time_budget, cfg.search.max_iterations)]
+    t0 = time.monotonic()
+    result = Search(X, y, variable_names=names, config=cfg, callbacks=callbacks).run()
+    elapsed = time.monotonic() - t0
+    if result.best is None:
+        print("error: no valid expression was found", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        _report(result, args.target)
+    else:
+        print(result.best.expression.to_infix(names))
+    if args.json:
+        out = result.to_dict()
+        out["best"] = {k: out["best"][k] for k in ("expression", "complexity", "r2", "loss")}
+        out["pareto_front"] = [{k: c[k] for k in ("expression", "complexity", "r2", "loss")} for c in out["pareto_front"]]
+        out["config"] = cfg.to_dict()
+        out["elapsed_s"] = elapsed
+        out["target"] = args.target
+        Path(args.json).write_text(json.dumps(out, indent=2))
+    return 0
+
+
+def _report(result, target: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    names = result.variable_names
+    console = Console()
+    best = result.best
+    console.print(f"[bold]{target} = {best.expression.to_infix(names, precision=6)}[/]")
+    console.print(f"R² {best.r2:.8f}   loss {best.loss:.4g}   complexity {best.complexity}   "
+                  f"{result.iterations} iterations, {result.n_evaluations} evaluations, {result.elapsed:.1f} s"
+                  + ("   (interrupted)" if result.interrupted else ""))
+    table = Table(title="Pareto front")
+    for col in ("complexity", "loss", "R²", "expression"):
+        table.add_column(col, justify="right" if col != "expression" else "left")
+    for c in result.front:
+        mark = " *" if c is best or c == best else ""
+        table.add_row(str(c.complexity), f"{c.loss:.4g}", f"{c.r2:.6f}", c.expression.to_infix(names, precision=5) + mark)
+    console.print(table)
+
+
+def _plugins(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from symdescent.registry import Registry, describe
+
+    rows = describe(Registry.discover())
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = Table(title="symdescent plugins")
+    for col in ("name", "roles", "status", "description", "settings"):
+        table.add_column(col)
+    for r in rows:
+        status = "available" if r["available"] else f"unavailable: {r['reason']}"
+        table.add_row(r["name"], ", ".join(r["roles"]), status, r["description"], ", ".join(r["settings"]))
+    Console(width=200).print(table)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="symdescent", description="Symbolic descent: find closed-form models of data.")
+    sub = p.add_subparsers(dest="command", required=True)
+    f = sub.add_parser("fit", help="search a formula for a CSV column")
+    f.add_argument("data", help="CSV file with a header row")
+    f.add_argument("--target", required=True, help="the column to explain")
+    f.add_argument("--config", help="TOML config file")
+    f.add_argument("--time-budget", type=float, help="seconds of search")
+    f.add_argument("--max-iterations", type=int, help="iterations of the descent loop")
+    f.add_argument("--seed", type=int, help="random seed")
+    f.add_argument("--json", help="write the result as JSON to this file")
+    f.add_argument("--quiet", action="store_true", help="no progress display; print only the best expression")
+    f.set_defaults(func=_fit)
+    pl = sub.add_parser("plugins", help="list installed plugins and what each provides")
+    pl.add_argument("--json", action="store_true", help="machine-readable output")
+    pl.set_defaults(func=_plugins)
+    try:
+        from symdescent.bench.cli import add_parser as add_bench
+    except ImportError:
+        add_bench = None
+    if add_bench is not None:
+        add_bench(sub)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except SymdescentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,254 @@
+"""Configuration: TOML files validated once into frozen dataclasses.
+
+A config file has three parts::
+
+    [search]                  # budget and limits (SearchConfig)
+    time_budget = 30
+    [strategy]                # which plugins play which role (StrategyConfig)
+    proposers = ["random"]
+    refiners = ["descent"]
+    scorer = "mdl"
+    [plugins.descent]         # each plugin's own section, validated by the plugin
+    population_size = 200
+
+Unknown sections, keys and plugin names are errors with a did-you-mean; values
+of the wrong type are errors naming the key and the expected type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import types
+import typing
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from symdescent.errors import ConfigError, did_you_mean
+from symdescent.expr import ops
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DEFAULT_OPERATORS = ("add", "sub", "mul", "div", "neg", "sqrt", "exp", "log", "sin", "cos", "square", "cube", "pow")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Budget and limits of one search.
+
+    Attributes
+    ----------
+    time_budget : float or None
+        Wall-clock seconds (None: no time limit; then ``max_iterations`` must be set).
+    max_iterations : int or None
+        Iterations of the descent loop (None: no limit).
+    seed : int
+        Seed of every random generator in the search.
+    max_complexity : int
+        Largest node count a candidate may have.
+    operators : list of str
+        Operators the search may use.
+    fit_rows : int
+        Rows used to fit inner constants (a seeded subsample when the data is
+        larger); losses are always computed on all rows.
+    iteration_seconds : float or None
+        Time slice of one iteration (None: a tenth of the budget, 0.5 to 10 s).
+    simplify : bool
+        Simplify the final front with sympy.
+    """
+
+    time_budget: float | None = 30.0
+    max_iterations: int | None = None
+    seed: int = 0
+    max_complexity: int = 30
+    operators: tuple[str, ...] = DEFAULT_OPERATORS
+    fit_rows: int = 256
+    iteration_seconds: float | None = None
+    simplify: bool = True
+
+    def validate(self) -> "SearchConfig":
+        if self.time_budget is None and self.max_iterations is None:
+            raise ConfigError("search: set time_budget or max_iterations (both are unlimited)")
+        if self.time_budget is not None and not self.time_budget > 0:
+            raise ConfigError(f"search.time_budget must be > 0 seconds, got {self.time_budget}")
+        if self.max_iterations is not None and self.max_iterations < 1:
+            raise ConfigError(f"search.max_iterations must be >= 1, got {self.max_iterations}")
+        if self.max_complexity < 1:
+            raise ConfigError(f"search.max_complexity must be >= 1, got {self.max_complexity}")
+        if self.fit_rows < 2:
+            raise ConfigError(f"search.fit_rows must be >= 2, got {self.fit_rows}")
+        if self.iteration_seconds is not None and not self.iteration_seconds > 0:
+            raise ConfigError(f"search.iteration_seconds must be > 0, got {self.iteration_seconds}")
+        ops.validate_operator_names(self.operators, what="operator in search.operators")
+        return self
+
+
+@dataclass(frozen=True)
+class StrategyConfig:
+    """Which plugins take part, by name."""
+
+    proposers: tuple[str, ...] = ("random",)
+    refiners: tuple[str, ...] = ("descent",)
+    scorer: str = "mdl"
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole, validated configuration."""
+
+    search: SearchConfig = field(default_factory=SearchConfig)
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    plugins: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def plugin_section(self, name: str) -> Mapping[str, Any]:
+        return self.plugins.get(name, {})
+
+    def to_dict(self) -> dict:
+        return {
+            "search": dataclasses.asdict(self.search),
+            "strategy": dataclasses.asdict(self.strategy),
+            "plugins": {k: dict(v) for k, v in self.plugins.items()},
+        }
+
+    def with_overrides(self, search: Mapping[str, Any] | None = None, strategy: Mapping[str, Any] | None = None,
+                       plugins: Mapping[str, Mapping[str, Any]] | None = None) -> "Config":
+        """Return a copy with settings replaced (unknown keys are errors)."""
+        s = self.search
+        if search:
+            s = build_dataclass(SearchConfig, {**dataclasses.asdict(s), **search}, "search").validate()
+        st = self.strategy
+        if strategy:
+            st = build_dataclass(StrategyConfig, {**dataclasses.asdict(st), **strategy}, "strategy")
+        pl = dict(self.plugins)
+        for name, section in (plugins or {}).items():
+            if not isinstance(section, Mapping):
+                raise ConfigError(f"plugins.{name} must be a table of settings, got {type(section).__name__}")
+            pl[name] = {**pl.get(name, {}), **section}
+        return Config(s, st, pl)
+
+
+# -- typed construction ------------------------------------------------------
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", str(tp)).replace("typing.", "")
+
+
+def coerce(value: Any, tp, where: str) -> Any:
+    """Check ``value`` against the annotation ``tp``; convert lists to tuples."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return coerce(value, a, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(f"{where}: expected {' or '.join(_type_name(a) for a in args)}, got {value!r}")
+    if origin is tuple:
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {value!r}")
+        item = args[0] if args else Any
+        return tuple(coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin in (dict, Mapping) or tp in (dict,):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a table, got {type(value).__name__}")
+        return dict(value)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def build_dataclass(cls, data: Mapping[str, Any], section: str):
+    """Build the frozen dataclass ``cls`` from ``data``, checking names and types."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"[{section}] must be a table of settings, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls) if f.init}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in known:
+            raise ConfigError(
+                f"unknown key {key!r} in [{section}]{did_you_mean(key, known)}; known keys: {', '.join(sorted(known))}"
+            )
+        kwargs[key] = coerce(value, hints[key], f"{section}.{key}")
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"[{section}]: {exc}") from None
+
+
+def config_from_dict(data: Mapping[str, Any], source: str = "config") -> Config:
+    """Validate a parsed config mapping (as from TOML) into a :class:`Config`."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: expected a table at the top level")
+    sections = {"search", "strategy", "plugins"}
+    for key in data:
+        if key not in sections:
+            raise ConfigError(f"{source}: unknown section [{key}]{did_you_mean(key, sections)}; sections: search, strategy, plugins")
+    search = build_dataclass(SearchConfig, data.get("search", {}), "search").validate()
+    strategy = build_dataclass(StrategyConfig, data.get("strategy", {}), "strategy")
+    plugins = data.get("plugins", {})
+    if not isinstance(plugins, Mapping):
+        raise ConfigError(f"{source}: [plugins] must hold one table per plugin")
+    for name, section in plugins.items():
+        if not isinstance(section, Mapping):
+            raise ConfigError(f"{source}: plugins.{name} must be a table, got {type(section).__name__}")
+    return Config(search, strategy, {k: dict(v) for k, v in plugins.items()})
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read and validate a TOML config file (None: the defaults)."""
+    if path is None:
+        return Config()
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    return config_from_dict(data, str(p))
+
+
+def plugin_config(cls, section: Mapping[str, Any], name: str):
+    """Validate one plugin's section against its config dataclass ``cls``."""
+    if cls is None:
+        if section:
+            raise ConfigError(f"plugin {name!r} takes no settings, but [plugins.{name}] has {', '.join(section)}")
+        return None
+    obj = build_dataclass(cls, section, f"plugins.{name}")
+    check = getattr(obj, "validate", None)
+    return check() if callable(check) else obj
+
+
+__all__ = [
+    "Config", "SearchConfig", "StrategyConfig", "load_config", "config_from_dict", "plugin_config",
+    "build_dataclass", "replace",
+]

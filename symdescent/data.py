@@ -1,0 +1,146 @@
+"""Validation of user data: arrays, DataFrames and CSV files.
+
+Every problem is reported as a :class:`~symdescent.errors.DataError` that
+names it (shape, NaN with its position, a non-numeric column), before any
+search starts.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from symdescent.errors import DataError
+from symdescent.expr.parse import check_variable_names
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
+
+
+def _first_bad(a: np.ndarray) -> str:
+    bad = np.argwhere(~np.isfinite(a))[0]
+    kind = "NaN" if np.isnan(a[tuple(bad)]) else "inf"
+    where = f"row {bad[0]}" + (f", column {bad[1]}" if a.ndim == 2 else "")
+    return f"{kind} at {where}"
+
+
+def _as_float(a, what: str) -> np.ndarray:
+    try:
+        import pandas as pd
+
+        if isinstance(a, (pd.DataFrame, pd.Series)):
+            frame = a.to_frame() if isinstance(a, pd.Series) else a
+            for col in frame.columns:
+                if not (pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col])):
+                    raise DataError(f"{what} column {col!r} is not numeric (dtype {frame[col].dtype})")
+            a = a.to_numpy()
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pass
+    if hasattr(a, "toarray") and not isinstance(a, np.ndarray):
+        raise DataError(f"{what} is a sparse matrix; pass a dense array")
+    try:
+        arr = np.asarray(a)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{what} cannot be read as an array: {exc}") from None
+    if arr.dtype.kind in "OUSV" or arr.dtype.kind == "c":
+        try:
+            arr = arr.astype(float)
+        except (ValueError, TypeError):
+            raise DataError(f"{what} contains non-numeric values (dtype {arr.dtype})") from None
+        if np.iscomplexobj(arr):
+            raise DataError(f"{what} contains complex numbers")
+    elif arr.dtype.kind not in "biuf":
+        raise DataError(f"{what} has unsupported dtype {arr.dtype}")
+    return arr.astype(float)
+
+
+def frame_names(X) -> list[str] | None:
+    """Column names of a DataFrame, when every one is a usable identifier."""
+    cols = getattr(X, "columns", None)
+    if cols is None:
+        return None
+    names = [str(c) for c in cols]
+    if all(isinstance(c, str) and _IDENT.fullmatch(c) for c in cols):
+        try:
+            check_variable_names(names)
+            return names
+        except DataError:
+            return None
+    return None
+
+
+def check_X(X, n_features: int | None = None) -> np.ndarray:
+    """Validate a feature matrix: 2-D, numeric, finite, non-empty."""
+    arr = _as_float(X, "X")
+    if arr.ndim != 2:
+        hint = " (reshape a single feature with X.reshape(-1, 1))" if arr.ndim == 1 else ""
+        raise DataError(f"X must be 2-D (n_samples, n_features), got shape {arr.shape}{hint}")
+    if arr.shape[0] == 0:
+        raise DataError(f"X is empty: 0 samples (shape {arr.shape})")
+    if arr.shape[1] == 0:
+        raise DataError(f"X has 0 features (shape {arr.shape})")
+    if n_features is not None and arr.shape[1] != n_features:
+        raise DataError(f"X has {arr.shape[1]} features, but the model was fitted with {n_features}")
+    if not np.isfinite(arr).all():
+        raise DataError(f"X contains {_first_bad(arr)}; remove or impute non-finite values")
+    return arr
+
+
+def check_X_y(X, y, variable_names: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Validate training data; return float arrays and the variable names.
+
+    Raises
+    ------
+    DataError
+        For wrong shapes, mismatched lengths, fewer than 2 samples, non-numeric
+        or non-finite values, constant ``y`` and bad variable names.
+    """
+    names = list(variable_names) if variable_names is not None else frame_names(X)
+    Xa = check_X(X)
+    ya = _as_float(y, "y")
+    if ya.ndim == 2 and ya.shape[1] == 1:
+        ya = ya[:, 0]
+    if ya.ndim != 1:
+        raise DataError(f"y must be 1-D (n_samples,), got shape {ya.shape}; one target at a time")
+    if ya.shape[0] != Xa.shape[0]:
+        raise DataError(f"X has {Xa.shape[0]} samples but y has {ya.shape[0]}")
+    if Xa.shape[0] < 2:
+        raise DataError(f"need at least 2 samples to fit, got {Xa.shape[0]}")
+    if not np.isfinite(ya).all():
+        raise DataError(f"y contains {_first_bad(ya)}; remove or impute non-finite values")
+    if np.ptp(ya) == 0:
+        raise DataError(f"y is constant (every value is {ya[0]!r}): there is nothing to explain")
+    if names is None:
+        names = [f"x{i}" for i in range(Xa.shape[1])]
+    if len(names) != Xa.shape[1]:
+        raise DataError(f"{len(names)} variable name(s) given for {Xa.shape[1]} column(s) of X")
+    check_variable_names(names)
+    return Xa, ya, tuple(str(n) for n in names)
+
+
+def read_csv(path: str | Path, target: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Read a CSV with a header; return X, y and the feature column names."""
+    import pandas as pd
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"data file not found: {p}")
+    try:
+        frame = pd.read_csv(p)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"{p}: cannot read as CSV: {exc}") from None
+    if target not in frame.columns:
+        from symdescent.errors import did_you_mean
+
+        raise DataError(
+            f"{p}: no column {target!r}{did_you_mean(target, map(str, frame.columns))}; "
+            f"columns: {', '.join(map(str, frame.columns))}"
+        )
+    features = frame.drop(columns=[target])
+    for col in features.columns:
+        if not _IDENT.fullmatch(str(col)):
+            raise DataError(f"{p}: column name {col!r} is not an identifier (letters, digits, underscores)")
+    X, y, names = check_X_y(features, frame[target], [str(c) for c in features.columns])
+    return X, y, names

@@ -1,0 +1,106 @@
+"""Fitting and scoring of candidates, with a cache by canonical form."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from symdescent.config import SearchConfig
+from symdescent.expr import Expression, ops
+from symdescent.expr.fit import fit_expression
+from symdescent.expr.variation import canonical_key, fold_constants
+from symdescent.types import Candidate, Score
+
+INVALID = Score(float("inf"), 0, float("inf"), float("-inf"), False)
+
+
+def r2_from_mse(mse: float, var_y: float) -> float:
+    return 1.0 - mse / var_y if var_y > 0 else float("-inf")
+
+
+class Evaluator:
+    """Fits constants and scores expressions for one search.
+
+    Inner constants are fitted on a seeded subsample of at most
+    ``config.fit_rows`` rows; the loss is then computed on every row.  Each
+    canonical form is fitted once: asking again returns the cached candidate.
+    """
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, config: SearchConfig, rng: np.random.Generator):
+        self.X, self.y = X, y
+        self.config = config
+        n = X.shape[0]
+        idx = np.sort(rng.choice(n, size=config.fit_rows, replace=False)) if n > config.fit_rows else np.arange(n)
+        self.X_fit, self.y_fit = X[idx], y[idx]
+        self.var_y = float(np.var(y))
+        self.allowed = frozenset(config.operators)
+        self.cache: dict[str, Candidate] = {}
+        self.n_evaluations = 0
+        self.score_fn: Callable[[Candidate], Score] | None = None
+
+    def _admissible(self, expr: Expression) -> bool:
+        d = self.X.shape[1]
+        for t in expr.tokens:
+            if ops.arity(t) and t not in self.allowed:
+                return False
+            if ops.is_variable(t) and ops.variable_index(t) >= d:
+                return False
+        return True
+
+    def fit(self, expr: Expression, max_nfev: int | None = None, rows: str = "fit") -> tuple[Expression, float, bool]:
+        X, y = (self.X_fit, self.y_fit) if rows == "fit" else (self.X, self.y)
+        res = fit_expression(expr, X, y, max_nfev=max_nfev)
+        if not res.valid:
+            return res.expression, float("inf"), False
+        if rows == "fit" and X is not self.X:
+            from symdescent.expr.evaluate import evaluate
+
+            pred = evaluate(res.expression, self.X)
+            if not np.isfinite(pred).all():
+                return res.expression, float("inf"), False
+            with np.errstate(all="ignore"):
+                r = pred - self.y
+                mse = float(r @ r) / len(self.y)
+            return res.expression, mse if np.isfinite(mse) else float("inf"), bool(np.isfinite(mse))
+        return res.expression, res.mse, True
+
+    def score(self, expr: Expression, mse: float, valid: bool, origin: str) -> Candidate:
+        if not valid or expr.complexity > self.config.max_complexity:
+            return Candidate(expr, origin, INVALID)
+        prelim = Score(mse, expr.complexity, mse, r2_from_mse(mse, self.var_y), True)
+        cand = Candidate(expr, origin, prelim)
+        if self.score_fn is not None:
+            cand = Candidate(expr, origin, self.score_fn(cand))
+        return cand
+
+    def __call__(self, items: Sequence[Expression | Candidate], origin: str = "") -> list[Candidate]:
+        out = []
+        for item in items:
+            if isinstance(item, Candidate):
+                expr, org = item.expression, item.origin or origin
+            elif isinstance(item, Expression):
+                expr, org = item, origin
+            else:
+                raise TypeError(f"plugin {origin!r} returned {type(item).__name__}, expected Expression or Candidate")
+            expr = fold_constants(expr)
+            key = canonical_key(expr)
+            hit = self.cache.get(key)
+            if hit is not None:
+                out.append(hit)
+                continue
+            if not self._admissible(expr):
+                cand = Candidate(expr, org, INVALID)
+            else:
+                self.n_evaluations += 1
+                fitted, mse, valid = self.fit(expr)
+                cand = self.score(fitted, mse, valid, org)
+            self.cache[key] = cand
+            out.append(cand)
+        return out
+
+    def polish(self, cand: Candidate, max_nfev: int = 200) -> Candidate:
+        """Refit a candidate's constants on every row with a larger budget."""
+        fitted, mse, valid = self.fit(cand.expression, max_nfev=max_nfev, rows="all")
+        new = self.score(fitted, mse, valid, cand.origin)
+        return new if new.valid and new.loss <= cand.loss else cand

@@ -1,0 +1,136 @@
+"""A genetic-programming engine over prefix expressions.
+
+Age-fitness Pareto survival (Schmidt & Lipson, 2011) extended with
+complexity: each generation breeds offspring by tournament selection,
+subtree crossover and the core's mutations, adds newcomers of age zero
+(random expressions and any seeds from proposers), and keeps the
+non-dominated layers of (score, age, complexity).  Age protects fresh
+material from being crowded out by an old, locally optimal family, and the
+complexity objective keeps small building blocks alive.  Individuals are
+deduplicated by canonical form; constants are fitted by the search's
+evaluator (Lamarckian: fitted constants stay in the genome).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from symdescent.expr import Expression
+from symdescent.expr.generate import GrammarSampler
+from symdescent.expr.variation import canonical_key, crossover, mutate
+from symdescent.types import Candidate
+
+
+@dataclass
+class Individual:
+    candidate: Candidate
+    age: int
+    key: str
+
+    @property
+    def value(self) -> float:
+        return self.candidate.value
+
+
+def nondominated_layers(objectives: np.ndarray) -> np.ndarray:
+    """Layer index (0 = non-dominated) of each row of ``objectives`` (minimised)."""
+    n = objectives.shape[0]
+    le = (objectives[:, None, :] <= objectives[None, :, :]).all(-1)
+    lt = (objectives[:, None, :] < objectives[None, :, :]).any(-1)
+    dominates = le & lt  # dominates[i, j]: i dominates j
+    count = dominates.sum(0)
+    layer = np.full(n, -1)
+    current = np.flatnonzero(count == 0)
+    k = 0
+    while current.size:
+        layer[current] = k
+        count = count - dominates[current].sum(0)
+        count[layer >= 0] = -1
+        current = np.flatnonzero(count == 0)
+        k += 1
+    return layer
+
+
+class GeneticEngine:
+    """Population, breeding and survival; evaluation is delegated to ``evaluate``."""
+
+    def __init__(self, sampler: GrammarSampler, rng: np.random.Generator, *, population_size: int = 200,
+                 tournament_size: int = 5, p_crossover: float = 0.4, newcomers: int = 4, max_complexity: int = 30):
+        self.sampler = sampler
+        self.rng = rng
+        self.population_size = population_size
+        self.tournament_size = tournament_size
+        self.p_crossover = p_crossover
+        self.newcomers = newcomers
+        self.max_complexity = max_complexity
+        self.population: list[Individual] = []
+        self.generation = 0
+
+    # -- selection -----------------------------------------------------------
+    def tournament(self) -> Individual:
+        idx = self.rng.integers(len(self.population), size=min(self.tournament_size, len(self.population)))
+        return min((self.population[i] for i in idx), key=lambda ind: (ind.value, ind.candidate.complexity))
+
+    def breed(self) -> list[tuple[Expression, int]]:
+        children = []
+        for _ in range(self.population_size):
+            if self.rng.random() < self.p_crossover and len(self.population) > 1:
+                a, b = self.tournament(), self.tournament()
+                child = crossover(a.candidate.expression, b.candidate.expression, self.rng)
+                age = max(a.age, b.age)
+            else:
+                a = self.tournament()
+                child = mutate(a.candidate.expression, self.sampler, self.rng)
+                age = a.age
+            if child.complexity <= self.max_complexity:
+                children.append((child, age))
+        for _ in range(self.newcomers):
+            children.append((self.sampler.sample(self.rng), 0))
+        return children
+
+    # -- survival ------------------------------------------------------------
+    def merge(self, newcomers: list[Individual]) -> None:
+        """Add individuals, deduplicate by canonical form, keep the best layers."""
+        pool: dict[str, Individual] = {}
+        for ind in self.population + newcomers:
+            if not ind.candidate.valid:
+                continue
+            old = pool.get(ind.key)
+            if old is None or (ind.value, ind.age) < (old.value, old.age):
+                pool[ind.key] = ind
+        members = list(pool.values())
+        if len(members) > self.population_size:
+            obj = np.array([[m.value, m.age, m.candidate.complexity] for m in members], dtype=float)
+            layers = nondominated_layers(obj)
+            order = np.lexsort((obj[:, 0], layers))  # by layer, then by score
+            members = [members[i] for i in order[: self.population_size]]
+        self.population = members
+
+    def seed(self, candidates: list[Candidate]) -> None:
+        """Insert scored candidates (from proposers or the front) as age-0 newcomers."""
+        self.merge([Individual(c, 0, canonical_key(c.expression)) for c in candidates if c.valid])
+
+    def step(self, evaluate) -> int:
+        """One generation; ``evaluate(list[Expression]) -> list[Candidate]``.  Returns evaluations asked."""
+        for ind in self.population:
+            ind.age += 1
+        if not self.population:
+            children = [(self.sampler.sample(self.rng), 0) for _ in range(self.population_size)]
+        else:
+            children = self.breed()
+        scored = evaluate([c for c, _ in children])
+        self.merge([Individual(s, age, canonical_key(s.expression)) for s, (_, age) in zip(scored, children)])
+        self.generation += 1
+        return len(children)
+
+    def best(self) -> list[Candidate]:
+        """The population's best candidate at every complexity."""
+        by_k: dict[int, Candidate] = {}
+        for ind in self.population:
+            c = ind.candidate
+            old = by_k.get(c.complexity)
+            if old is None or c.loss < old.loss:
+                by_k[c.complexity] = c
+        return list(by_k.values())

@@ -1,0 +1,226 @@
+"""The orchestrator: the descent loop over proposers, refiners and a scorer.
+
+Each iteration asks every selected proposer for candidates, fits and scores
+them, hands them together with the current Pareto front to every selected
+refiner, fits and scores what comes back, and updates the front.  The loop
+ends when the time budget or the iteration budget is spent, when a plugin's
+``symdescent_should_stop`` answers True, or on Ctrl-C; the best found so far
+is always returned.
+
+The final model is the member of the front with the lowest scorer value (for
+the default ``mdl`` scorer: the shortest description of the data), after the
+front's constants are polished on all rows and its members simplified.
+
+Examples
+--------
+>>> import numpy as np
+>>> from symdescent.search import Search
+>>> X = np.random.default_rng(0).uniform(1, 2, size=(100, 2))
+>>> y = X[:, 0] * X[:, 1]
+>>> result = Search(X, y, config={"search": {"max_iterations": 3, "time_budget": None}}).run()
+>>> result.best.r2 > 0.999
+True
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from symdescent.config import Config, config_from_dict, load_config
+from symdescent.data import check_X_y
+from symdescent.errors import PluginError
+from symdescent.evaluation import Evaluator
+from symdescent.expr import Expression
+from symdescent.front import ParetoFront
+from symdescent.registry import PluginInfo, Registry, build_manager, derive_rng
+from symdescent.types import Candidate, Problem, SearchResult, SearchState
+
+
+def resolve_config(config: Config | Mapping[str, Any] | str | Path | None) -> Config:
+    if config is None:
+        return Config()
+    if isinstance(config, Config):
+        return config
+    if isinstance(config, Mapping):
+        return config_from_dict(config, "config")
+    return load_config(config)
+
+
+class Search:
+    """One symbolic-descent search over ``(X, y)``.
+
+    Parameters
+    ----------
+    X : array-like, shape (n, d)
+    y : array-like, shape (n,)
+    variable_names : sequence of str, optional
+    config : Config, mapping, path or None
+        The configuration (a TOML path, a parsed mapping or a :class:`Config`).
+    plugins : iterable of PluginInfo
+        Extra plugins, registered beside the installed ones.
+    callbacks : iterable of objects
+        Objects implementing lifecycle hooks (``symdescent_iteration_end``,
+        ``symdescent_should_stop``, ...) to observe or steer the search.
+    """
+
+    def __init__(self, X, y, *, variable_names: Sequence[str] | None = None,
+                 config: Config | Mapping[str, Any] | str | Path | None = None,
+                 plugins: Iterable[PluginInfo] = (), callbacks: Iterable[object] = (),
+                 registry: Registry | None = None):
+        X, y, names = check_X_y(X, y, variable_names)
+        self.config = resolve_config(config)
+        self.registry = registry if registry is not None else Registry.discover(plugins)
+        if registry is not None:
+            for info in plugins:
+                self.registry.add(info)
+        self.pm = build_manager(self.config, self.registry, callbacks)
+        sc = self.config.search
+        self.evaluator = Evaluator(X, y, sc, derive_rng(sc.seed, "fit-rows"))
+        self.problem = Problem(X, y, names, sc.operators, sc.max_complexity, sc.seed, evaluator=self.evaluator)
+        self.evaluator.score_fn = self._score
+        self.front = ParetoFront()
+        self.iteration = 0
+        self.history: list[dict] = []
+        self.timings: dict[str, float] = {}
+        self._started = time.monotonic()
+        self._deadline = float("inf")
+        self._finish_reserve = 0.0
+        self._last_new: tuple[Candidate, ...] = ()
+
+    # -- scoring -----------------------------------------------------------
+    def _score(self, cand: Candidate):
+        score = self.pm.hook.symdescent_score(problem=self.problem, candidate=cand)
+        if score is None:
+            raise PluginError(f"scorer {self.config.strategy.scorer!r} returned no score")
+        return score
+
+    # -- state -------------------------------------------------------------
+    def state(self, deadline: float | None = None) -> SearchState:
+        return SearchState(
+            iteration=self.iteration, started=self._started,
+            deadline=self._deadline if deadline is None else deadline,
+            max_iterations=self.config.search.max_iterations, n_evaluations=self.evaluator.n_evaluations,
+            front=self.front.members(), best=self.front.best(), last_new=self._last_new,
+        )
+
+    def _slice_deadline(self) -> float:
+        sc = self.config.search
+        if sc.time_budget is None:
+            return float("inf")
+        width = sc.iteration_seconds or min(10.0, max(0.5, sc.time_budget / 10))
+        return min(self._deadline, time.monotonic() + width)
+
+    def _call_each(self, hook_name: str, **kwargs) -> list[Candidate]:
+        """Call a 1:N hook implementation by implementation, labelling origins."""
+        hook = getattr(self.pm.hook, hook_name)
+        out: list[Candidate] = []
+        for impl in reversed(hook.get_hookimpls()):  # registration order
+            origin = impl.plugin_name.split(":")[0] if not impl.plugin_name.startswith("callback:") else impl.plugin_name
+            t0 = time.monotonic()
+            res = impl.function(**{k: kwargs[k] for k in impl.argnames})
+            if res:
+                out.extend(self.evaluator(list(res), origin))
+            self.timings[origin] = self.timings.get(origin, 0.0) + time.monotonic() - t0
+        return out
+
+    def step(self) -> list[Candidate]:
+        """Run one iteration; return the candidates it scored."""
+        slice_deadline = self._slice_deadline()
+        proposed = self._call_each("symdescent_propose", problem=self.problem, state=self.state(slice_deadline))
+        self.front.update(proposed)
+        self._last_new = tuple(c for c in proposed if c.valid)
+        pool = self._last_new + tuple(c for c in self.front.members() if c not in self._last_new)
+        refined = self._call_each("symdescent_refine", problem=self.problem, candidates=pool,
+                                  state=self.state(slice_deadline))
+        self.front.update(refined)
+        self.iteration += 1
+        best = self.front.best()
+        self.history.append({
+            "iteration": self.iteration, "elapsed": time.monotonic() - self._started,
+            "best_loss": best.loss if best else float("inf"), "best_value": best.value if best else float("inf"),
+            "best": best.expression.to_infix(self.problem.variable_names) if best else None,
+            "front_size": len(self.front), "n_evaluations": self.evaluator.n_evaluations,
+        })
+        self.pm.hook.symdescent_iteration_end(problem=self.problem, state=self.state())
+        return proposed + refined
+
+    # -- the loop --------------------------------------------------------------
+    def run(self) -> SearchResult:
+        """Run the search to its budget and return the result (Ctrl-C keeps the best)."""
+        sc = self.config.search
+        self._started = time.monotonic()
+        if sc.time_budget is not None:
+            self._finish_reserve = min(5.0, 0.08 * sc.time_budget) if sc.simplify else 0.02 * sc.time_budget
+            self._deadline = self._started + sc.time_budget - self._finish_reserve
+        interrupted, reason = False, "max_iterations"
+        self.pm.hook.symdescent_start(problem=self.problem, state=self.state())
+        try:
+            while True:
+                if sc.max_iterations is not None and self.iteration >= sc.max_iterations:
+                    reason = "max_iterations"
+                    break
+                if time.monotonic() >= self._deadline:
+                    reason = "time_budget"
+                    break
+                self.step()
+                if any(self.pm.hook.symdescent_should_stop(problem=self.problem, state=self.state())):
+                    reason = "stopped by a plugin"
+                    break
+        except KeyboardInterrupt:
+            interrupted, reason = True, "interrupted"
+        result = self.finish(reason, interrupted)
+        self.pm.hook.symdescent_finish(problem=self.problem, result=result)
+        return result
+
+    def finish(self, reason: str, interrupted: bool = False) -> SearchResult:
+        """Polish and simplify the front, pick the final model, build the result."""
+        try:
+            self._finalise_front(time.monotonic() + self._finish_reserve if self._finish_reserve else None)
+        except KeyboardInterrupt:
+            interrupted = True
+        return SearchResult(
+            best=self.front.best(), front=self.front.members(), iterations=self.iteration,
+            n_evaluations=self.evaluator.n_evaluations, elapsed=time.monotonic() - self._started,
+            interrupted=interrupted, stop_reason=reason, variable_names=self.problem.variable_names,
+            history=tuple(self.history),
+        )
+
+    def _finalise_front(self, until: float | None) -> None:
+        from symdescent.expr.sympy_bridge import simplify
+
+        members = sorted(self.front.members(), key=lambda c: c.value)
+        polished = [self.evaluator.polish(c) for c in members]
+        self.front.update(polished)
+        if not self.config.search.simplify:
+            return
+        for cand in sorted(self.front.members(), key=lambda c: c.value)[:10]:
+            left = (until - time.monotonic()) if until is not None else 2.0
+            if left <= 0.05:
+                break
+            simpler = simplify(cand.expression, timeout=min(2.0, left))
+            if simpler is not cand.expression:
+                (new,) = self.evaluator([simpler], cand.origin)
+                if new.valid:
+                    self.front.add(self.evaluator.polish(new))
+
+
+def fit(X, y, *, variable_names=None, config=None, **search_settings) -> SearchResult:
+    """Run one search; keyword settings override ``[search]`` keys.
+
+    >>> import numpy as np
+    >>> X = np.linspace(0.5, 3, 60)[:, None]
+    >>> r = fit(X, 2 * X[:, 0] ** 2, max_iterations=2, time_budget=None)
+    >>> round(r.best.r2, 6)
+    1.0
+    """
+    cfg = resolve_config(config)
+    if search_settings:
+        cfg = cfg.with_overrides(search=search_settings)
+    return Search(X, y, variable_names=variable_names, config=cfg).run()
+
+
+__all__ = ["Search", "fit", "resolve_config", "Expression"]

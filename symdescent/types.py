@@ -1,0 +1,194 @@
+"""The named, frozen values that pass between the orchestrator and plugins."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from symdescent.expr import Expression
+
+
+@dataclass(frozen=True)
+class Score:
+    """How good a fitted candidate is.
+
+    Attributes
+    ----------
+    loss : float
+        Mean squared error on the fitting data (``inf`` when invalid).
+    complexity : int
+        Node count of the fitted expression.
+    value : float
+        The scalar the final model is chosen by; lower is better.
+    r2 : float
+        Coefficient of determination on the fitting data.
+    valid : bool
+        False when the expression is non-finite on the data or too complex.
+    """
+
+    loss: float
+    complexity: int
+    value: float
+    r2: float
+    valid: bool = True
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A candidate program: an expression, where it came from, and its score."""
+
+    expression: Expression
+    origin: str = ""
+    score: Score | None = None
+
+    @property
+    def complexity(self) -> int:
+        return self.expression.complexity
+
+    @property
+    def loss(self) -> float:
+        return self.score.loss if self.score is not None else float("inf")
+
+    @property
+    def r2(self) -> float:
+        return self.score.r2 if self.score is not None else float("-inf")
+
+    @property
+    def value(self) -> float:
+        return self.score.value if self.score is not None else float("inf")
+
+    @property
+    def valid(self) -> bool:
+        return self.score is not None and self.score.valid
+
+    def to_dict(self, variable_names: Sequence[str] | None = None) -> dict:
+        """JSON-ready record: ``expression`` is sympy syntax over the variable
+        names; ``infix``, ``tokens`` and ``constants`` restore it exactly."""
+        d = {
+            "expression": str(self.expression.to_sympy(variable_names)),
+            "infix": self.expression.to_infix(variable_names),
+            "complexity": self.complexity,
+            "loss": self.loss,
+            "r2": self.r2,
+            "score": self.value,
+            "origin": self.origin,
+            "tokens": list(self.expression.tokens),
+            "constants": list(self.expression.constants),
+        }
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Candidate":
+        expr = Expression.from_dict(d)
+        score = Score(float(d["loss"]), int(d["complexity"]), float(d.get("score", d["loss"])), float(d["r2"]))
+        return cls(expr, str(d.get("origin", "")), score)
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=float, copy=True)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """The data a search explains, read-only, plus the evaluation service.
+
+    Attributes
+    ----------
+    X : ndarray, shape (n, d)
+    y : ndarray, shape (n,)
+    variable_names : tuple of str
+    operators : tuple of str
+        Operators the search may use.
+    max_complexity : int
+        Candidates above this node count are invalid.
+    seed : int
+        The search's seed; plugins derive their generators from it.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    variable_names: tuple[str, ...]
+    operators: tuple[str, ...]
+    max_complexity: int
+    seed: int = 0
+    evaluator: Callable[[Sequence[Any], str], list[Candidate]] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "X", _readonly(self.X))
+        object.__setattr__(self, "y", _readonly(self.y))
+        object.__setattr__(self, "variable_names", tuple(self.variable_names))
+        object.__setattr__(self, "operators", tuple(self.operators))
+
+    @property
+    def n_samples(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
+
+    def evaluate(self, expressions: Sequence[Expression | Candidate], origin: str = "") -> list[Candidate]:
+        """Fit constants and score ``expressions`` with the search's scorer.
+
+        Results are cached by canonical form, so asking twice is cheap.
+        Returns one scored :class:`Candidate` per input (invalid ones too).
+        """
+        if self.evaluator is None:
+            raise RuntimeError("this Problem is not attached to a search; it cannot evaluate")
+        return self.evaluator(expressions, origin)
+
+
+@dataclass(frozen=True)
+class SearchState:
+    """A snapshot of the search, given to plugins and callbacks."""
+
+    iteration: int
+    started: float  # time.monotonic() at the start
+    deadline: float  # time.monotonic() at which the time budget ends (inf: none)
+    max_iterations: int | None
+    n_evaluations: int
+    front: tuple[Candidate, ...]
+    best: Candidate | None
+    last_new: tuple[Candidate, ...] = ()
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def time_left(self) -> float:
+        return self.deadline - time.monotonic()
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What a finished search returns."""
+
+    best: Candidate | None
+    front: tuple[Candidate, ...]
+    iterations: int
+    n_evaluations: int
+    elapsed: float
+    interrupted: bool
+    stop_reason: str
+    variable_names: tuple[str, ...]
+    history: tuple[dict, ...] = ()
+
+    def to_dict(self) -> dict:
+        names = self.variable_names
+        best = self.best.to_dict(names) if self.best is not None else None
+        return {
+            "best": best,
+            "pareto_front": [c.to_dict(names) for c in self.front],
+            "iterations": self.iterations,
+            "n_evaluations": self.n_evaluations,
+            "elapsed_s": self.elapsed,
+            "interrupted": self.interrupted,
+            "stop_reason": self.stop_reason,
+            "variable_names": list(names),
+        }
