@@ -238,12 +238,21 @@ def load_config(path: str | Path | None) -> Config:
 
 
 def plugin_config(cls, section: Mapping[str, Any], name: str):
-    """Validate one plugin's section against its config dataclass ``cls``."""
+    """Validate one plugin's section against its config dataclass ``cls``.
+
+    A config class may define ``from_section(section, where)`` (a classmethod)
+    to take over validation, for example to accept pass-through keywords of
+    a wrapped library; otherwise its dataclass fields are the accepted keys.
+    """
     if cls is None:
         if section:
             raise ConfigError(f"plugin {name!r} takes no settings, but [plugins.{name}] has {', '.join(section)}")
         return None
-    obj = build_dataclass(cls, section, f"plugins.{name}")
+    custom = getattr(cls, "from_section", None)
+    if callable(custom):
+        obj = custom(dict(section), f"plugins.{name}")
+    else:
+        obj = build_dataclass(cls, section, f"plugins.{name}")
     check = getattr(obj, "validate", None)
     return check() if callable(check) else obj
 

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from symdescent.errors import DataError
+from symdescent.errors import DataError, DataTypeError
 from symdescent.expr.parse import check_variable_names
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
@@ -44,13 +44,13 @@ def _as_float(a, what: str) -> np.ndarray:
         arr = np.asarray(a)
     except (ValueError, TypeError) as exc:
         raise DataError(f"{what} cannot be read as an array: {exc}") from None
-    if arr.dtype.kind in "OUSV" or arr.dtype.kind == "c":
+    if arr.dtype.kind == "c" or (arr.dtype.kind == "O" and any(isinstance(v, complex) for v in arr.ravel()[:1000])):
+        raise DataError(f"Complex data not supported: {what} contains complex numbers")
+    if arr.dtype.kind in "OUSV":
         try:
             arr = arr.astype(float)
-        except (ValueError, TypeError):
-            raise DataError(f"{what} contains non-numeric values (dtype {arr.dtype})") from None
-        if np.iscomplexobj(arr):
-            raise DataError(f"{what} contains complex numbers")
+        except (ValueError, TypeError) as exc:
+            raise DataTypeError(f"{what} contains non-numeric values (dtype {arr.dtype}): {exc}") from None
     elif arr.dtype.kind not in "biuf":
         raise DataError(f"{what} has unsupported dtype {arr.dtype}")
     return arr.astype(float)
@@ -71,18 +71,18 @@ def frame_names(X) -> list[str] | None:
     return None
 
 
-def check_X(X, n_features: int | None = None) -> np.ndarray:
+def check_X(X, n_features: int | None = None, owner: str = "the model") -> np.ndarray:
     """Validate a feature matrix: 2-D, numeric, finite, non-empty."""
     arr = _as_float(X, "X")
     if arr.ndim != 2:
-        hint = " (reshape a single feature with X.reshape(-1, 1))" if arr.ndim == 1 else ""
+        hint = ". Reshape your data: X.reshape(-1, 1) for a single feature" if arr.ndim == 1 else ""
         raise DataError(f"X must be 2-D (n_samples, n_features), got shape {arr.shape}{hint}")
     if arr.shape[0] == 0:
-        raise DataError(f"X is empty: 0 samples (shape {arr.shape})")
+        raise DataError(f"X is empty: 0 sample(s) (shape={arr.shape}) while a minimum of 2 is required.")
     if arr.shape[1] == 0:
-        raise DataError(f"X has 0 features (shape {arr.shape})")
+        raise DataError(f"X has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required.")
     if n_features is not None and arr.shape[1] != n_features:
-        raise DataError(f"X has {arr.shape[1]} features, but the model was fitted with {n_features}")
+        raise DataError(f"X has {arr.shape[1]} features, but {owner} is expecting {n_features} features as input")
     if not np.isfinite(arr).all():
         raise DataError(f"X contains {_first_bad(arr)}; remove or impute non-finite values")
     return arr
@@ -99,6 +99,8 @@ def check_X_y(X, y, variable_names: Sequence[str] | None = None) -> tuple[np.nda
     """
     names = list(variable_names) if variable_names is not None else frame_names(X)
     Xa = check_X(X)
+    if y is None:
+        raise DataError("SymbolicRegressor requires y to be passed, but the target y is None")
     ya = _as_float(y, "y")
     if ya.ndim == 2 and ya.shape[1] == 1:
         ya = ya[:, 0]
@@ -107,7 +109,7 @@ def check_X_y(X, y, variable_names: Sequence[str] | None = None) -> tuple[np.nda
     if ya.shape[0] != Xa.shape[0]:
         raise DataError(f"X has {Xa.shape[0]} samples but y has {ya.shape[0]}")
     if Xa.shape[0] < 2:
-        raise DataError(f"need at least 2 samples to fit, got {Xa.shape[0]}")
+        raise DataError(f"need at least 2 samples to fit, got n_samples={Xa.shape[0]}")
     if not np.isfinite(ya).all():
         raise DataError(f"y contains {_first_bad(ya)}; remove or impute non-finite values")
     if np.ptp(ya) == 0:
@@ -138,6 +140,8 @@ def read_csv(path: str | Path, target: str) -> tuple[np.ndarray, np.ndarray, tup
             f"{p}: no column {target!r}{did_you_mean(target, map(str, frame.columns))}; "
             f"columns: {', '.join(map(str, frame.columns))}"
         )
+    if frame.empty:
+        raise DataError(f"{p}: 0 sample(s) below the header; at least 2 are required")
     features = frame.drop(columns=[target])
     for col in features.columns:
         if not _IDENT.fullmatch(str(col)):

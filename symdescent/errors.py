@@ -19,6 +19,10 @@ class DataError(SymdescentError):
     """The data (X, y, a CSV file) cannot be used: shape, NaN, types."""
 
 
+class DataTypeError(DataError, TypeError):
+    """The data holds values that are not numbers."""
+
+
 class ConfigError(SymdescentError):
     """A configuration file, section, key or value is wrong."""
 
@@ -37,5 +41,7 @@ class NotFittedError(SymdescentError, AttributeError):
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ``"; did you mean 'x'?"`` for the closest choice, or ``""``."""
-    matches = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    word = str(word)
+    cutoff = 0.5 if len(word) <= 3 else 0.6  # "r3" -> "r2" scores 0.5
+    matches = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=cutoff)
     return f"; did you mean {matches[0]!r}?" if matches else ""

@@ -13,11 +13,18 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from symdescent.config import Config
 from symdescent.data import check_X, check_X_y
-from symdescent.errors import DataError, NotFittedError
+from sklearn.exceptions import NotFittedError as _SklearnNotFitted
+
+from symdescent.errors import DataError
+from symdescent.errors import NotFittedError as _NotFitted
 from symdescent.expr import Expression
 from symdescent.types import Candidate, SearchResult
 
 FORMAT_VERSION = 1
+
+
+class NotFittedError(_NotFitted, _SklearnNotFitted):
+    """Raised when a fitted attribute or ``predict`` is used before ``fit``."""
 
 
 class SymbolicRegressor(RegressorMixin, BaseEstimator):
@@ -151,12 +158,15 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         cols = getattr(X, "columns", None)
         if cols is not None and all(isinstance(c, str) for c in cols):
             names_in = np.asarray(cols, dtype=object)
-        if np.ndim(y) == 2 and np.shape(y)[1] == 1:
+        if y is not None and not hasattr(y, "iloc"):
+            y = np.asarray(y)
+        if y is not None and y.ndim == 2 and y.shape[1] == 1:
             import warnings
 
             from sklearn.exceptions import DataConversionWarning
 
-            warnings.warn("y should be 1-D; a column vector was passed and is raveled", DataConversionWarning, stacklevel=2)
+            warnings.warn("A column-vector y was passed when a 1d array was expected; it is raveled to shape (n_samples,)",
+                          DataConversionWarning, stacklevel=2)
             y = np.ravel(y)
         Xa, ya, names = check_X_y(X, y, variable_names)
         search = Search(Xa, ya, variable_names=names, config=self.build_config(), callbacks=self.callbacks or ())
@@ -185,7 +195,7 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
     def predict(self, X) -> np.ndarray:
         """Evaluate the selected model on ``X``."""
         self._check_fitted()
-        Xa = check_X(X, self.n_features_in_)
+        Xa = check_X(X, self.n_features_in_, owner=type(self).__name__)
         return self.expression_.evaluate(Xa)
 
     # -- exports ---------------------------------------------------------------

@@ -17,6 +17,7 @@ where ``PLUGIN = PluginInfo(name="myprop", description="...", proposer=MyPropose
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -225,7 +226,7 @@ def describe(registry: Registry) -> list[dict[str, Any]]:
     for name in sorted(registry.plugins):
         info = registry.plugins[name]
         reason = info.unavailable_reason()
-        keys = [f.name for f in __import__("dataclasses").fields(info.config)] if info.config else []
+        keys = [f.name for f in dataclasses.fields(info.config)] if dataclasses.is_dataclass(info.config) else []
         rows.append({"name": name, "roles": list(info.roles), "available": reason is None,
                      "reason": reason or "", "description": info.description, "settings": keys})
     for name, err in sorted(registry.broken.items()):
@@ -233,8 +234,3 @@ def describe(registry: Registry) -> list[dict[str, Any]]:
                      "settings": []})
     return rows
 
-
-def section_defaults(info: PluginInfo) -> Mapping[str, Any]:
-    import dataclasses
-
-    return dataclasses.asdict(info.config()) if info.config else {}

@@ -92,7 +92,10 @@ def sha256(path: Path) -> str:
 
 
 def load_model(checkpoint) -> tuple[LeeModel, dict]:
-    """A model in eval mode and the checkpoint's metadata (config, step, samples)."""
+    """A model in eval mode and the checkpoint's metadata (config, step, samples).
+
+    A :class:`LeeModel` passed in is put in eval mode (dropout-free anyway).
+    """
     if isinstance(checkpoint, LeeModel):
         return checkpoint.eval(), {"config": {"model": checkpoint.cfg.to_dict()}}
     from symdescent_lee.train import TrainConfig, load_checkpoint
@@ -207,6 +210,15 @@ def export_model(checkpoint, out_dir, *, metrics: dict | None = None, opset: int
     meta = {**meta, **(extra_meta or {})}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    flags = [p.requires_grad for p in model.parameters()]
+    try:
+        return _export(model, meta, out, metrics, opset, graphs, quiet)
+    finally:
+        for p, f in zip(model.parameters(), flags):
+            p.requires_grad_(f)
+
+
+def _export(model: LeeModel, meta: dict, out: Path, metrics, opset: int, graphs, quiet: bool) -> Path:
     for p in model.parameters():
         p.requires_grad_(False)
     ex = example_inputs(model)

@@ -6,8 +6,8 @@ Three parts share one latent ``z`` (``n_latent`` vectors of width ``d_model``):
   into a few set tokens, an optional candidate-expression token encoder, one
   joint attention layer over both, and attention pooling into ``z``;
 * expression decoder ``g_expr(z, prefix) -> next-token logits``: a small
-  pre-norm transformer decoder that cross-attends to ``z``, with a fixed-size
-  key/value cache for step-by-step decoding;
+  pre-norm transformer decoder that cross-attends to ``z``, with a cached
+  step (:meth:`LeeModel.decode_step`) for step-by-step decoding;
 * evaluation decoder ``g_eval(z, x) -> y``: an MLP on encoded ``x``,
   conditioned on ``z`` additively and multiplicatively, which grounds ``z`` in
   function values and gives a differentiable data-fit loss in ``z``.
@@ -205,7 +205,8 @@ class LeeModel(nn.Module):
         tensor per layer (the rows of :meth:`cross_kv`); ``cache_k``,
         ``cache_v``: sequences of one ``(B, heads, T, head_dim)`` tensor per
         layer holding the keys/values of positions ``0..pos-1`` (slots ``>= pos``
-        are masked, so any ``T >= 1`` works).  The caches are only read.
+        are masked, so any ``T >= 1`` works, but they must hold finite values,
+        e.g. zeros).  The caches are only read.
         Returns next-token logits ``(B, V)`` and this position's keys and values,
         two tensors ``(layers, B, heads, head_dim)`` to store at slot ``pos``.
         """

@@ -55,7 +55,7 @@ class Proposal(NamedTuple):
 
 
 @dataclass(frozen=True)
-class Problem:
+class Prepared:
     """Data prepared like :func:`symdescent_lee.data.assemble` does for one sample."""
 
     X: np.ndarray  # (n, d) subsampled inputs
@@ -96,7 +96,14 @@ class LeeRuntime:
         self.n_latent, self.d_model = int(sh["n_latent"]), int(sh["d_model"])
         self.n_heads, self.head_dim = int(sh["n_heads"]), int(sh["head_dim"])
         self.n_layers = int(sh["decoder_layers"])
-        self._step_names = [i.name for i in sessions["decoder_step"].get_inputs()]
+        L = self.n_layers
+        self._cross_names = ([f"cross_k_{i}" for i in range(L)], [f"cross_v_{i}" for i in range(L)])
+        self._cache_names = ([f"cache_k_{i}" for i in range(L)], [f"cache_v_{i}" for i in range(L)])
+        want = {"token", "pos", *self._cross_names[0], *self._cross_names[1], *self._cache_names[0],
+                *self._cache_names[1]}
+        got = {i.name for i in sessions["decoder_step"].get_inputs()}
+        if got != want:
+            raise PluginError(f"LEE model: decoder_step inputs {sorted(got)} do not match {L} decoder layers")
         self._arity = vocab.ARITY
         self._leaf = vocab.ARITY == 0
 
@@ -185,7 +192,7 @@ class LeeRuntime:
         rng = np.random.default_rng([self.seed, n])
         return np.sort(rng.choice(n, self.max_points, replace=False))
 
-    def problem(self, X, y) -> Problem:
+    def prepare(self, X, y) -> Prepared:
         """Validate and subsample ``X`` (n, d), ``y`` (n,) and encode them as in training."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim == 1:
@@ -209,9 +216,9 @@ class LeeRuntime:
         nv = np.array([d])
         qx = enc.encode_x(Xp, nv, x_mean, x_std)
         base = np.concatenate([qx, enc.encode_y(Ye, y_mean, y_std)], axis=-1)
-        return Problem(Xs, ys, d, base, qx, enc.target_y(Ye, y_mean, y_std), y_mean, y_std)
+        return Prepared(Xs, ys, d, base, qx, enc.target_y(Ye, y_mean, y_std), y_mean, y_std)
 
-    def _points(self, prob: Problem, yhat: np.ndarray | None) -> np.ndarray:
+    def _points(self, prob: Prepared, yhat: np.ndarray | None) -> np.ndarray:
         n = prob.y.shape[0]
         if yhat is None:
             return np.concatenate([prob.base, np.zeros((1, n, enc.CAND_FEATURES), np.float32)], axis=-1)
@@ -230,7 +237,7 @@ class LeeRuntime:
         fills the candidate features (a row with a non-finite value counts as
         no candidate); without it ``B`` is 1 and they are zero.
         """
-        prob = self.problem(X, y)
+        prob = self.prepare(X, y)
         if yhat is not None:
             yhat = np.atleast_2d(np.asarray(yhat, dtype=np.float64))
             if yhat.shape[1] != np.asarray(y).reshape(-1).shape[0]:
@@ -248,7 +255,7 @@ class LeeRuntime:
         candidate that evaluates to a non-finite value is encoded as no
         candidate.
         """
-        prob = self.problem(X, y)
+        prob = self.prepare(X, y)
         if candidates is None:
             points = self._points(prob, None)
             tokens = np.full((1, 1), vocab.PAD, dtype=np.int64)
@@ -311,9 +318,10 @@ class LeeRuntime:
 
     def _step(self, token, pos, cross_k, cross_v, cache_k, cache_v):
         feeds = {"token": token, "pos": np.array(pos, dtype=np.int64)}
-        names = self._step_names[2:]
-        for name, arr in zip(names, list(cross_k) + list(cross_v) + list(cache_k) + list(cache_v)):
-            feeds[name] = arr
+        feeds.update(zip(self._cross_names[0], cross_k))
+        feeds.update(zip(self._cross_names[1], cross_v))
+        feeds.update(zip(self._cache_names[0], cache_k))
+        feeds.update(zip(self._cache_names[1], cache_v))
         return self._s["decoder_step"].run(None, feeds)
 
     def _new_cache(self, batch: int, length: int):
@@ -500,42 +508,49 @@ class LeeRuntime:
         return self._proposals(seqs, lps, srcs)
 
     # -- evaluation decoder ------------------------------------------------------------
-    def _query(self, prob: Problem, B: int):
+    def _query(self, prob: Prepared, B: int):
         qx = np.ascontiguousarray(np.broadcast_to(prob.qx, (B,) + prob.qx.shape[1:]))
         qy = np.ascontiguousarray(np.broadcast_to(prob.qy, (B, prob.qy.shape[1])))
         return qx, qy
 
     def predict(self, z, X, y) -> np.ndarray:
         """g_eval's prediction of ``y`` at the (subsampled) points, in the units of ``y``: ``(B, n')``."""
-        prob = self.problem(X, y)
+        prob = self.prepare(X, y)
         z = np.ascontiguousarray(np.asarray(z, dtype=np.float32))
         qx, _ = self._query(prob, z.shape[0])
         (ys,) = self._s["evaluate"].run(None, {"z": z, "x": qx})
         return ys.astype(np.float64) * prob.y_std + prob.y_mean
 
-    def fit_loss(self, z, X, y) -> np.ndarray:
+    def fit_loss(self, z, X, y, *, n_query: int | None = None) -> np.ndarray:
         """The evaluation decoder's mean squared error (standardised y) for every row of ``z``."""
-        loss, _ = self._fit_grad(z, self.problem(X, y))
+        loss, _ = self._fit_grad(z, self.prepare(X, y), n_query)
         return loss
 
-    def _fit_grad(self, z, prob: Problem):
+    def _fit_grad(self, z, prob: Prepared, n_query: int | None = None):
         z = np.ascontiguousarray(np.asarray(z, dtype=np.float32))
         qx, qy = self._query(prob, z.shape[0])
+        n = qy.shape[1]
+        if n_query is not None and 0 < int(n_query) < n:
+            idx = np.sort(np.random.default_rng([self.seed, n, 1]).choice(n, int(n_query), replace=False))
+            qx, qy = np.ascontiguousarray(qx[:, idx]), np.ascontiguousarray(qy[:, idx])
         w = np.ones_like(qy)
         loss, grad = self._s["fit_grad"].run(None, {"z": z, "x": qx, "y": qy, "w": w})
         return loss, grad
 
-    def refine_z(self, z, X, y, steps: int = 5, step_size: float = 0.5):
+    def refine_z(self, z, X, y, steps: int = 5, step_size: float = 0.5, *, n_query: int | None = None):
         """Gradient descent on ``z`` against g_eval's fit to the data.
 
+        The query points are the (subsampled) data points with the encoder's
+        statistics, as in training; ``n_query`` uses a fixed subset of them
+        (the cost of a step is proportional to ``rows of z x query points``).
         Returns ``(z, losses)``: the refined codes and the loss of every row
         before each step, ``(steps, B)``.
         """
-        prob = self.problem(X, y)
+        prob = self.prepare(X, y)
         z = np.array(z, dtype=np.float32)
         losses = []
         for _ in range(int(steps)):
-            loss, grad = self._fit_grad(z, prob)
+            loss, grad = self._fit_grad(z, prob, n_query)
             losses.append(loss)
             z -= np.float32(step_size) * grad
         return z, np.asarray(losses).reshape(int(steps), z.shape[0])

@@ -1,0 +1,30 @@
+"""Benchmarks: SRBench-style comparisons of symdescent and its peers.
+
+``symdescent bench`` generates data from a suite of ground-truth formulas (the
+AI Feynman equations ship with the package), runs every method on every
+(problem, seed, noise) with the same data and wall-clock budget as one Dask
+task each, and writes one CSV row per run, a markdown summary and plots.
+
+Modules
+-------
+problems
+    Suites of formulas: loading, parsing with the safe parser, selecting.
+data
+    Seeded data generation: uniform samples, train/test split, target noise.
+metrics
+    Test R², accuracy and symbolic solutions, complexity.
+methods
+    Adapters: symdescent with any config, pyoperon, gplearn, PySR.
+runner
+    The run plan, resuming, and execution on a Dask cluster.
+report
+    The markdown summary table and the plots.
+cli
+    The ``symdescent bench`` sub-command.
+
+Examples
+--------
+>>> from symdescent.bench.problems import load_suite
+>>> [p.id for p in load_suite("feynman")[:2]]
+['I.6.2a', 'I.6.2']
+"""

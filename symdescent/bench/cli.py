@@ -1,0 +1,157 @@
+"""The ``symdescent bench`` sub-command.
+
+::
+
+    symdescent bench --suite feynman --limit 3 --budget 5 --methods symdescent,pyoperon \\
+        [--noise 0,0.01] [--seeds 0,1] [--out bench_results/NAME] [--scheduler ADDR] [--workers N] [--samples 1000]
+
+Writes ``results.csv`` (one row per method, problem, seed and noise level;
+a rerun skips the rows already there), ``summary.md``, ``pareto.png`` and
+``noise.png`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from symdescent.errors import ConfigError
+
+DEFAULT_METHODS = "symdescent,pyoperon,gplearn,pysr"
+
+
+def _ints(text: str, what: str) -> list[int]:
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        lo, sep, hi = part.partition("-")
+        try:
+            values = range(int(lo), int(hi) + 1) if sep and lo else [int(part)]
+        except ValueError:
+            raise ConfigError(f"{what}: expected integers like 0,1,2 or 0-4, got {part!r}") from None
+        out += [v for v in values if v not in out]
+    if not out or min(out) < 0:
+        raise ConfigError(f"{what}: expected non-negative integers, got {text!r}")
+    return out
+
+
+def _floats(text: str, what: str) -> list[float]:
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"{what}: expected numbers like 0,0.01, got {text!r}") from None
+    if not values or any(not 0 <= v < 10 for v in values):
+        raise ConfigError(f"{what}: expected noise levels >= 0 (SRBench: 0, 0.001, 0.01, 0.1), got {text!r}")
+    return list(dict.fromkeys(values))
+
+
+def add_parser(subparsers) -> None:
+    """Register ``bench`` on the ``symdescent`` command's sub-parsers."""
+    p = subparsers.add_parser(
+        "bench", help="benchmark symdescent and peers on formula suites (SRBench style, on Dask)",
+        description="Run methods on generated data of ground-truth formulas; write results.csv, summary.md and plots.")
+    p.add_argument("--suite", default="feynman", help="'feynman' (built in) or a CSV of formulas in the same format")
+    p.add_argument("--limit", type=int, help="only the first N problems")
+    p.add_argument("--problems", help="comma-separated problem ids, e.g. I.6.2a,I.8.14")
+    p.add_argument("--methods", default=DEFAULT_METHODS,
+                   help="comma-separated: symdescent, symdescent:NAME|PATH.toml, pyoperon, gplearn, pysr "
+                        f"(default {DEFAULT_METHODS})")
+    p.add_argument("--budget", type=float, default=60.0, help="wall-clock seconds per run (default 60)")
+    p.add_argument("--seeds", default="0", help="seeds, e.g. 0,1,2 or 0-9 (default 0)")
+    p.add_argument("--noise", default="0", help="target noise levels σ, e.g. 0,0.001,0.01,0.1 (default 0)")
+    p.add_argument("--samples", type=int, default=1000, help="rows generated per problem (default 1000)")
+    p.add_argument("--out", help="output folder (default bench_results/SUITE)")
+    p.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a local cluster)")
+    p.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core)")
+    p.add_argument("--simplify-timeout", type=float, default=20.0,
+                   help="seconds for the symbolic check of one model (default 20)")
+    p.add_argument("--retry-errors", action="store_true", help="run again the runs recorded as errors")
+    p.add_argument("--report-only", action="store_true", help="only rewrite the summary and plots from results.csv")
+    p.set_defaults(func=run)
+
+
+def _check(args) -> None:
+    if not args.budget > 0:
+        raise ConfigError(f"--budget must be > 0 seconds, got {args.budget}")
+    if args.samples < 8:
+        raise ConfigError(f"--samples must be at least 8, got {args.samples}")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    if not args.simplify_timeout > 0:
+        raise ConfigError(f"--simplify-timeout must be > 0, got {args.simplify_timeout}")
+
+
+class _Display:
+    """Rich progress: runs done, running and left, and one line per finished run."""
+
+    def __init__(self, console):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.console = console
+        self.progress = Progress(TextColumn("[bold]bench[/]"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console)
+        self.task = None
+
+    def __call__(self, event, row, counts):
+        status = f"running {counts['running']}, left {counts['left']}"
+        if self.task is None:
+            self.progress.start()
+            self.task = self.progress.add_task("runs", total=counts["total"], status=status)
+        self.progress.update(self.task, completed=counts["done"], status=status)
+        if row is not None:
+            self.console.print(_row_line(row))
+
+    def stop(self):
+        self.progress.stop()
+
+
+def _row_line(row: dict) -> str:
+    head = f"{row['method']} {row['problem']} seed {row['seed']} noise {row['noise']:g}"
+    if row.get("status") != "ok":
+        return f"[yellow]{head}: {row.get('status')}[/] {row.get('message', '')}"
+    mark = {True: "[green]yes[/]", False: "no"}
+    return (f"{head}: R² {row['r2_test']:.6f}  accuracy {mark[bool(row['accuracy_solution'])]}  "
+            f"symbolic {mark[bool(row.get('symbolic_solution'))]}  complexity {row.get('complexity')}  "
+            f"{row['time_s']:.1f} s")
+
+
+def run(args) -> int:
+    """Execute ``symdescent bench``; returns the exit code."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from symdescent.bench.methods import resolve_methods
+    from symdescent.bench.problems import load_suite, select
+    from symdescent.bench.report import write_report
+    from symdescent.bench.runner import ResultsFile, RunSettings, plan_runs, run_benchmark
+
+    _check(args)
+    out_dir = Path(args.out or Path("bench_results") / Path(args.suite).stem)
+    results = ResultsFile(out_dir / "results.csv")
+    console = Console(stderr=True, highlight=False)
+    outcome = None
+    if not args.report_only:
+        problems = select(load_suite(args.suite), args.limit,
+                          [s.strip() for s in args.problems.split(",") if s.strip()] if args.problems else None)
+        methods = resolve_methods(args.methods)
+        runs = plan_runs(methods, problems, _ints(args.seeds, "--seeds"), _floats(args.noise, "--noise"))
+        settings = RunSettings(args.budget, args.samples, args.simplify_timeout)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        console.print(f"{len(runs)} runs: {len(methods)} method(s) x {len(problems)} problem(s) x seeds {args.seeds} "
+                      f"x noise {args.noise}, {args.budget:g} s each -> {escape(str(results.path))}")
+        display = _Display(console)
+        try:
+            outcome = run_benchmark(runs, settings, results, scheduler=args.scheduler, workers=args.workers,
+                                    retry_errors=args.retry_errors, progress=display)
+        finally:
+            display.stop()
+        console.print(f"{outcome.skipped} run(s) already in {escape(str(results.path))} were skipped; "
+                      f"{outcome.finished} finished, {outcome.unavailable} unavailable"
+                      + ("; interrupted: the finished rows are on disk" if outcome.interrupted else ""))
+    if not results.path.is_file():
+        raise ConfigError(f"no results at {results.path}")
+    report = write_report(results.path)
+    sys.stdout.write(report["markdown"])
+    written = [report[k] for k in ("summary", "pareto", "noise") if k in report]
+    console.print("wrote " + ", ".join(escape(str(p)) for p in [results.path, *written]))
+    return 130 if outcome is not None and outcome.interrupted else 0

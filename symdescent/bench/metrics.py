@@ -1,0 +1,235 @@
+"""Benchmark metrics, as SRBench defines them.
+
+* **test R²** of the method's own predictions on the held-out rows;
+* **accuracy solution**: test R² > 0.999;
+* **symbolic solution**: after the model's float constants are rationalised
+  (small fractions, optionally times or over pi), ``model - truth``
+  simplifies to a constant, or ``model / truth`` to a non-zero constant;
+* **complexity**: the node count of the simplified model, counting sympy
+  nodes in a preorder traversal.
+
+Symbols are positive (Feynman ranges are), so ``sqrt(x**2)`` simplifies.
+
+sympy's ``simplify`` can run for minutes and only a SIGALRM timer (main
+thread only) can stop it from inside.  Benchmark runs execute in Dask worker
+threads, so :func:`check_model` runs the simplification in a child Python
+process: there the SIGALRM limits of
+:func:`~symdescent.expr.sympy_bridge.simplify_sympy` apply to each step, and
+the parent kills the child if even that overruns.  Expressions travel as
+pickles between the two processes; no string is ever evaluated.
+
+Examples
+--------
+>>> import sympy
+>>> m, v = sympy.symbols("m v", positive=True)
+>>> check_symbolic(0.5 * m * v**2, m * v**2 / 2, timeout=10).symbolic
+True
+>>> complexity(m * v**2 / 2)
+6
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+ACCURACY_THRESHOLD = 0.999
+RATIONAL_RTOL = 1e-4
+MAX_DENOMINATOR = 32
+MAX_NUMERATOR = 1000
+CHILD_STARTUP_S = 20.0
+
+
+def r2_score(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Coefficient of determination; ``-inf`` when a prediction is not finite.
+
+    >>> r2_score(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0]))
+    1.0
+    """
+    y_true = np.asarray(y_true, dtype=float)
+    y_pred = np.asarray(y_pred, dtype=float).reshape(-1)
+    if y_pred.shape != y_true.shape or not np.all(np.isfinite(y_pred)):
+        return float("-inf")
+    ss_res = float(np.sum((y_true - y_pred) ** 2))
+    ss_tot = float(np.sum((y_true - np.mean(y_true)) ** 2))
+    if ss_tot == 0.0:
+        return 1.0 if ss_res == 0.0 else float("-inf")
+    return 1.0 - ss_res / ss_tot
+
+
+def accuracy_solution(r2: float, threshold: float = ACCURACY_THRESHOLD) -> bool:
+    """SRBench's accuracy solution: test R² above ``threshold`` (0.999)."""
+    return bool(math.isfinite(r2) and r2 > threshold)
+
+
+def complexity(sexpr) -> int:
+    """Node count of a sympy expression (preorder traversal, as SRBench counts).
+
+    >>> import sympy
+    >>> x = sympy.Symbol("x")
+    >>> complexity(sympy.sin(x) + 1)
+    4
+    """
+    import sympy
+
+    return sum(1 for _ in sympy.preorder_traversal(sexpr))
+
+
+def to_positive(sexpr):
+    """Replace every symbol by a positive symbol of the same name."""
+    import sympy
+
+    reps = {s: sympy.Symbol(s.name, positive=True) for s in sexpr.free_symbols if isinstance(s, sympy.Symbol)}
+    return sexpr.xreplace(reps)
+
+
+def nice_number(value: float, rtol: float = RATIONAL_RTOL):
+    """A simple exact number within ``rtol`` of ``value``, or None.
+
+    Tries ``p/q``, ``p/q·pi`` and ``p/(q·pi)`` with ``q <= 32`` and
+    ``|p| <= 1000``; like sympy's ``nsimplify`` with a tolerance and ``pi``
+    as a constant, but bounded so that an arbitrary float is not turned
+    into a long sum of rationals and multiples of pi.
+
+    >>> nice_number(0.0795775)
+    1/(4*pi)
+    >>> nice_number(0.123456789) is None
+    True
+    """
+    import sympy
+
+    if value == 0 or not math.isfinite(value):
+        return sympy.Integer(0) if value == 0 else None
+    for basis, exact in ((1.0, sympy.Integer(1)), (math.pi, sympy.pi), (1 / math.pi, 1 / sympy.pi)):
+        q = value / basis
+        frac = Fraction(q).limit_denominator(MAX_DENOMINATOR)
+        if frac.numerator != 0 and abs(frac.numerator) <= MAX_NUMERATOR and abs(float(frac) - q) <= rtol * abs(q):
+            return sympy.Rational(frac.numerator, frac.denominator) * exact
+    return None
+
+
+def rationalize(sexpr, rtol: float = RATIONAL_RTOL):
+    """Replace the Floats of ``sexpr`` that are close to simple numbers by those numbers."""
+    import sympy
+
+    reps = {}
+    for f in sexpr.atoms(sympy.Float):
+        nice = nice_number(float(f), rtol)
+        if nice is not None:
+            reps[f] = nice
+    return sexpr.xreplace(reps) if reps else sexpr
+
+
+@dataclass(frozen=True)
+class SymbolicCheck:
+    """The symbolic part of a run's metrics.
+
+    Attributes
+    ----------
+    symbolic : bool
+        Symbolic solution: the difference to the truth is a constant, or the
+        ratio a non-zero constant.
+    complexity : int
+        Node count of the simplified, rationalised model.
+    simplified : str
+        The simplified model, for reading (never parsed back).
+    timed_out : bool
+        A simplification step hit its time limit (the result is then a lower
+        bound on what a longer simplification could show).
+    """
+
+    symbolic: bool
+    complexity: int
+    simplified: str
+    timed_out: bool = False
+
+
+def _is_constant(sexpr) -> bool:
+    import sympy
+
+    if sexpr.free_symbols or sexpr.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
+        return False
+    return True
+
+
+def check_symbolic(model, truth, timeout: float = 20.0, rtol: float = RATIONAL_RTOL) -> SymbolicCheck:
+    """Simplify ``model`` and compare it with ``truth`` (in this process).
+
+    Time limits apply only in the main thread (see the module docstring);
+    :func:`check_model` is the variant that is safe anywhere.
+    """
+    from symdescent.expr.sympy_bridge import simplify_sympy
+
+    deadline = time.monotonic() + timeout
+    timed_out = False
+
+    def simp(e, share: float):
+        nonlocal timed_out
+        left = deadline - time.monotonic()
+        if left <= 0.05:
+            timed_out = True
+            return e
+        t0 = time.monotonic()
+        limit = max(0.05, share * left)
+        out = simplify_sympy(e, timeout=limit)
+        timed_out = timed_out or (out is e and time.monotonic() - t0 >= 0.95 * limit)
+        return out
+
+    model, truth = to_positive(model), to_positive(truth)
+    first = simp(model, 0.5)
+    simplified = rationalize(first, rtol)
+    if simplified is not first:  # exact numbers may cancel further (x**2.0/x -> x)
+        simplified = simp(simplified, 0.5)
+    diff = simp(simplified - truth, 0.5)
+    symbolic = _is_constant(diff)
+    if not symbolic:
+        ratio = simp(simplified / truth, 1.0)
+        symbolic = _is_constant(ratio) and ratio != 0
+    return SymbolicCheck(bool(symbolic), complexity(simplified), str(simplified), timed_out)
+
+
+def check_model(model, truth, timeout: float = 20.0, rtol: float = RATIONAL_RTOL) -> SymbolicCheck:
+    """:func:`check_symbolic` in a child process, so its time limits hold in any thread.
+
+    If the child has not answered ``timeout`` seconds (plus start-up time)
+    later it is killed, and the model counts as not a symbolic solution,
+    with the complexity of the unsimplified, rationalised model.
+    """
+    fd, out_path = tempfile.mkstemp(prefix="symdescent-sym-", suffix=".pkl")
+    os.close(fd)
+    payload = pickle.dumps((model, truth, float(timeout), float(rtol)))
+    try:
+        proc = subprocess.run([sys.executable, "-m", "symdescent.bench.metrics", out_path], input=payload,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout + CHILD_STARTUP_S)
+        if proc.returncode == 0:
+            with open(out_path, "rb") as fh:
+                return pickle.load(fh)
+        reason = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"symbolic check failed: {reason[0]}")
+    except subprocess.TimeoutExpired:
+        fallback = rationalize(to_positive(model), rtol)
+        return SymbolicCheck(False, complexity(fallback), str(fallback), timed_out=True)
+    finally:
+        os.unlink(out_path)
+
+
+def _main(argv: list[str]) -> int:
+    """Child process entry: read a pickled request from stdin, write the result to ``argv[0]``."""
+    model, truth, timeout, rtol = pickle.loads(sys.stdin.buffer.read())
+    result = check_symbolic(model, truth, timeout, rtol)
+    with open(argv[0], "wb") as fh:
+        pickle.dump(result, fh)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

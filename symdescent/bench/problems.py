@@ -1,0 +1,195 @@
+"""Problem suites: ground-truth formulas with sampling ranges.
+
+A suite is a CSV file in the AI Feynman / SRBench format: columns
+``Filename`` (the problem id), ``Output`` (the target's name), ``Formula``
+(infix, sympy syntax), ``# variables``, then ``vK_name, vK_low, vK_high`` for
+each variable K = 1, 2, ...  The AI Feynman equations ship with symdescent
+(suite name ``feynman``); any other suite is a path to such a file.
+
+Formulas are read with symdescent's safe parser
+(:func:`symdescent.expr.parse`), never with ``eval`` or ``sympify``.
+
+Examples
+--------
+>>> suite = load_suite("feynman")
+>>> len(suite)
+100
+>>> p = select(suite, ids=["I.12.1"])[0]
+>>> p.names, p.truth_sympy()
+(('mu', 'Nn'), Nn*mu)
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from symdescent.errors import DataError, ExpressionError, did_you_mean
+from symdescent.expr import Expression, parse
+
+BUILTIN_SUITES = ("feynman",)
+_REQUIRED = ("Filename", "Formula", "# variables")
+
+
+@dataclass(frozen=True)
+class Variable:
+    """An input variable, sampled uniformly in ``[low, high]``."""
+
+    name: str
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class BenchmarkProblem:
+    """One ground-truth formula of a suite.
+
+    Attributes
+    ----------
+    id : str
+        The problem's id (the ``Filename`` column), e.g. ``"I.6.2a"``.
+    formula : str
+        The formula's text as written in the suite.
+    variables : tuple of Variable
+        Inputs in column order, with their sampling ranges.
+    output : str
+        The target's name.
+    """
+
+    id: str
+    formula: str
+    variables: tuple[Variable, ...]
+    output: str = "y"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Variable names in column order."""
+        return tuple(v.name for v in self.variables)
+
+    @cached_property
+    def expression(self) -> Expression:
+        """The formula as a symdescent :class:`~symdescent.expr.Expression` (safe parser)."""
+        return parse(self.formula, self.names)
+
+    def truth_sympy(self):
+        """The formula as sympy: positive symbols, exact rational numbers and ``pi``.
+
+        Feynman ranges are positive, so positive symbols let sympy simplify
+        ``sqrt(x**2)`` and similar when checking symbolic solutions.
+        """
+        import sympy
+
+        from symdescent.bench.metrics import to_positive
+
+        sexpr = self.expression.to_sympy(self.names)
+        exact = {f: sympy.nsimplify(f, rational=True) for f in sexpr.atoms(sympy.Float)}
+        return to_positive(sexpr.xreplace(exact))
+
+
+def _suite_path(suite: str | Path) -> Path:
+    if str(suite) in BUILTIN_SUITES:
+        return Path(str(resources.files("symdescent.bench") / "data" / f"{suite}.csv"))
+    path = Path(suite)
+    if not path.is_file():
+        raise DataError(f"suite {str(suite)!r} is neither a built-in suite ({', '.join(BUILTIN_SUITES)}) nor a CSV file")
+    return path
+
+
+def _number(row: dict, key: str, where: str) -> float:
+    try:
+        value = float(row[key])
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: column {key!r} must be a number, got {row.get(key)!r}") from None
+    if not math.isfinite(value):
+        raise DataError(f"{where}: column {key!r} is not finite")
+    return value
+
+
+def _problem(row: dict, where: str) -> BenchmarkProblem:
+    pid = (row.get("Filename") or "").strip()
+    if not pid:
+        raise DataError(f"{where}: empty Filename (problem id)")
+    n = int(_number(row, "# variables", where))
+    if n < 1:
+        raise DataError(f"{where} ({pid}): '# variables' must be at least 1")
+    variables = []
+    for k in range(1, n + 1):
+        name = (row.get(f"v{k}_name") or "").strip()
+        if not name:
+            raise DataError(f"{where} ({pid}): column v{k}_name is missing or empty")
+        low, high = _number(row, f"v{k}_low", where), _number(row, f"v{k}_high", where)
+        if not low < high:
+            raise DataError(f"{where} ({pid}): variable {name!r} has low {low} >= high {high}")
+        variables.append(Variable(name, low, high))
+    problem = BenchmarkProblem(pid, (row.get("Formula") or "").strip(), tuple(variables),
+                               (row.get("Output") or "y").strip() or "y")
+    try:
+        problem.expression  # parse now: a bad formula is an error of the suite file
+    except (ExpressionError, DataError) as exc:
+        raise DataError(f"{where} ({pid}): formula {problem.formula!r} does not parse: {exc}") from None
+    return problem
+
+
+def load_suite(suite: str | Path) -> list[BenchmarkProblem]:
+    """Read a suite: a built-in name (``"feynman"``) or a path to a CSV file.
+
+    Parameters
+    ----------
+    suite : str or Path
+        ``"feynman"`` or the path of a CSV file in the same format.
+
+    Returns
+    -------
+    list of BenchmarkProblem
+        In file order.
+
+    Raises
+    ------
+    DataError
+        For a missing file or column, a bad range, a duplicate id or a formula
+        the safe parser rejects (naming the problem).
+    """
+    path = _suite_path(suite)
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in _REQUIRED if c not in (reader.fieldnames or ())]
+        if missing:
+            raise DataError(f"{path}: missing column(s) {', '.join(missing)}; expected the AI Feynman format")
+        problems = [_problem(row, f"{path}, row {i + 2}") for i, row in enumerate(reader)]
+    seen: set[str] = set()
+    for p in problems:
+        if p.id in seen:
+            raise DataError(f"{path}: problem id {p.id!r} appears twice")
+        seen.add(p.id)
+    if not problems:
+        raise DataError(f"{path}: the suite has no problems")
+    return problems
+
+
+def select(problems: Sequence[BenchmarkProblem], limit: int | None = None,
+           ids: Iterable[str] | None = None) -> list[BenchmarkProblem]:
+    """Pick problems by id (in the order given) and/or the first ``limit``.
+
+    Raises
+    ------
+    DataError
+        For an id the suite does not have (with a did-you-mean).
+    """
+    chosen = list(problems)
+    if ids is not None:
+        by_id = {p.id: p for p in problems}
+        chosen = []
+        for pid in ids:
+            if pid not in by_id:
+                raise DataError(f"no problem {pid!r} in the suite{did_you_mean(pid, by_id)}")
+            chosen.append(by_id[pid])
+    if limit is not None:
+        if limit < 1:
+            raise DataError(f"--limit must be at least 1, got {limit}")
+        chosen = chosen[:limit]
+    return chosen

@@ -1,0 +1,191 @@
+"""Reports from a results CSV: a markdown summary table and two plots.
+
+Per method and noise level: runs, median test R², accuracy-solution rate,
+symbolic-solution rate, median complexity, median time.  Rates count every
+attempted run (``ok`` and ``error`` rows; an error solves nothing); medians
+are over the ``ok`` rows.  Methods that could not run are listed with the
+reason instead.
+
+Plots (PNG, drawn with matplotlib's Agg canvas, no pyplot state):
+
+* ``pareto.png``: SRBench-style accuracy-complexity chart, solution rate
+  against median complexity, one point per method and noise level, with the
+  Pareto front (fewer nodes, higher rate) of each noise level;
+* ``noise.png``: accuracy and symbolic solution rates against the noise level.
+
+Examples
+--------
+>>> import pandas as pd
+>>> rows = pd.DataFrame([{"method": "m", "noise": 0.0, "status": "ok", "r2_test": 1.0, "accuracy_solution": True,
+...                       "symbolic_solution": True, "complexity": 5, "time_s": 1.0, "message": ""}])
+>>> summarize(rows)[["method", "runs", "accuracy_rate"]].to_dict("records")
+[{'method': 'm', 'runs': 1, 'accuracy_rate': 1.0}]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SUMMARY_COLUMNS = ("method", "noise", "runs", "median_r2_test", "accuracy_rate", "symbolic_rate",
+                   "median_complexity", "median_time_s", "errors")
+
+
+def _flag(series: pd.Series) -> pd.Series:
+    return series.astype(str).str.strip().str.lower().isin(("true", "1", "1.0"))
+
+
+def load_results(path: str | Path) -> pd.DataFrame:
+    """Read a results CSV with typed columns."""
+    df = pd.read_csv(path, dtype={"method": str, "problem": str, "status": str, "message": str},
+                     keep_default_na=False, na_values=[""])
+    for col in ("r2_test", "r2_train", "complexity", "time_s", "noise", "budget_s"):
+        if col in df:
+            df[col] = pd.to_numeric(df[col], errors="coerce")
+    for col in ("accuracy_solution", "symbolic_solution"):
+        if col in df:
+            df[col] = _flag(df[col])
+    return df
+
+
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (method, noise) over the attempted runs (see the module docstring)."""
+    attempted = df[df["status"].isin(["ok", "error"])]
+    rows = []
+    for (method, noise), g in attempted.groupby(["method", "noise"], sort=False):
+        ok = g[g["status"] == "ok"]
+        rows.append({
+            "method": method, "noise": float(noise), "runs": len(g),
+            "median_r2_test": float(ok["r2_test"].median()) if len(ok) else np.nan,
+            "accuracy_rate": float(_flag(g["accuracy_solution"]).sum() / len(g)),
+            "symbolic_rate": float(_flag(g["symbolic_solution"]).sum() / len(g)),
+            "median_complexity": float(ok["complexity"].median()) if len(ok) else np.nan,
+            "median_time_s": float(ok["time_s"].median()) if len(ok) else np.nan,
+            "errors": int((g["status"] == "error").sum()),
+        })
+    out = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    return out.sort_values(["noise", "method"], kind="stable").reset_index(drop=True)
+
+
+def unavailable(df: pd.DataFrame) -> dict[str, str]:
+    """Method -> reason, for methods with unavailable rows and no attempted run."""
+    attempted = set(df.loc[df["status"].isin(["ok", "error"]), "method"])
+    rows = df[(df["status"] == "unavailable") & ~df["method"].isin(attempted)]
+    return {m: str(g["message"].iloc[0]) for m, g in rows.groupby("method", sort=False)}
+
+
+def _num(x, fmt: str) -> str:
+    return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else format(x, fmt)
+
+
+def to_markdown(summary: pd.DataFrame, missing: dict[str, str] | None = None, title: str = "Benchmark summary",
+                notes: str = "") -> str:
+    """Render the summary as a markdown table (no extra dependency)."""
+    head = ["method", "noise", "runs", "median test R²", "accuracy solutions (R² > 0.999)", "symbolic solutions",
+            "median complexity", "median time (s)", "errors"]
+    lines = [f"# {title}", ""] + ([notes, ""] if notes else [])
+    lines += ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|"]
+    for r in summary.itertuples(index=False):
+        acc = f"{r.accuracy_rate:.0%} ({round(r.accuracy_rate * r.runs)}/{r.runs})"
+        sym = f"{r.symbolic_rate:.0%} ({round(r.symbolic_rate * r.runs)}/{r.runs})"
+        lines.append(f"| {r.method} | {r.noise:g} | {r.runs} | {_num(r.median_r2_test, '.6f')} | {acc} | {sym} | "
+                     f"{_num(r.median_complexity, '.1f')} | {_num(r.median_time_s, '.1f')} | {r.errors} |")
+    for method, reason in (missing or {}).items():
+        lines.append(f"| {method} | – | 0 | unavailable: {reason.replace('|', '/')} | | | | | |")
+    return "\n".join(lines) + "\n"
+
+
+def _canvas(ncols: int):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.2 * ncols, 4.2), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(1, ncols, squeeze=False)[0]
+
+
+def _front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Non-dominated points: lower complexity, higher rate."""
+    best, out = -1.0, []
+    for x, y in sorted(points, key=lambda p: (p[0], -p[1])):
+        if y > best:
+            out.append((x, y))
+            best = y
+    return out
+
+
+def plot_pareto(summary: pd.DataFrame, path: str | Path) -> Path:
+    """Solution rates against median complexity, with each noise level's Pareto front."""
+    fig, axes = _canvas(2)
+    methods = list(dict.fromkeys(summary["method"]))
+    colors = {m: f"C{i % 10}" for i, m in enumerate(methods)}
+    markers = "osD^v<>"
+    noises = sorted(summary["noise"].unique())
+    for ax, col, name in zip(axes, ("accuracy_rate", "symbolic_rate"), ("accuracy", "symbolic")):
+        for k, noise in enumerate(noises):
+            part = summary[(summary["noise"] == noise) & summary["median_complexity"].notna()]
+            for r in part.itertuples(index=False):
+                ax.scatter(r.median_complexity, getattr(r, col), color=colors[r.method], marker=markers[k % 7], s=60,
+                           label=f"{r.method}, noise {noise:g}")
+                ax.annotate(r.method, (r.median_complexity, getattr(r, col)), fontsize=7,
+                            textcoords="offset points", xytext=(4, 4))
+            front = _front(list(zip(part["median_complexity"], part[col])))
+            if len(front) > 1:
+                ax.plot(*zip(*front), linestyle="--", color="grey", linewidth=0.8)
+        ax.set_xlabel("median complexity (nodes of the simplified model)")
+        ax.set_ylabel(f"{name} solution rate")
+        ax.set_ylim(-0.05, 1.05)
+        ax.grid(alpha=0.3)
+    axes[-1].legend(fontsize=7, loc="best")
+    fig.suptitle("Accuracy-complexity trade-off (Pareto front dashed)")
+    fig.savefig(path, dpi=120)
+    return Path(path)
+
+
+def plot_noise(summary: pd.DataFrame, path: str | Path) -> Path:
+    """Accuracy and symbolic solution rates against the noise level, one line per method."""
+    fig, axes = _canvas(2)
+    noises = sorted(summary["noise"].unique())
+    pos = {n: i for i, n in enumerate(noises)}
+    for ax, col, name in zip(axes, ("accuracy_rate", "symbolic_rate"), ("accuracy", "symbolic")):
+        for i, (method, g) in enumerate(summary.groupby("method", sort=False)):
+            g = g.sort_values("noise")
+            ax.plot([pos[n] for n in g["noise"]], g[col], marker="o", color=f"C{i % 10}", label=method)
+        ax.set_xticks(range(len(noises)), [f"{n:g}" for n in noises])
+        ax.set_xlabel("target noise σ (× RMS of y, training set only)")
+        ax.set_ylabel(f"{name} solution rate")
+        ax.set_ylim(-0.05, 1.05)
+        ax.grid(alpha=0.3)
+    axes[-1].legend(fontsize=8, loc="best")
+    fig.suptitle("Solution rates versus noise")
+    fig.savefig(path, dpi=120)
+    return Path(path)
+
+
+def write_report(results_csv: str | Path, title: str | None = None) -> dict[str, Path]:
+    """Write ``summary.md``, ``pareto.png`` and ``noise.png`` next to the results CSV.
+
+    Returns
+    -------
+    dict
+        ``{"summary": path, "pareto": path, "noise": path}`` (plots only when
+        some method has finished runs) and ``"markdown"``: the table's text.
+    """
+    results_csv = Path(results_csv)
+    folder = results_csv.parent
+    df = load_results(results_csv)
+    summary = summarize(df)
+    budgets = sorted(set(df["budget_s"].dropna()))
+    samples = sorted(set(df["n_samples"].dropna().astype(int))) if "n_samples" in df else []
+    notes = (f"{df['problem'].nunique()} problems, seeds {', '.join(sorted(set(df['seed'].astype(str))))}, "
+             f"budget {', '.join(f'{b:g}' for b in budgets)} s per run, {', '.join(map(str, samples))} samples "
+             f"(75 % train / 25 % test); from `{results_csv.name}` ({len(df)} rows).")
+    markdown = to_markdown(summary, unavailable(df), title or f"Benchmark summary: {folder.name}", notes)
+    out: dict = {"summary": folder / "summary.md", "markdown": markdown}
+    out["summary"].write_text(markdown, encoding="utf-8")
+    if len(summary) and summary["median_complexity"].notna().any():
+        out["pareto"] = plot_pareto(summary, folder / "pareto.png")
+        out["noise"] = plot_noise(summary, folder / "noise.png")
+    return out

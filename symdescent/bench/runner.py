@@ -1,0 +1,299 @@
+"""Running a benchmark: the plan, resuming, and one Dask task per run.
+
+A run is one (method, problem, seed, noise).  :func:`run_benchmark` skips
+the runs whose rows are already in the results CSV, submits the others to a
+Dask cluster (a ``LocalCluster`` of single-threaded worker processes sized to
+the cores, or an existing scheduler), and appends each row to the CSV as soon
+as its run finishes, so Ctrl-C or a crash loses only the runs in flight.
+
+Runs of a method that cannot run here (PySR without Julia) are written as
+``unavailable`` rows with the reason, without being submitted; they are tried
+again on the next invocation.  Runs that raised are ``error`` rows, kept on
+resume unless ``retry_errors``.
+
+Examples
+--------
+>>> from symdescent.bench.problems import load_suite
+>>> from symdescent.bench.methods import resolve_methods
+>>> runs = plan_runs(resolve_methods("symdescent,pyoperon"), load_suite("feynman")[:3], seeds=[0], noises=[0.0])
+>>> len(runs), runs[0].key
+(6, ('symdescent', 'I.6.2a', 0, '0.0'))
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from symdescent.errors import DataError
+
+COLUMNS = ("method", "problem", "seed", "noise", "status", "r2_test", "r2_train", "accuracy_solution",
+           "symbolic_solution", "complexity", "time_s", "budget_s", "n_samples", "simplify_timed_out",
+           "model", "model_simplified", "truth", "message")
+MAX_MODEL_CHARS = 4000
+#: Each worker runs one task at a time with one thread; libraries must not fan out either.
+THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+              "NUMEXPR_NUM_THREADS": "1", "JULIA_NUM_THREADS": "1"}
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What every run of a benchmark shares.
+
+    Attributes
+    ----------
+    budget : float
+        Wall-clock seconds per run, the same for every method.
+    n_samples : int
+        Rows generated per problem before the 75/25 split.
+    simplify_timeout : float
+        Seconds allowed to the symbolic check of one model.
+    """
+
+    budget: float = 60.0
+    n_samples: int = 1000
+    simplify_timeout: float = 20.0
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """One (method, problem, seed, noise) of the plan."""
+
+    method: object
+    problem: object
+    seed: int
+    noise: float
+
+    @property
+    def key(self) -> tuple:
+        return run_key(self.method.label, self.problem.id, self.seed, self.noise)
+
+
+def run_key(method: str, problem: str, seed, noise) -> tuple:
+    """The identity of a row: ``(method, problem, seed, noise)`` normalised for comparison."""
+    return (str(method), str(problem), int(float(seed)), repr(float(noise)))
+
+
+def plan_runs(methods: Sequence, problems: Sequence, seeds: Iterable[int], noises: Iterable[float]) -> list[Run]:
+    """Every run, ordered so that early rows cover every method and problem."""
+    return [Run(m, p, int(s), float(n)) for s in seeds for n in noises for p in problems for m in methods]
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return repr(value)
+    return "" if value is None else str(value)
+
+
+def _base_row(run: Run, settings: RunSettings) -> dict:
+    return {"method": run.method.label, "problem": run.problem.id, "seed": run.seed, "noise": run.noise,
+            "budget_s": settings.budget, "n_samples": settings.n_samples}
+
+
+def unavailable_row(run: Run, settings: RunSettings, reason: str) -> dict:
+    return {**_base_row(run, settings), "status": "unavailable", "message": reason}
+
+
+def execute_run(run: Run, settings: RunSettings) -> dict:
+    """Generate the data, fit the method, compute the metrics: one CSV row (never raises).
+
+    This is the function a Dask worker executes.
+    """
+    from symdescent.bench.data import make_dataset
+    from symdescent.bench.metrics import accuracy_solution, check_model, complexity, r2_score
+
+    row = _base_row(run, settings)
+    try:
+        data = make_dataset(run.problem, run.seed, run.noise, settings.n_samples)
+        start = time.monotonic()
+        fitted = run.method.fit(data.X_train, data.y_train, data.names, settings.budget, run.seed)
+        row["time_s"] = round(time.monotonic() - start, 3)
+        r2 = r2_score(data.y_test, fitted.predict(data.X_test))
+        row.update(status="ok", r2_test=r2, r2_train=r2_score(data.y_train, fitted.predict(data.X_train)),
+                   accuracy_solution=accuracy_solution(r2), model=str(fitted.expression)[:MAX_MODEL_CHARS])
+    except Exception as exc:  # one broken run must not stop the benchmark
+        row.update(status="error", message=f"{type(exc).__name__}: {exc}"[:MAX_MODEL_CHARS])
+        return row
+    truth = run.problem.truth_sympy()
+    row["truth"] = str(truth)
+    try:
+        check = check_model(fitted.expression, truth, settings.simplify_timeout)
+        row.update(symbolic_solution=check.symbolic, complexity=check.complexity,
+                   simplify_timed_out=check.timed_out, model_simplified=check.simplified[:MAX_MODEL_CHARS])
+    except Exception as exc:
+        row.update(symbolic_solution=False, complexity=complexity(fitted.expression),
+                   message=f"symbolic check failed: {type(exc).__name__}: {exc}"[:MAX_MODEL_CHARS])
+    return row
+
+
+class ResultsFile:
+    """The results CSV: read on resume, appended to (and flushed) row by row."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def read(self) -> list[dict]:
+        if not self.path.is_file():
+            return []
+        with open(self.path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            if tuple(reader.fieldnames or ()) != COLUMNS:
+                raise DataError(f"{self.path} is not a symdescent bench results file (columns differ); "
+                                "choose another --out")
+            return list(reader)
+
+    def write_all(self, rows: Iterable[dict]) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, COLUMNS)
+            writer.writeheader()
+            writer.writerows({k: _fmt(r.get(k)) for k in COLUMNS} for r in rows)
+        os.replace(tmp, self.path)
+
+    def append(self, row: dict) -> None:
+        new = not self.path.is_file()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, COLUMNS)
+            if new:
+                writer.writeheader()
+            writer.writerow({k: _fmt(row.get(k)) for k in COLUMNS})
+            fh.flush()
+
+    def resume(self, settings: RunSettings, retry_errors: bool = False) -> set[tuple]:
+        """Keys of the finished rows; drops the rows to redo (unavailable, and errors if asked).
+
+        Raises
+        ------
+        DataError
+            When the finished rows were made with another budget or sample
+            count: mixing them would make the comparison meaningless.
+        """
+        rows = self.read()
+        keep, done = [], set()
+        for r in rows:
+            key = run_key(r["method"], r["problem"], r["seed"], r["noise"])
+            redo = r["status"] == "unavailable" or (retry_errors and r["status"] == "error")
+            if redo or key in done:
+                continue
+            if float(r["budget_s"]) != settings.budget or int(r["n_samples"]) != settings.n_samples:
+                raise DataError(f"{self.path} holds runs with budget {r['budget_s']} s and {r['n_samples']} samples, "
+                                f"not {settings.budget} s and {settings.n_samples}; use another --out to compare")
+            keep.append(r)
+            done.add(key)
+        if len(keep) != len(rows):
+            self.write_all(keep)
+        return done
+
+
+@dataclass
+class Outcome:
+    """What :func:`run_benchmark` did."""
+
+    planned: int = 0
+    skipped: int = 0
+    finished: int = 0
+    unavailable: int = 0
+    interrupted: bool = False
+
+
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def open_client(scheduler: str | None = None, workers: int | None = None):
+    """A Dask client: to ``scheduler`` if given, else to a new single-threaded-worker ``LocalCluster``."""
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        return Client(scheduler)
+    cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
+                           dashboard_address=None, env=dict(THREAD_ENV))
+    return Client(cluster)
+
+
+def run_benchmark(runs: Sequence[Run], settings: RunSettings, results: ResultsFile, *, scheduler: str | None = None,
+                  workers: int | None = None, client=None, retry_errors: bool = False, progress=None) -> Outcome:
+    """Run what is not yet in ``results`` on Dask, appending each row as it finishes.
+
+    Parameters
+    ----------
+    runs : sequence of Run
+        The plan (see :func:`plan_runs`).
+    settings : RunSettings
+    results : ResultsFile
+    scheduler : str, optional
+        Address of an existing Dask scheduler.
+    workers : int, optional
+        Worker processes of the local cluster (default: one per core).
+    client : distributed.Client, optional
+        Use this client (and leave it open) instead of making one.
+    retry_errors : bool
+        Run again the runs whose rows are errors.
+    progress : callable, optional
+        ``progress(event, row, counts)`` after each row; ``event`` is ``"row"``
+        or ``"start"``; ``counts`` is ``dict(done, running, left, total)``.
+    """
+    from distributed import as_completed
+
+    out = Outcome(planned=len(runs))
+    done = results.resume(settings, retry_errors)
+    pending = [r for r in runs if r.key not in done]
+    out.skipped = len(runs) - len(pending)
+    reasons = {}
+    for r in pending:
+        if r.method.label not in reasons:
+            reasons[r.method.label] = r.method.unavailable_reason()
+    todo = [r for r in pending if not reasons[r.method.label]]
+    counts = {"done": 0, "running": 0, "left": len(pending), "total": len(pending)}
+    notify = progress or (lambda event, row, counts: None)
+    notify("start", None, dict(counts))
+    for r in pending:
+        if reasons[r.method.label]:
+            row = unavailable_row(r, settings, reasons[r.method.label])
+            results.append(row)
+            out.unavailable += 1
+            counts.update(done=counts["done"] + 1, left=counts["left"] - 1)
+            notify("row", row, dict(counts))
+    if not todo:
+        return out
+    own = client is None
+    client = client or open_client(scheduler, workers)
+    futures = {}
+    try:
+        slots = max(1, sum(client.nthreads().values()))
+        for r in todo:
+            key = f"bench-{r.method.label}-{r.problem.id}-s{r.seed}-n{r.noise}-{uuid.uuid4().hex[:8]}"
+            futures[client.submit(execute_run, r, settings, key=key, pure=False)] = r
+        counts["running"] = min(slots, len(todo))
+        notify("start", None, dict(counts))
+        for fut in as_completed(list(futures)):
+            run = futures[fut]
+            try:
+                row = fut.result()
+            except Exception as exc:  # the worker died (memory, a crash in native code)
+                row = {**_base_row(run, settings), "status": "error", "message": f"{type(exc).__name__}: {exc}"}
+            results.append(row)
+            out.finished += 1
+            left = counts["left"] - 1
+            counts.update(done=counts["done"] + 1, left=left, running=min(slots, left))
+            notify("row", row, dict(counts))
+    except KeyboardInterrupt:
+        out.interrupted = True
+        client.cancel(list(futures))
+    finally:
+        if own:
+            cluster = getattr(client, "cluster", None)
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    return out

@@ -1,0 +1,57 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import sympy
+
+from symdescent.cli import main
+
+
+@pytest.fixture
+def csv(tmp_path):
+    rng = np.random.default_rng(0)
+    m, v = rng.uniform(1, 5, 150), rng.uniform(1, 5, 150)
+    p = tmp_path / "energy.csv"
+    pd.DataFrame({"m": m, "v": v, "E": m * v**2 / 2}).to_csv(p, index=False)
+    return p
+
+
+def test_fit_json(csv, tmp_path, capsys):
+    out = tmp_path / "out.json"
+    code = main(["fit", str(csv), "--target", "E", "--max-iterations", "4", "--seed", "0", "--json", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "E =" in printed and "Pareto front" in printed
+    data = json.loads(out.read_text())
+    assert set(data) >= {"best", "pareto_front", "config", "elapsed_s"}
+    assert set(data["best"]) == {"expression", "complexity", "r2", "loss"}
+    m, v = sympy.symbols("m v")
+    expr = sympy.sympify(data["best"]["expression"], locals={"m": m, "v": v})  # trusted: our own output
+    assert expr.free_symbols <= {m, v}
+    assert data["best"]["r2"] > 0.9999
+    assert all(set(c) == {"expression", "complexity", "r2", "loss"} for c in data["pareto_front"])
+    assert data["config"]["search"]["seed"] == 0
+
+
+def test_quiet_prints_only_expression(csv, capsys):
+    assert main(["fit", str(csv), "--target", "E", "--max-iterations", "2", "--quiet"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "m" in out[0]
+
+
+def test_plugins_lists_builtins(capsys):
+    assert main(["plugins", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert {"random", "descent", "mdl", "r2"} <= set(rows)
+    assert rows["descent"]["roles"] == ["refiner"] and rows["descent"]["available"]
+    assert "population_size" in rows["descent"]["settings"]
+
+
+def test_console_script_and_import_is_light():
+    code = ("import sys, symdescent; mods = set(sys.modules); "
+            "print(any(m.split('.')[0] in {'sympy','scipy','sklearn','onnxruntime','torch','pandas'} for m in mods))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"
