@@ -48,8 +48,17 @@ class Evaluator:
                 return False
         return True
 
-    def fit(self, expr: Expression, max_nfev: int | None = None, rows: str = "fit") -> tuple[Expression, float, bool]:
+    def fit(self, expr: Expression, max_nfev: int | None = None, rows: str = "fit",
+            optimize: bool = True) -> tuple[Expression, float, bool]:
         X, y = (self.X_fit, self.y_fit) if rows == "fit" else (self.X, self.y)
+        if not optimize:  # score the expression exactly as it is
+            from symdescent.expr.evaluate import evaluate
+
+            pred = evaluate(expr, X)
+            with np.errstate(all="ignore"):
+                mse = float(((pred - y) ** 2).mean())
+            ok = bool(np.isfinite(mse))
+            return expr, mse if ok else float("inf"), ok
         res = fit_expression(expr, X, y, max_nfev=max_nfev)
         if not res.valid:
             return res.expression, float("inf"), False
@@ -100,7 +109,16 @@ class Evaluator:
         return out
 
     def polish(self, cand: Candidate, max_nfev: int = 200) -> Candidate:
-        """Refit a candidate's constants on every row with a larger budget."""
+        """Refit a candidate's constants on every row with a larger budget, then
+        snap constants to simple values (0.5, 2*pi, ...) where the fit holds."""
+        from symdescent.expr.snap import snap_constants
+
         fitted, mse, valid = self.fit(cand.expression, max_nfev=max_nfev, rows="all")
         new = self.score(fitted, mse, valid, cand.origin)
-        return new if new.valid and new.loss <= cand.loss else cand
+        best = new if new.valid and new.loss <= cand.loss else cand
+        snapped = snap_constants(best.expression, self.X, self.y)
+        if snapped is best.expression or snapped == best.expression:
+            return best
+        fitted, mse, valid = self.fit(snapped, optimize=False, rows="all")
+        out = self.score(snapped, mse, valid, best.origin)
+        return out if out.valid else best

@@ -103,11 +103,16 @@ class PluginInfo:
     def roles(self) -> tuple[str, ...]:
         return tuple(r for r in ROLES if getattr(self, r) is not None)
 
-    def unavailable_reason(self) -> str | None:
+    def unavailable_reason(self, config: Any = None) -> str | None:
+        """None when the plugin can run here; else why not.  ``check`` may take
+        the plugin's parsed config (to look at a configured model path, say)."""
         if self.check is None:
             return None
         try:
-            return self.check()
+            import inspect
+
+            takes_config = len(inspect.signature(self.check).parameters) >= 1
+            return self.check(config) if takes_config else self.check()
         except Exception as exc:  # a broken check must not break discovery
             return f"availability check failed: {exc}"
 
@@ -176,10 +181,10 @@ class Registry:
         parsed = {}
         for name in selected:
             info = self.plugins[name]
-            reason = info.unavailable_reason()
+            parsed[name] = plugin_config(info.config, config.plugin_section(name), name)
+            reason = info.unavailable_reason(parsed[name])
             if reason:
                 raise PluginError(f"plugin {name!r} is unavailable: {reason}")
-            parsed[name] = plugin_config(info.config, config.plugin_section(name), name)
         for name in config.plugins:  # sections of unselected plugins are still checked for typos
             if name not in parsed:
                 plugin_config(self.plugins[name].config, config.plugin_section(name), name)

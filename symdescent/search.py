@@ -90,6 +90,11 @@ class Search:
         self._deadline = float("inf")
         self._finish_reserve = 0.0
         self._last_new: tuple[Candidate, ...] = ()
+        self._injected: list = []
+        self._asked: set[str] = set()
+        self._queue: list[Candidate] = []
+        self._told = ParetoFront()
+        self._running = False
 
     # -- scoring -----------------------------------------------------------
     def _score(self, cand: Candidate):
@@ -130,7 +135,9 @@ class Search:
     def step(self) -> list[Candidate]:
         """Run one iteration; return the candidates it scored."""
         slice_deadline = self._slice_deadline()
-        proposed = self._call_each("symdescent_propose", problem=self.problem, state=self.state(slice_deadline))
+        injected, self._injected = self.evaluator(self._injected, "injected"), []
+        proposed = injected + self._call_each("symdescent_propose", problem=self.problem,
+                                              state=self.state(slice_deadline))
         self.front.update(proposed)
         self._last_new = tuple(c for c in proposed if c.valid)
         pool = self._last_new + tuple(c for c in self.front.members() if c not in self._last_new)
@@ -149,15 +156,29 @@ class Search:
         return proposed + refined
 
     # -- the loop --------------------------------------------------------------
-    def run(self) -> SearchResult:
-        """Run the search to its budget and return the result (Ctrl-C keeps the best)."""
+    def start(self) -> None:
+        """Start the clock and call ``symdescent_start`` (``run`` and ``ask`` do this for you)."""
+        if self._running:
+            return
         sc = self.config.search
         self._started = time.monotonic()
         if sc.time_budget is not None:
             self._finish_reserve = min(5.0, 0.08 * sc.time_budget) if sc.simplify else 0.02 * sc.time_budget
             self._deadline = self._started + sc.time_budget - self._finish_reserve
-        interrupted, reason = False, "max_iterations"
+        self._running = True
         self.pm.hook.symdescent_start(problem=self.problem, state=self.state())
+
+    def budget_left(self) -> bool:
+        sc = self.config.search
+        if sc.max_iterations is not None and self.iteration >= sc.max_iterations:
+            return False
+        return time.monotonic() < self._deadline
+
+    def run(self) -> SearchResult:
+        """Run the search to its budget and return the result (Ctrl-C keeps the best)."""
+        sc = self.config.search
+        self.start()
+        interrupted, reason = False, "max_iterations"
         try:
             while True:
                 if sc.max_iterations is not None and self.iteration >= sc.max_iterations:
@@ -172,7 +193,79 @@ class Search:
                     break
         except KeyboardInterrupt:
             interrupted, reason = True, "interrupted"
+        return self.close(reason, interrupted)
+
+    # -- ask / tell --------------------------------------------------------------
+    def ask(self, n: int = 1) -> list[Candidate]:
+        """Up to ``n`` candidates not handed out before, best internal score first.
+
+        Runs iterations of the loop as needed; returns fewer (possibly none)
+        once the budget is spent.  The candidates carry constants fitted to
+        ``(X, y)`` and the internal score; judge them however you like and
+        report back with :meth:`tell`.
+
+        Examples
+        --------
+        A pipeline that judges candidates by their error on its own held-out
+        points, far outside the training range:
+
+        >>> import numpy as np
+        >>> X = np.random.default_rng(0).uniform(1, 2, size=(50, 1))
+        >>> s = Search(X, X[:, 0] ** 2, config={"search": {"time_budget": None, "max_iterations": 4}})
+        >>> X_far = np.linspace(10, 20, 5)[:, None]
+        >>> for cand in s.ask(20):
+        ...     f = cand.expression.to_callable()
+        ...     _ = s.tell(cand, loss=float(np.mean((f(X_far) - X_far[:, 0] ** 2) ** 2)))
+        >>> s.best_told().expression.to_infix()
+        'square(x0)'
+        >>> result = s.close()
+        """
+        self.start()
+        while len(self._queue) < n and self.budget_left():
+            fresh = self.step()
+            for c in sorted((c for c in fresh if c.valid), key=lambda c: c.value):
+                key = c.expression.key()
+                if key not in self._asked:
+                    self._asked.add(key)
+                    self._queue.append(c)
+            if not fresh:
+                break
+        out, self._queue = self._queue[:n], self._queue[n:]
+        return out
+
+    def tell(self, candidate: Candidate | Expression, loss: float, value: float | None = None) -> Candidate:
+        """Report a pipeline's own loss for a candidate; returns the recorded candidate.
+
+        The told candidates form their own front (:meth:`told_front`), ranked
+        by ``value`` (default: the loss).
+        """
+        expr = candidate.expression if isinstance(candidate, Candidate) else candidate
+        origin = candidate.origin if isinstance(candidate, Candidate) else "told"
+        loss = float(loss)
+        from symdescent.types import Score
+
+        valid = bool(np.isfinite(loss))
+        score = Score(loss if valid else float("inf"), expr.complexity, float(value if value is not None else loss),
+                      float("nan"), valid)
+        told = Candidate(expr, origin, score)
+        self._told.add(told)
+        return told
+
+    def inject(self, expressions: Iterable[Expression | Candidate]) -> None:
+        """Add candidates from outside; they join the next iteration (scored, offered to refiners)."""
+        self._injected.extend(expressions)
+
+    def told_front(self) -> tuple[Candidate, ...]:
+        return self._told.members()
+
+    def best_told(self) -> Candidate | None:
+        return self._told.best()
+
+    def close(self, reason: str = "closed", interrupted: bool = False) -> SearchResult:
+        """Finish the search: finalise the front, call ``symdescent_finish``, return the result."""
+        self.start()
         result = self.finish(reason, interrupted)
+        self._running = False
         self.pm.hook.symdescent_finish(problem=self.problem, result=result)
         return result
 

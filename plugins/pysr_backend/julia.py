@@ -38,12 +38,10 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 INSTALL_HINT = (
-    "install Julia 1.10 or newer (https://julialang.org/downloads, or juliaup: "
-    "`curl -fsSL https://install.julialang.org | sh`) so that `julia` is on PATH, "
-    "or set PYTHON_JULIAPKG_EXE to the julia executable; PySR installs its Julia "
-    "packages on first use"
+    "install Julia 1.10 or newer (https://julialang.org/downloads or juliaup) and put `julia` on PATH, "
+    "or set PYTHON_JULIAPKG_EXE to its path"
 )
-PYSR_HINT = 'install it with: pip install "symdescent[pysr]" (and install Julia: ' + INSTALL_HINT + ")"
+PYSR_HINT = 'pip install "symdescent[pysr]", then ' + INSTALL_HINT
 
 
 @dataclass(frozen=True)
@@ -172,9 +170,9 @@ def find_julia(env: JuliaEnvironment | None = None) -> JuliaLocation | str:
         return JuliaLocation(on_path, "PATH")
     install = env.juliapkg_project() / "pyjuliapkg" / "install"
     return (
-        "PySR needs a Julia runtime and none was found (no `julia` on PATH, no juliaup installation, "
-        f"no Julia installed by juliapkg under {install}, PYTHON_JULIACALL_EXE and PYTHON_JULIAPKG_EXE "
-        f"unset); {INSTALL_HINT}"
+        "PySR needs a Julia runtime and none was found (looked for `julia` on PATH, juliaup, "
+        f"a Julia installed by juliapkg under {install}, PYTHON_JULIACALL_EXE, PYTHON_JULIAPKG_EXE); "
+        f"{INSTALL_HINT}"
     )
 
 

@@ -128,7 +128,7 @@ def run(args) -> int:
     _check(args)
     out_dir = Path(args.out or Path("bench_results") / Path(args.suite).stem)
     results = ResultsFile(out_dir / "results.csv")
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
     outcome = None
     if not args.report_only:
         problems = select(load_suite(args.suite), args.limit,

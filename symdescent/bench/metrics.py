@@ -30,6 +30,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import pickle
@@ -37,7 +38,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -129,7 +129,7 @@ def rationalize(sexpr, rtol: float = RATIONAL_RTOL):
     return sexpr.xreplace(reps) if reps else sexpr
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class SymbolicCheck:
     """The symbolic part of a run's metrics.
 
@@ -212,7 +212,7 @@ def check_model(model, truth, timeout: float = 20.0, rtol: float = RATIONAL_RTOL
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout + CHILD_STARTUP_S)
         if proc.returncode == 0:
             with open(out_path, "rb") as fh:
-                return pickle.load(fh)
+                return SymbolicCheck(**pickle.load(fh))
         reason = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
         raise RuntimeError(f"symbolic check failed: {reason[0]}")
     except subprocess.TimeoutExpired:
@@ -226,8 +226,8 @@ def _main(argv: list[str]) -> int:
     """Child process entry: read a pickled request from stdin, write the result to ``argv[0]``."""
     model, truth, timeout, rtol = pickle.loads(sys.stdin.buffer.read())
     result = check_symbolic(model, truth, timeout, rtol)
-    with open(argv[0], "wb") as fh:
-        pickle.dump(result, fh)
+    with open(argv[0], "wb") as fh:  # plain values: this module is __main__ here, not importable by that name
+        pickle.dump(dataclasses.asdict(result), fh)
     return 0
 
 
