@@ -8,7 +8,7 @@ import numpy as np
 
 from symdescent.config import SearchConfig
 from symdescent.expr import Expression, ops
-from symdescent.expr.fit import fit_expression
+from symdescent.expr.fit import fit_expression, strip_scaling
 from symdescent.expr.variation import canonical_key, fold_constants
 from symdescent.types import Candidate, Score
 
@@ -92,7 +92,7 @@ class Evaluator:
                 expr, org = item, origin
             else:
                 raise TypeError(f"plugin {origin!r} returned {type(item).__name__}, expected Expression or Candidate")
-            expr = fold_constants(expr)
+            expr = strip_scaling(fold_constants(expr))
             key = canonical_key(expr)
             hit = self.cache.get(key)
             if hit is not None:

@@ -28,13 +28,18 @@ class ParetoFront:
         for c in candidates:
             self.add(c)
 
-    def add(self, candidate: Candidate) -> bool:
-        """Offer a candidate; True when it became the best of its complexity."""
+    def add(self, candidate: Candidate, replace: bool = False) -> bool:
+        """Offer a candidate; True when it became the best of its complexity.
+
+        ``replace=True`` installs it even when its loss is a little higher (for
+        a polished or simplified version of a member).
+        """
         if not candidate.valid:
             return False
         k = candidate.complexity
         old = self._best.get(k)
-        if old is None or candidate.loss < old.loss or (candidate.loss == old.loss and candidate.value < old.value):
+        if (old is None or replace or candidate.loss < old.loss
+                or (candidate.loss == old.loss and candidate.value < old.value)):
             self._best[k] = candidate
             return True
         return False

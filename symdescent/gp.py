@@ -112,15 +112,27 @@ class GeneticEngine:
         """Insert scored candidates (from proposers or the front) as age-0 newcomers."""
         self.merge([Individual(c, 0, canonical_key(c.expression)) for c in candidates if c.valid])
 
-    def step(self, evaluate) -> int:
-        """One generation; ``evaluate(list[Expression]) -> list[Candidate]``.  Returns evaluations asked."""
+    def step(self, evaluate, deadline: float = float("inf"), chunk: int = 25) -> int:
+        """One generation; ``evaluate(list[Expression]) -> list[Candidate]``.
+
+        Offspring are evaluated in chunks; past ``deadline`` (``time.monotonic()``)
+        the rest of the generation is dropped, so a budget is kept closely.
+        Returns the number of offspring evaluated.
+        """
+        import time
+
         for ind in self.population:
             ind.age += 1
         if not self.population:
             children = [(self.sampler.sample(self.rng), 0) for _ in range(self.population_size)]
         else:
             children = self.breed()
-        scored = evaluate([c for c, _ in children])
+        scored = []
+        for i in range(0, len(children), chunk):
+            if i and time.monotonic() >= deadline:
+                children = children[:i]
+                break
+            scored += evaluate([c for c, _ in children[i : i + chunk]])
         self.merge([Individual(s, age, canonical_key(s.expression)) for s, (_, age) in zip(scored, children)])
         self.generation += 1
         return len(children)

@@ -286,8 +286,12 @@ class Search:
         from symdescent.expr.sympy_bridge import simplify
 
         members = sorted(self.front.members(), key=lambda c: c.value)
-        polished = [self.evaluator.polish(c) for c in members]
-        self.front.update(polished)
+        for i, cand in enumerate(members):
+            if i >= 10 and until is not None and time.monotonic() >= until:
+                break  # the ten best are always polished; the rest while time is left
+            polished = self.evaluator.polish(cand)
+            # a snapped constant may cost a hair of loss (bounded in polish): keep the readable one
+            self.front.add(polished, replace=polished.complexity == cand.complexity)
         if not self.config.search.simplify:
             return
         for cand in sorted(self.front.members(), key=lambda c: c.value)[:10]:

@@ -19,6 +19,7 @@ import numpy as np
 from symdescent.expr import ops
 from symdescent.expr.evaluate import evaluate_tokens
 from symdescent.expr.expression import Expression
+from symdescent.expr.fit import strip_scaling  # noqa: F401  (re-exported: the runtime encodes candidates with it)
 from symdescent.expr.generate import GrammarSampler
 from symdescent.expr.variation import canonical_key, fold_constants, mutate
 from symdescent_lee import encoding as enc
@@ -49,24 +50,6 @@ class DataConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def strip_scaling(expr: Expression) -> Expression:
-    """Remove a constant factor, constant term or sign at the root (fitting restores them)."""
-    changed = True
-    while changed and expr.complexity > 1:
-        changed = False
-        t = expr.tokens
-        if t[0] == "neg":
-            expr, changed = expr.subtree(1), True
-            continue
-        if t[0] in ("add", "sub", "mul", "div"):
-            right = expr.subtree_end(1)
-            if t[1] == ops.CONST and t[0] in ("add", "mul"):
-                expr, changed = expr.subtree(right), True
-            elif t[right] == ops.CONST and right + 1 == len(t):
-                expr, changed = expr.subtree(1), True
-    return expr
 
 
 def _nesting_ok(tokens: tuple[str, ...]) -> bool:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Mapping
 
 from symdescent.config import build_dataclass
@@ -77,6 +78,9 @@ class PySRConfig:
     warm_start: bool = True
     pysr_keywords: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pysr_keywords", MappingProxyType(dict(self.pysr_keywords)))  # read-only
+
     @classmethod
     def from_section(cls, section: Mapping[str, Any], where: str = "plugins.pysr") -> "PySRConfig":
         """Validate a ``[plugins.pysr]`` table (see the module docstring).
@@ -124,7 +128,8 @@ class PySRConfig:
         if self.maxsize is not None and self.maxsize < 7:
             raise ConfigError(f"{where}.maxsize must be >= 7 (PySR's minimum), got {self.maxsize}")
         if not 0 <= self.fraction_replaced_guesses <= 1:
-            raise ConfigError(f"{where}.fraction_replaced_guesses must be in [0, 1], got {self.fraction_replaced_guesses}")
+            raise ConfigError(f"{where}.fraction_replaced_guesses must be in [0, 1], "
+                              f"got {self.fraction_replaced_guesses}")
         if self.max_guesses < 0:
             raise ConfigError(f"{where}.max_guesses must be >= 0, got {self.max_guesses}")
         if self.timeout_margin < 0 or self.min_chunk_seconds < 0:

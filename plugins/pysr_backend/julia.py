@@ -149,19 +149,21 @@ def find_julia(env: JuliaEnvironment | None = None) -> JuliaLocation | str:
     True
     """
     env = env or JuliaEnvironment()
-    for xkey, envkey in (("juliacall-exe", "PYTHON_JULIACALL_EXE"), ("juliapkg-exe", "PYTHON_JULIAPKG_EXE")):
+    checks = (("juliacall-exe", "PYTHON_JULIACALL_EXE", False), ("juliacall-home", "PYTHON_JULIACALL_BINDIR", True),
+              ("juliapkg-exe", "PYTHON_JULIAPKG_EXE", False))
+    for xkey, envkey, is_bindir in checks:  # juliacall's order: its exe, its bindir, then juliapkg's exe
         value, where = env.option(xkey, envkey)
-        if value:
-            found = env.which(value)
-            if found:
-                return JuliaLocation(found, where)
-            return f"PySR cannot start Julia: {where}={value} is not an executable Julia; fix it or {INSTALL_HINT}"
-    bindir, where = env.option("juliacall-home", "PYTHON_JULIACALL_BINDIR")
-    if bindir:
-        exe = Path(bindir) / ("julia.exe" if os.name == "nt" else "julia")
-        if _executable(exe):
-            return JuliaLocation(str(exe), where)
-        return f"PySR cannot start Julia: {where}={bindir} holds no julia executable; fix it or {INSTALL_HINT}"
+        if not value:
+            continue
+        if is_bindir:
+            exe = Path(value) / ("julia.exe" if os.name == "nt" else "julia")
+            if _executable(exe):
+                return JuliaLocation(str(exe), where)
+            return f"PySR cannot start Julia: {where}={value} holds no julia executable; fix it or {INSTALL_HINT}"
+        found = env.which(value)
+        if found:
+            return JuliaLocation(found, where)
+        return f"PySR cannot start Julia: {where}={value} is not an executable Julia; fix it or {INSTALL_HINT}"
     found = _juliapkg_julia(env) or _juliaup_julia(env)
     if found:
         return found

@@ -44,6 +44,7 @@ import math
 import shutil
 import tempfile
 import time
+import warnings
 from typing import Any
 
 from symdescent.errors import PluginError
@@ -92,6 +93,7 @@ class PySRRefiner:
         self.seen: set[str] = set()
         self.skipped: list[tuple[str, str]] = []
         self.chunks = 0
+        self.short_slices = 0
         self._tempdir: str | None = None
 
     # -- lifecycle -------------------------------------------------------------
@@ -102,6 +104,11 @@ class PySRRefiner:
 
     @hookimpl
     def symdescent_finish(self, problem, result):
+        if self.chunks == 0 and self.short_slices:
+            warnings.warn(
+                f"the pysr refiner never ran: {self.short_slices} iteration(s) left less than "
+                f"plugins.pysr.min_chunk_seconds ({self.cfg.min_chunk_seconds} s) after timeout_margin; "
+                "raise search.iteration_seconds or search.time_budget", RuntimeWarning, stacklevel=2)
         if self._tempdir is not None:
             shutil.rmtree(self._tempdir, ignore_errors=True)
             self._tempdir = None
@@ -111,6 +118,7 @@ class PySRRefiner:
     def symdescent_refine(self, problem, candidates, state):
         timeout = self.chunk_timeout(state.deadline, time.monotonic())
         if timeout is not None and timeout < self.cfg.min_chunk_seconds:
+            self.short_slices += 1
             return None
         guesses = build_guesses(candidates, self.translation.mapping, self.names,
                                 limit=self.cfg.max_guesses, max_size=self.maxsize)

@@ -93,6 +93,8 @@ class _Display:
         self.task = None
 
     def __call__(self, event, row, counts):
+        if not counts["total"]:
+            return
         status = f"running {counts['running']}, left {counts['left']}"
         if self.task is None:
             self.progress.start()
@@ -102,7 +104,8 @@ class _Display:
             self.console.print(_row_line(row))
 
     def stop(self):
-        self.progress.stop()
+        if self.task is not None:
+            self.progress.stop()
 
 
 def _row_line(row: dict) -> str:

@@ -64,6 +64,9 @@ class Method(ABC):
         """None when the method can run here, otherwise why not."""
         return None
 
+    def warm_up(self) -> None:
+        """Import what ``fit`` needs, so that the timed fit does not pay for imports."""
+
     @abstractmethod
     def fit(self, X: np.ndarray, y: np.ndarray, names: tuple[str, ...], budget: float, seed: int) -> FittedModel:
         """Fit on ``(X, y)`` within ``budget`` seconds, single-threaded, seeded."""
@@ -83,6 +86,14 @@ class SymdescentMethod(Method):
 
     label: str = "symdescent"
     config: Any = None
+
+    def warm_up(self):
+        import sympy  # noqa: F401  (the search's final simplification)
+
+        import symdescent.estimator  # noqa: F401
+        from symdescent.registry import Registry
+
+        Registry.discover()
 
     def fit(self, X, y, names, budget, seed):
         from symdescent.bench.metrics import to_positive
@@ -186,6 +197,9 @@ class OperonMethod(Method):
             return f"pyoperon is not installed ({exc}); pip install 'symdescent[bench]'"
         return None
 
+    def warm_up(self):
+        import pyoperon.sklearn  # noqa: F401
+
     def fit(self, X, y, names, budget, seed):
         from pyoperon.sklearn import SymbolicRegressor
 
@@ -246,6 +260,9 @@ class GplearnMethod(Method):
             return f"gplearn is not installed ({exc}); pip install 'symdescent[bench]'"
         return None
 
+    def warm_up(self):
+        import gplearn.genetic  # noqa: F401
+
     def fit(self, X, y, names, budget, seed):
         from gplearn.genetic import SymbolicRegressor
 
@@ -280,6 +297,9 @@ class PysrMethod(Method):
         except PluginError as exc:
             return f"the symdescent_pysr plugin is not installed or failed to load ({exc})"
         return info.unavailable_reason()
+
+    def warm_up(self):
+        import pysr  # noqa: F401
 
     def fit(self, X, y, names, budget, seed):
         from pysr import PySRRegressor

@@ -23,9 +23,13 @@ Examples
 from __future__ import annotations
 
 import csv
+import logging
 import os
+import signal
+import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -110,6 +114,7 @@ def execute_run(run: Run, settings: RunSettings) -> dict:
     row = _base_row(run, settings)
     try:
         data = make_dataset(run.problem, run.seed, run.noise, settings.n_samples)
+        run.method.warm_up()
         start = time.monotonic()
         fitted = run.method.fit(data.X_train, data.y_train, data.names, settings.budget, run.seed)
         row["time_s"] = round(time.monotonic() - start, 3)
@@ -210,15 +215,37 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+@contextmanager
+def _sigint_ignored():
+    """Ignore Ctrl-C while worker processes are spawned: they inherit it, so only this
+    process sees Ctrl-C and shuts the cluster down in order (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 def open_client(scheduler: str | None = None, workers: int | None = None):
     """A Dask client: to ``scheduler`` if given, else to a new single-threaded-worker ``LocalCluster``."""
     from distributed import Client, LocalCluster
 
     if scheduler:
         return Client(scheduler)
-    cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
-                           dashboard_address=None, env=dict(THREAD_ENV))
+    with _sigint_ignored():
+        cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
+                               dashboard_address=None, env=dict(THREAD_ENV))
     return Client(cluster)
+
+
+def _close(client) -> None:
+    cluster = getattr(client, "cluster", None)
+    client.close()
+    if cluster is not None:
+        cluster.close()
 
 
 def run_benchmark(runs: Sequence[Run], settings: RunSettings, results: ResultsFile, *, scheduler: str | None = None,
@@ -289,11 +316,11 @@ def run_benchmark(runs: Sequence[Run], settings: RunSettings, results: ResultsFi
             notify("row", row, dict(counts))
     except KeyboardInterrupt:
         out.interrupted = True
-        client.cancel(list(futures))
+        # Closing our own cluster kills the runs in flight; on a shared one, cancel ours.
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+        if not own:
+            client.cancel(list(futures))
     finally:
         if own:
-            cluster = getattr(client, "cluster", None)
-            client.close()
-            if cluster is not None:
-                cluster.close()
+            _close(client)
     return out

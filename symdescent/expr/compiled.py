@@ -9,8 +9,11 @@ forward-mode Jacobian with respect to the constants and a complete
 Levenberg-Marquardt fit of the constants -- inside numba.
 
 Evaluation walks the program in postfix order over a ``(depth, n)`` stack
-buffer; every node is one tight loop over the rows, so the per-node cost is a
-branch, not a Python call.  Results follow :func:`~symdescent.expr.evaluate.evaluate_tokens`
+buffer; every node is one tight (SIMD-vectorised where the operation allows)
+loop over the rows, so the per-node cost is a branch, not a Python call.
+Leaves are not copied: variables are read in place from a transposed copy of
+the used columns of ``X``, and subtrees without variables stay scalars until
+they meet a vector, as numpy's broadcasting does in the reference.  Results follow :func:`~symdescent.expr.evaluate.evaluate_tokens`
 exactly where the arithmetic is the same: domain errors give NaN, ``log(0)``
 gives ``-inf``, ``x / 0`` gives ``inf`` or NaN, overflow gives ``inf`` and
 ``pow`` has C ``pow`` (= ``np.power``) semantics.  Transcendental functions
@@ -105,9 +108,13 @@ class Program(NamedTuple):
     code : int64 array (m,)
         Opcodes (``OP_*``), children before parents.
     arg : int64 array (m,)
-        Variable column for ``OP_VAR``, constant index for ``OP_CONST``, else 0.
+        For ``OP_VAR`` the index into ``columns``, for ``OP_CONST`` the
+        constant's index, else 0.
     value : float64 array (m,)
         Literal value for ``OP_LIT``, else 0.
+    columns : int64 array
+        The columns of ``X`` the expression reads, ascending; the kernels work
+        on a transposed copy of these columns.
     depth : int
         Maximum stack depth of the postfix walk (rows of the stack buffer).
     n_constants : int
@@ -120,6 +127,7 @@ class Program(NamedTuple):
     code: np.ndarray
     arg: np.ndarray
     value: np.ndarray
+    columns: np.ndarray
     depth: int
     n_constants: int
     n_variables: int
@@ -132,8 +140,8 @@ def compile_program(tokens: Sequence[str]) -> Program:
     unknown tokens or an incomplete sequence.
 
     >>> p = compile_program(("add", "x1", "C"))
-    >>> p.code.tolist(), p.arg.tolist(), p.depth, p.n_constants, p.n_variables
-    ([1, 0, 3], [0, 1, 0], 2, 1, 2)
+    >>> p.code.tolist(), p.arg.tolist(), p.columns.tolist(), p.depth, p.n_constants
+    ([1, 0, 3], [0, 0, 0], [1], 2, 1)
     """
     return _compile_cached(tuple(tokens))
 
@@ -149,7 +157,9 @@ def _compile_cached(tokens: tuple) -> Program:
     value = np.zeros(m, dtype=np.float64)
     n_const = tokens.count(ops.CONST)
     ci = n_const
-    sp = depth = n_vars = 0
+    columns = sorted({ops.variable_index(t) for t in tokens if ops.is_variable(t)})
+    slot = {col: i for i, col in enumerate(columns)}
+    sp = depth = 0
     for t, tok in enumerate(reversed(tokens)):
         op = OPCODES.get(tok)
         if op is not None:
@@ -162,16 +172,18 @@ def _compile_cached(tokens: tuple) -> Program:
         elif tok in ops.LITERALS:
             code[t], value[t] = OP_LIT, ops.LITERALS[tok]
         else:
-            col = ops.variable_index(tok)
-            code[t], arg[t] = OP_VAR, col
-            n_vars = max(n_vars, col + 1)
+            code[t], arg[t] = OP_VAR, slot[ops.variable_index(tok)]
         sp += 1
         depth = max(depth, sp)
-    return Program(tokens, code, arg, value, depth, n_const, n_vars)
+    n_vars = columns[-1] + 1 if columns else 0
+    return Program(tokens, code, arg, value, np.array(columns, dtype=np.int64), depth, n_const, n_vars)
 
 
 def _program(program) -> Program:
-    return program if isinstance(program, Program) else compile_program(program)
+    """A :class:`Program` from a Program, prefix tokens or an Expression."""
+    if isinstance(program, Program):
+        return program
+    return compile_program(getattr(program, "tokens", program))
 
 
 def _check_X(program: Program, X) -> np.ndarray:
@@ -364,49 +376,184 @@ def _binary_d(op, a, b, out, da, db):
 
 
 @_jit
-def _eval_into(code, arg, value, consts, X, stack, out):
-    """Evaluate the program on the rows of ``X`` into ``out`` using ``stack`` (depth, n)."""
+def _unary_s(op, x):
+    """``op(x)`` on a scalar, with the same arithmetic as :func:`_unary`."""
+    if op == OP_NEG:
+        return -x
+    if op == OP_SQRT:
+        return math.sqrt(x)
+    if op == OP_EXP:
+        return math.exp(x)
+    if op == OP_LOG:
+        return math.log(x)
+    if op == OP_SIN:
+        return math.sin(x)
+    if op == OP_COS:
+        return math.cos(x)
+    if op == OP_TAN:
+        return math.tan(x)
+    if op == OP_TANH:
+        return math.tanh(x)
+    if op == OP_ASIN:
+        return math.asin(x)
+    if op == OP_ABS:
+        return abs(x)
+    if op == OP_SQUARE:
+        return x * x
+    return x * x * x
+
+
+@_jit
+def _binary_s(op, x, z):
+    """``op(x, z)`` on scalars, with the same arithmetic as :func:`_binary`."""
+    if op == OP_ADD:
+        return x + z
+    if op == OP_SUB:
+        return x - z
+    if op == OP_MUL:
+        return x * z
+    if op == OP_DIV:
+        return x / z
+    return x ** z
+
+
+@_jit
+def _binary_sv(op, x, b, out):
+    """``out = op(x, b)`` for a scalar first operand."""
+    n = out.shape[0]
+    if op == OP_ADD:
+        for i in range(n):
+            out[i] = x + b[i]
+    elif op == OP_SUB:
+        for i in range(n):
+            out[i] = x - b[i]
+    elif op == OP_MUL:
+        for i in range(n):
+            out[i] = x * b[i]
+    elif op == OP_DIV:
+        for i in range(n):
+            out[i] = x / b[i]
+    else:
+        for i in range(n):
+            out[i] = x ** b[i]
+
+
+@_jit
+def _binary_vs(op, a, z, out):
+    """``out = op(a, z)`` for a scalar second operand."""
+    n = out.shape[0]
+    if op == OP_ADD:
+        for i in range(n):
+            out[i] = a[i] + z
+    elif op == OP_SUB:
+        for i in range(n):
+            out[i] = a[i] - z
+    elif op == OP_MUL:
+        for i in range(n):
+            out[i] = a[i] * z
+    elif op == OP_DIV:
+        for i in range(n):
+            out[i] = a[i] / z
+    else:
+        for i in range(n):
+            out[i] = a[i] ** z
+
+
+@_jit
+def _gather_columns(X, columns):
+    """The used columns of ``X`` (n, d) as contiguous rows (len(columns), n)."""
     n = X.shape[0]
+    XT = np.empty((columns.shape[0], n))
+    for i in range(n):
+        for s in range(columns.shape[0]):
+            XT[s, i] = X[i, columns[s]]
+    return XT
+
+
+# stack entry kinds of the evaluation kernel
+_IN_STACK = 0  # a vector in its own row of the stack buffer
+_IN_X = 1  # a column of X, read in place (row ``ref`` of XT)
+_SCALAR = 2  # a scalar (the subtree holds only constants and literals)
+
+
+@_jit
+def _eval_into(code, arg, value, consts, XT, stack, kind, ref, sval, out):
+    """Evaluate the program into ``out`` (n,).
+
+    ``XT`` (columns, n) holds the used columns of X as rows; ``stack``
+    (depth, n) is the work buffer, ``kind``, ``ref`` and ``sval`` (depth,)
+    describe each stack entry: leaves are never copied, variables are read
+    from ``XT`` in place and subtrees without variables stay scalars, as
+    numpy does in the reference evaluator.
+    """
     sp = 0
     for t in range(code.shape[0]):
         op = code[t]
         if op == OP_VAR:
-            col = arg[t]
-            for i in range(n):
-                stack[sp, i] = X[i, col]
+            kind[sp] = _IN_X
+            ref[sp] = arg[t]
             sp += 1
         elif op == OP_CONST:
-            stack[sp, :] = consts[arg[t]]
+            kind[sp] = _SCALAR
+            sval[sp] = consts[arg[t]]
             sp += 1
         elif op == OP_LIT:
-            stack[sp, :] = value[t]
+            kind[sp] = _SCALAR
+            sval[sp] = value[t]
             sp += 1
         elif op < OP_NEG:
-            # first child on top, second below; the result replaces the second
-            _binary(op, stack[sp - 1], stack[sp - 2], stack[sp - 2])
+            ta = sp - 1  # first child on top
+            tb = sp - 2  # second child below; the result goes here
+            ka = kind[ta]
+            kb = kind[tb]
+            if ka == _SCALAR and kb == _SCALAR:
+                sval[tb] = _binary_s(op, sval[ta], sval[tb])
+            elif ka == _SCALAR:
+                vb = stack[tb] if kb == _IN_STACK else XT[ref[tb]]
+                _binary_sv(op, sval[ta], vb, stack[tb])
+                kind[tb] = _IN_STACK
+            elif kb == _SCALAR:
+                va = stack[ta] if ka == _IN_STACK else XT[ref[ta]]
+                _binary_vs(op, va, sval[tb], stack[tb])
+                kind[tb] = _IN_STACK
+            else:
+                va = stack[ta] if ka == _IN_STACK else XT[ref[ta]]
+                vb = stack[tb] if kb == _IN_STACK else XT[ref[tb]]
+                _binary(op, va, vb, stack[tb])
+                kind[tb] = _IN_STACK
             sp -= 1
         else:
-            _unary(op, stack[sp - 1], stack[sp - 1])
-    out[:] = stack[0]
+            ta = sp - 1
+            ka = kind[ta]
+            if ka == _SCALAR:
+                sval[ta] = _unary_s(op, sval[ta])
+            else:
+                va = stack[ta] if ka == _IN_STACK else XT[ref[ta]]
+                _unary(op, va, stack[ta])
+                kind[ta] = _IN_STACK
+    if kind[0] == _SCALAR:
+        out[:] = sval[0]
+    elif kind[0] == _IN_X:
+        out[:] = XT[ref[0]]
+    else:
+        out[:] = stack[0]
 
 
 @_jit
-def _jac_into(code, arg, value, consts, X, vstack, gstack, has, da, db, out, J):
+def _jac_into(code, arg, value, consts, XT, vstack, gstack, has, da, db, out, J):
     """Values into ``out`` (n,) and the Jacobian into ``J`` (k, n), forward mode.
 
     ``gstack`` (depth, k, n) holds the gradient rows of each stack entry;
     ``has[s]`` says whether entry ``s`` depends on a constant at all (its
     gradient is never touched otherwise, as in ``evaluate_with_jacobian``).
     """
-    n = X.shape[0]
+    n = out.shape[0]
     k = consts.shape[0]
     sp = 0
     for t in range(code.shape[0]):
         op = code[t]
         if op == OP_VAR:
-            col = arg[t]
-            for i in range(n):
-                vstack[sp, i] = X[i, col]
+            vstack[sp, :] = XT[arg[t]]
             has[sp] = False
             sp += 1
         elif op == OP_CONST:
@@ -460,22 +607,24 @@ def _jac_into(code, arg, value, consts, X, vstack, gstack, has, da, db, out, J):
 
 
 @_jit
-def _evaluate_kernel(code, arg, value, depth, consts, X):
-    out = np.empty(X.shape[0])
-    stack = np.empty((max(depth, 1), X.shape[0]))
-    _eval_into(code, arg, value, consts, X, stack, out)
+def _evaluate_kernel(code, arg, value, columns, depth, consts, X):
+    n = X.shape[0]
+    d = max(depth, 1)
+    out = np.empty(n)
+    _eval_into(code, arg, value, consts, _gather_columns(X, columns), np.empty((d, n)),
+               np.zeros(d, dtype=np.int64), np.zeros(d, dtype=np.int64), np.zeros(d), out)
     return out
 
 
 @_jit
-def _jacobian_kernel(code, arg, value, depth, consts, X):
+def _jacobian_kernel(code, arg, value, columns, depth, consts, X):
     n = X.shape[0]
     k = consts.shape[0]
     d = max(depth, 1)
     out = np.empty(n)
     J = np.empty((k, n))
-    _jac_into(code, arg, value, consts, X, np.empty((d, n)), np.empty((d, k, n)),
-              np.zeros(d, dtype=np.bool_), np.empty(n), np.empty(n), out, J)
+    _jac_into(code, arg, value, consts, _gather_columns(X, columns), np.empty((d, n)),
+              np.empty((d, k, n)), np.zeros(d, dtype=np.bool_), np.empty(n), np.empty(n), out, J)
     return out, J
 
 
@@ -491,7 +640,7 @@ def evaluate(program, constants, X) -> np.ndarray:
     p = _program(program)
     X = _check_X(p, X)
     c = _check_constants(p, constants)
-    return _evaluate_kernel(p.code, p.arg, p.value, p.depth, c, X)
+    return _evaluate_kernel(p.code, p.arg, p.value, p.columns, p.depth, c, X)
 
 
 def evaluate_jacobian(program, constants, X) -> tuple[np.ndarray, np.ndarray]:
@@ -503,7 +652,7 @@ def evaluate_jacobian(program, constants, X) -> tuple[np.ndarray, np.ndarray]:
     p = _program(program)
     X = _check_X(p, X)
     c = _check_constants(p, constants)
-    f, J = _jacobian_kernel(p.code, p.arg, p.value, p.depth, c, X)
+    f, J = _jacobian_kernel(p.code, p.arg, p.value, p.columns, p.depth, c, X)
     return f, np.ascontiguousarray(J.T)
 
 
@@ -619,7 +768,7 @@ def _sse(f, y, a, b):
 
 
 @_jit
-def _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, g, scale, colnorm):
+def _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, dnorm, g, scale, colnorm):
     """Kaufman's projected Jacobian, column-scaled, as normal equations.
 
     ``J`` (k, n) is overwritten with ``a J`` minus its component in the span
@@ -630,7 +779,8 @@ def _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, g, scale, colnor
     ``a`` or ``b``; it is zeroed, so that constant does not move.
     Column ``j`` is divided by ``scale[j]``, its largest
     entry, so that ``A = Js Js^T`` and ``g = Js r`` cannot overflow; ``D``
-    receives the damping diagonal.
+    receives the damping diagonal (in the same scaled units) and ``dnorm``
+    the running maximum of the unscaled column norms.
     Returns False when the Jacobian vanishes (nothing left to fit).
     """
     k, n = J.shape
@@ -703,12 +853,21 @@ def _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, g, scale, colnor
                 s += J[j, i] * J[l, i]
             A[j, l] = s
             A[l, j] = s
-    # Marquardt's damping: the diagonal of A, floored so that zero columns stay stable
+    # Marquardt's damping as in MINPACK: the largest norm each column has had
+    # so far (``dnorm``, unscaled), so that a constant whose influence has
+    # collapsed (a factor of a product going to 0) is not thrown around
     dmax = 0.0
     for j in range(k):
         dmax = max(dmax, A[j, j])
     for j in range(k):
-        D[j] = max(A[j, j], 1e-15 * dmax, 1e-300)
+        nj = colnorm[j] * scale[j]
+        if math.isfinite(nj) and nj > dnorm[j]:
+            dnorm[j] = nj
+        r = dnorm[j] / scale[j]
+        dj = r * r
+        if not (dj >= A[j, j]) or not math.isfinite(dj):
+            dj = A[j, j]
+        D[j] = max(dj, 1e-15 * dmax, 1e-300)
     return any_col
 
 
@@ -745,11 +904,15 @@ def _solve_damped(A, D, g, lam, h, L):
 
 
 @_jit
-def _fit_kernel(code, arg, value, depth, c0, X, y, use_a, use_b, max_iter):
+def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_iter):
     n = X.shape[0]
     k = c0.shape[0]
     d = max(depth, 1)
+    XT = _gather_columns(X, columns)
     vstack = np.empty((d, n))
+    kind = np.zeros(d, dtype=np.int64)
+    ref = np.zeros(d, dtype=np.int64)
+    sval = np.zeros(d)
     gstack = np.empty((d, k, n))
     has = np.zeros(d, dtype=np.bool_)
     da = np.empty(n)
@@ -759,6 +922,7 @@ def _fit_kernel(code, arg, value, depth, c0, X, y, use_a, use_b, max_iter):
     q = np.empty(n)
     A = np.empty((k, k))
     D = np.empty(k)
+    dnorm = np.zeros(k)
     L = np.zeros((k, k))
     g = np.empty(k)
     scale = np.empty(k)
@@ -772,6 +936,10 @@ def _fit_kernel(code, arg, value, depth, c0, X, y, use_a, use_b, max_iter):
             c[j] = c0[j] if math.isfinite(c0[j]) else 1.0
         return c, 1.0, 0.0, np.inf, False, 0, 0, _STOP_INVALID
     ymean = _mean(y)
+    if not math.isfinite(ymean):  # y holds NaN or inf: nothing can be fitted
+        for j in range(k):
+            c[j] = c0[j] if math.isfinite(c0[j]) else 1.0
+        return c, 1.0, 0.0, np.inf, False, 0, 0, _STOP_INVALID
     ss_y = 0.0
     for i in range(n):
         ss_y += y[i] * y[i]
@@ -789,7 +957,7 @@ def _fit_kernel(code, arg, value, depth, c0, X, y, use_a, use_b, max_iter):
             break
         else:
             c[:] = (1.0, -1.0, 0.5)[attempt - 1]
-        _eval_into(code, arg, value, c, X, vstack, f)
+        _eval_into(code, arg, value, c, XT, vstack, kind, ref, sval, f)
         nfev += 1
         if _all_finite(f):
             found = True
@@ -804,9 +972,9 @@ def _fit_kernel(code, arg, value, depth, c0, X, y, use_a, use_b, max_iter):
     if k == 0 or max_iter <= 0 or not math.isfinite(sse) or sse <= _EXACT * ss_y:
         return c, a, b, sse / n, True, nfev, njev, _STOP_START
 
-    _jac_into(code, arg, value, c, X, vstack, gstack, has, da, db, f, J)
+    _jac_into(code, arg, value, c, XT, vstack, gstack, has, da, db, f, J)
     njev += 1
-    live = _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, g, scale, colnorm)
+    live = _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, dnorm, g, scale, colnorm)
     lam = 1e-3
     nu = 2.0
     trials = 0
@@ -846,7 +1014,7 @@ def _fit_kernel(code, arg, value, depth, c0, X, y, use_a, use_b, max_iter):
         sse_new = np.inf
         a_new, b_new, fm_new = a, b, fm
         if finite:
-            _eval_into(code, arg, value, c_new, X, vstack, f)
+            _eval_into(code, arg, value, c_new, XT, vstack, kind, ref, sval, f)
             nfev += 1
             if _all_finite(f):
                 a_new, b_new, fm_new = _scale(f, y, ymean, use_a, use_b)
@@ -874,9 +1042,9 @@ def _fit_kernel(code, arg, value, depth, c0, X, y, use_a, use_b, max_iter):
                 break
             if trials >= max_iter:
                 break
-            _jac_into(code, arg, value, c, X, vstack, gstack, has, da, db, f, J)
+            _jac_into(code, arg, value, c, XT, vstack, gstack, has, da, db, f, J)
             njev += 1
-            live = _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, g, scale, colnorm)
+            live = _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, dnorm, g, scale, colnorm)
             if not live:
                 stop = _STOP_FLAT
         else:
@@ -893,35 +1061,49 @@ def fit_constants(program, c0, X, y, use_a: bool = True, use_b: bool = True, max
 
     For each ``c`` the outer ``a`` and ``b`` are solved in closed form
     (variable projection; ``a`` is fixed to 1 unless ``use_a``, ``b`` to 0
-    unless ``use_b``); ``c`` follows damped Gauss-Newton steps on Kaufman's
-    projected Jacobian, all inside numba.
+    unless ``use_b``; a constant ``f`` gets ``a = 0, b = mean(y)``).  ``c``
+    follows damped Gauss-Newton steps on Kaufman's projected Jacobian (``a J``
+    minus its component in the span of the used outer terms), with
+    Marquardt's diagonal damping adapted by Nielsen's rule: a step is accepted
+    when it lowers the SSE.  The fit stops on a negligible relative
+    improvement (1e-10), step (1e-12) or gradient, on an exact fit (SSE at
+    1e-30 of ``sum(y**2)``) or after ``max_iter`` trial steps.  Everything
+    runs inside numba: no warnings, no exceptions, whatever the expression.
 
     Parameters
     ----------
-    program : Program or sequence of str
+    program : Program, sequence of str or Expression
         Compiled program or prefix tokens.
     c0 : array-like (k,)
-        Starting constants.  When ``f`` is non-finite there, ``1``, ``-1`` and
-        ``0.5`` for every constant are tried instead.
+        Starting constants.  When ``f`` is non-finite there (or ``c0`` is),
+        ``1``, ``-1`` and ``0.5`` for every constant are tried instead.
     X, y : ndarray
-        Data, ``(n, d)`` and ``(n,)``.
+        Data, ``(n, d)`` and ``(n,)``; ``y`` must be finite.
     use_a, use_b : bool
         Fit the outer scale ``a`` / offset ``b``.
     max_iter : int
-        Most trial steps (one evaluation of ``f`` each; an accepted step costs
-        one Jacobian evaluation more).
+        Most trial steps: one evaluation of ``f`` each, and an accepted step
+        costs one Jacobian evaluation more.  ``0`` gives the closed-form
+        ``a, b`` at the start.
 
     Returns
     -------
     c : ndarray (k,)
-        Fitted constants, always finite (``c0`` unchanged when nothing was fitted).
+        Fitted constants, always finite; the starting point when no step
+        improved on it.
     a, b : float
         The outer scale and offset at ``c``.
     mse : float
         ``mean((a f(c) + b - y) ** 2)``; ``inf`` when not finite.
     ok : bool
-        False when no starting point with finite ``f`` was found (then
-        ``a, b, mse = 1, 0, inf``).
+        False when no starting point with finite ``f`` was found (or ``y`` is
+        not finite, or has no rows); then ``a, b, mse = 1, 0, inf``.
+
+    Notes
+    -----
+    ``_fit_kernel`` (same arguments after the program's arrays) also returns
+    the number of evaluations of ``f`` and of the Jacobian and why it stopped
+    (``_STOP_*``).
     """
     p = _program(program)
     X = _check_X(p, X)
@@ -929,6 +1111,6 @@ def fit_constants(program, c0, X, y, use_a: bool = True, use_b: bool = True, max
     y = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
-    c, a, b, mse, ok, _, _, _ = _fit_kernel(p.code, p.arg, p.value, p.depth, c0, X, y,
-                                   bool(use_a), bool(use_b), int(max_iter))
+    c, a, b, mse, ok, _, _, _ = _fit_kernel(p.code, p.arg, p.value, p.columns, p.depth, c0, X, y,
+                                            bool(use_a), bool(use_b), int(max_iter))
     return c, float(a), float(b), float(mse), bool(ok)

@@ -32,6 +32,28 @@ class FitResult:
     n_evaluations: int = 0
 
 
+def strip_scaling(expr: Expression) -> Expression:
+    """Remove a constant factor, constant term or sign at the root.
+
+    Fitting restores whichever of them the data needs, so stripping first
+    keeps genomes from piling scale on scale (``a * (c * f + d) + b``).
+    """
+    changed = True
+    while changed and expr.complexity > 1:
+        changed = False
+        t = expr.tokens
+        if t[0] == "neg":
+            expr, changed = expr.subtree(1), True
+            continue
+        if t[0] in ("add", "sub", "mul", "div"):
+            right = expr.subtree_end(1)
+            if t[1] == ops.CONST and t[0] in ("add", "mul"):
+                expr, changed = expr.subtree(right), True
+            elif t[right] == ops.CONST and right + 1 == len(t):
+                expr, changed = expr.subtree(1), True
+    return expr
+
+
 def _root_has_constant(expr: Expression, ops_: tuple[str, ...]) -> bool:
     """True when the root is one of ``ops_`` and one of its children is ``C``."""
     toks = expr.tokens

@@ -9,8 +9,9 @@ Run ``python -m symdescent.expr.throughput`` (single core, no arguments).  It pr
     constants: :func:`symdescent.expr.compiled.fit_constants` vs
     :func:`symdescent.expr.fit.fit_expression`, with the MSE each reaches.
 
-Timings are medians over repeats, after a warm-up call that triggers (or
-loads from cache) the numba compilation; the compile time is printed too.
+Timings are the best of several repeats, after a warm-up call that triggers
+(or loads from cache) the numba compilation; that first call's time is
+printed too.
 """
 
 from __future__ import annotations
@@ -24,14 +25,18 @@ from symdescent.expr.expression import Expression
 
 
 def _best_time(fn, repeats: int, inner: int) -> float:
-    """Median over ``repeats`` of the mean time of ``inner`` calls, in seconds."""
+    """Best over ``repeats`` of the mean time of ``inner`` calls, in seconds.
+
+    The minimum, not the mean: on a shared machine other processes only ever
+    add time, so the fastest repeat is the closest to the code's own cost.
+    """
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         for _ in range(inner):
             fn()
         times.append((time.perf_counter() - t0) / inner)
-    return float(np.median(times))
+    return float(np.min(times))
 
 
 def _sample(rng, n_variables: int, sizes: range, n_consts: range | None, count: int) -> list[Expression]:

@@ -92,9 +92,10 @@ class DescentRefiner:
             for _ in range(self.cfg.generations_per_iteration):
                 engine.step(evaluate)
         else:
-            engine.step(evaluate)
-            while time.monotonic() < state.deadline:
-                engine.step(evaluate)
+            while True:
+                engine.step(evaluate, state.deadline)
+                if time.monotonic() >= state.deadline:
+                    break
         return engine.best()
 
 

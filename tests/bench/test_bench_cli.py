@@ -2,8 +2,6 @@
 
 import csv
 
-import pytest
-
 from symdescent.cli import main
 
 

@@ -243,6 +243,8 @@ def test_refine_without_time_left_does_not_start_pysr():
                         front=(), best=None)
     assert r.symdescent_refine(problem=_Problem(3, 12), candidates=(), state=state) is None
     assert r.model is None and "pysr" not in sys.modules
+    with pytest.warns(RuntimeWarning, match="the pysr refiner never ran: 1 iteration"):
+        r.symdescent_finish(problem=None, result=None)
 
 
 def test_read_results_returns_each_equation_once():
@@ -268,3 +270,13 @@ class _Problem:
     def __init__(self, n_features, max_complexity):
         self.n_features = n_features
         self.max_complexity = max_complexity
+
+
+@pytest.mark.parametrize("name", ["julia", "signature", "config", "operators", "guesses", "parsing"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    module = importlib.import_module(f"symdescent_pysr.{name}")
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0

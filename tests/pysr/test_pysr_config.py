@@ -184,3 +184,25 @@ def test_unavailable_reason_without_pysr(monkeypatch):
     monkeypatch.setattr(julia, "pysr_installed", lambda: False)
     reason = julia.unavailable_reason()
     assert "pysr is not installed" in reason and 'pip install "symdescent[pysr]"' in reason
+
+
+@needs_pysr
+def test_every_keyword_the_refiner_passes_exists_in_the_installed_pysr():
+    import ast
+
+    from symdescent.config import Config
+    from symdescent.registry import PluginContext, derive_rng
+    from symdescent_pysr.plugin import PySRRefiner
+    from symdescent_pysr.signature import pysr_package_dir
+
+    ctx = PluginContext(name="pysr", role="refiner", config=PySRConfig(populations=3, population_size=20), seed=0,
+                        rng=derive_rng(0, "pysr"), shared={}, search=Config())
+    keywords = set(PySRRefiner(ctx).regressor_keywords("/tmp/x"))
+    per_chunk = {"niterations", "timeout_in_seconds", "guesses", "warm_start"}  # set_params on every chunk
+    assert keywords | per_chunk <= set(INSTALLED)
+    # fit(X, y, variable_names=...) and the fitted table the refiner reads
+    tree = ast.parse((pysr_package_dir() / "sr.py").read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "PySRRegressor")
+    fit = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "fit")
+    assert "variable_names" in {a.arg for a in (*fit.args.args, *fit.args.kwonlyargs)}
+    assert "equations_" in ast.unparse(cls)
