@@ -138,7 +138,7 @@ class PySRRefiner:
         except Exception as exc:  # Julia errors, PySR's parameter checks
             raise PluginError(f"PySR failed: {type(exc).__name__}: {exc}") from exc
         self.chunks += 1
-        return self.read_results(model.equations_, problem.operators)
+        return self.read_results(model.equations_, problem.operators, problem.max_complexity)
 
     def chunk_timeout(self, deadline: float, now: float) -> float | None:
         """Seconds PySR may run in this chunk (None: no time limit, the search is iteration-bounded).
@@ -151,12 +151,18 @@ class PySRRefiner:
         left = deadline - now - self.cfg.timeout_margin
         return min(left, float(user)) if user is not None else left
 
-    def read_results(self, table, operators) -> list:
-        """Expressions of PySR's table that were not returned before."""
+    def read_results(self, table, operators, max_complexity: int | None = None) -> list:
+        """Expressions of PySR's table that were not returned before.
+
+        Rows over ``max_complexity`` symdescent nodes are left out (PySR
+        counts its own way, and a larger ``maxsize`` may be configured).
+        """
         parsed = parse_equations(table, self.names, operators)
         self.skipped.extend(parsed.skipped)
         out = []
         for expr, text in zip(parsed.expressions, parsed.equations):
+            if max_complexity is not None and expr.complexity > max_complexity:
+                continue
             if text not in self.seen:
                 self.seen.add(text)
                 out.append(expr)
@@ -211,10 +217,20 @@ class PySRRefiner:
         return self.model
 
 
+def check_available(config: PySRConfig | None = None) -> str | None:
+    """``PluginInfo.check``: None when PySR can run here, else what is missing and how to install it.
+
+    Looks for pysr and a Julia runtime without importing pysr or starting
+    Julia (rules in :mod:`symdescent_pysr.julia`); the section's settings do
+    not change the answer.
+    """
+    return unavailable_reason()
+
+
 PYSR = PluginInfo(
     name="pysr",
     description="PySR (SymbolicRegression.jl) run in chunks with warm start, seeded with the proposers' candidates",
     refiner=PySRRefiner,
     config=PySRConfig,
-    check=unavailable_reason,
+    check=check_available,
 )

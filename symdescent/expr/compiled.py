@@ -663,7 +663,7 @@ _DEGENERATE = 1e-13  # f counts as constant when its spread is below this times 
 _FTOL = 1e-10  # stop when the relative improvement of the SSE falls below this
 _XTOL = 1e-12  # ... or the step below this relative to the constants
 _GTOL = 1e-10  # ... or every Jacobian column is this close to orthogonal to the residual
-_EXACT = 1e-30  # ... or SSE <= this * sum(y**2): an exact fit
+_EXACT = 1e-15  # ... or every residual is below this times the size of its row: an exact fit
 _REDUNDANT = 1e-8  # Jacobian columns shrunk below this by the projection are dropped
 
 # why _fit_kernel stopped (its last return value)
@@ -765,6 +765,36 @@ def _sse(f, y, a, b):
         r = a * f[i] + b - y[i]
         s += r * r
     return s if math.isfinite(s) else np.inf
+
+
+@_jit
+def _exact(f, y, a, b):
+    """True when every residual is at the rounding level of its own row."""
+    for i in range(f.shape[0]):
+        p = a * f[i]
+        if not abs(p + b - y[i]) <= _EXACT * (abs(y[i]) + abs(p) + abs(b)):
+            return False
+    return True
+
+
+@_jit
+def _fit_scale(f, y, ymean, use_a, use_b):
+    """``a, b, mean(f), SSE`` at the closed-form scaling, or at ``a = 1, b = 0``
+    when that is no worse.
+
+    The plain terms win only where rounding spoils the closed form: when ``y``
+    spans many orders of magnitude, ``a`` and ``b`` carry errors of a few ulps
+    of the largest values, which can exceed the whole residual of an exact
+    fit; without the plain terms the SSE would be rounding noise there and
+    the fit could not find the exact constants.
+    """
+    a, b, fm = _scale(f, y, ymean, use_a, use_b)
+    sse = _sse(f, y, a, b)
+    if (use_a or use_b) and (a != 1.0 or b != 0.0):
+        plain = _sse(f, y, 1.0, 0.0)
+        if plain <= sse:
+            return 1.0, 0.0, fm, plain
+    return a, b, fm, sse
 
 
 @_jit
@@ -940,9 +970,6 @@ def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_it
         for j in range(k):
             c[j] = c0[j] if math.isfinite(c0[j]) else 1.0
         return c, 1.0, 0.0, np.inf, False, 0, 0, _STOP_INVALID
-    ss_y = 0.0
-    for i in range(n):
-        ss_y += y[i] * y[i]
 
     # a starting point where f is finite: c0, else a few plain guesses
     found = False
@@ -967,9 +994,8 @@ def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_it
             c[j] = c0[j] if math.isfinite(c0[j]) else 1.0
         return c, 1.0, 0.0, np.inf, False, nfev, njev, _STOP_INVALID
 
-    a, b, fm = _scale(f, y, ymean, use_a, use_b)
-    sse = _sse(f, y, a, b)
-    if k == 0 or max_iter <= 0 or not math.isfinite(sse) or sse <= _EXACT * ss_y:
+    a, b, fm, sse = _fit_scale(f, y, ymean, use_a, use_b)
+    if k == 0 or max_iter <= 0 or not math.isfinite(sse) or _exact(f, y, a, b):
         return c, a, b, sse / n, True, nfev, njev, _STOP_START
 
     _jac_into(code, arg, value, c, XT, vstack, gstack, has, da, db, f, J)
@@ -1017,8 +1043,7 @@ def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_it
             _eval_into(code, arg, value, c_new, XT, vstack, kind, ref, sval, f)
             nfev += 1
             if _all_finite(f):
-                a_new, b_new, fm_new = _scale(f, y, ymean, use_a, use_b)
-                sse_new = _sse(f, y, a_new, b_new)
+                a_new, b_new, fm_new, sse_new = _fit_scale(f, y, ymean, use_a, use_b)
         if sse_new < sse:
             pred = 0.0  # predicted SSE reduction of the damped linear model
             for j in range(k):
@@ -1034,7 +1059,7 @@ def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_it
             lam *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
             lam = max(lam, 1e-12)
             nu = 2.0
-            if sse <= _EXACT * ss_y:
+            if _exact(f, y, a, b):
                 stop = _STOP_EXACT
                 break
             if actual <= _FTOL * sse_old and pred <= _FTOL * sse_old:
@@ -1048,7 +1073,19 @@ def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_it
             if not live:
                 stop = _STOP_FLAT
         else:
-            lam *= nu
+            # shrink the step as MINPACK shrinks its trust region: to the
+            # minimiser of the parabola through the SSE, its slope along h and
+            # the trial's SSE, as a fraction t in [0.1, 0.5] of the step; for
+            # D = diag(A), damping 1 + lam -> (1 + lam) / t does that
+            t = 0.1
+            if math.isfinite(sse_new):
+                slope = 0.0
+                for j in range(k):
+                    slope += 2.0 * g[j] * h[j]
+                beta = sse_new - sse - slope
+                if slope < 0.0 and beta > 0.0:
+                    t = min(0.5, max(0.1, -slope / (2.0 * beta)))
+            lam = max(lam * nu, (1.0 + lam) / t - 1.0)
             nu *= 2.0
             if lam > 1e20:
                 stop = _STOP_DAMPING
@@ -1066,8 +1103,9 @@ def fit_constants(program, c0, X, y, use_a: bool = True, use_b: bool = True, max
     minus its component in the span of the used outer terms), with
     Marquardt's diagonal damping adapted by Nielsen's rule: a step is accepted
     when it lowers the SSE.  The fit stops on a negligible relative
-    improvement (1e-10), step (1e-12) or gradient, on an exact fit (SSE at
-    1e-30 of ``sum(y**2)``) or after ``max_iter`` trial steps.  Everything
+    improvement (1e-10), step (1e-12) or gradient, on an exact fit (every
+    residual below 1e-15 of its row's size) or after ``max_iter`` trial
+    steps.  Everything
     runs inside numba: no warnings, no exceptions, whatever the expression.
 
     Parameters

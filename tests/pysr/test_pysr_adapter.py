@@ -253,6 +253,9 @@ def test_read_results_returns_each_equation_once():
     first = r.read_results(pysr_table(), ops.OPERATORS)
     assert len(first) == 6 and len(r.skipped) == 1
     assert r.read_results(pysr_table(), ops.OPERATORS) == []
+    fresh = PySRRefiner(_ctx())
+    fresh.symdescent_start(problem=_Problem(3, 12), state=None)
+    assert [e.complexity for e in fresh.read_results(pysr_table(), ops.OPERATORS, max_complexity=4)] == [1, 3, 4, 4]
 
 
 def test_finish_removes_the_temporary_folder(tmp_path):

@@ -105,6 +105,14 @@ def test_real_detection_on_this_machine_is_consistent():
     row = next(r for r in describe(Registry.discover()) if r["name"] == "pysr")
     assert row["available"] == (JULIA_MISSING is None)
     assert row["reason"] == (JULIA_MISSING or "")
+    # the registry hands the parsed [plugins.pysr] section to the check: same answer
+    X, y = _data()
+    if JULIA_MISSING is None:
+        Search(X, y, config=_config())
+    else:
+        with pytest.raises(PluginError) as err:
+            Search(X, y, config=_config())
+        assert str(err.value) == f"plugin 'pysr' is unavailable: {JULIA_MISSING}"
 
 
 # -- with Julia: PySR runs ------------------------------------------------------------------
