@@ -4,10 +4,19 @@ Third-party plugins run the same suite by subclassing these classes in their
 own tests; see docs/plugins.md.
 """
 
+import time
+
+import numpy as np
+import pytest
+
+from symdescent import hookimpl
+from symdescent.expr import parse
 from symdescent.plugins.descent import DESCENT
 from symdescent.plugins.random import RANDOM
 from symdescent.plugins.scorers import MDL, R2
+from symdescent.registry import PluginInfo
 from symdescent.testing import ProposerConformance, RefinerConformance, ScorerConformance
+from symdescent.types import Score
 
 
 class TestRandomProposer(ProposerConformance):
@@ -29,16 +38,6 @@ class TestR2Scorer(ScorerConformance):
 
 
 # -- the suite itself catches broken plugins ---------------------------------------
-
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from symdescent import hookimpl  # noqa: E402
-from symdescent.expr import parse  # noqa: E402
-from symdescent.registry import PluginInfo  # noqa: E402
-from symdescent.types import Score  # noqa: E402
 
 
 class _Broken:

@@ -13,10 +13,12 @@ buffer; every node is one tight (SIMD-vectorised where the operation allows)
 loop over the rows, so the per-node cost is a branch, not a Python call.
 Leaves are not copied: variables are read in place from a transposed copy of
 the used columns of ``X``, and subtrees without variables stay scalars until
-they meet a vector, as numpy's broadcasting does in the reference.  Results follow :func:`~symdescent.expr.evaluate.evaluate_tokens`
-exactly where the arithmetic is the same: domain errors give NaN, ``log(0)``
-gives ``-inf``, ``x / 0`` gives ``inf`` or NaN, overflow gives ``inf`` and
-``pow`` has C ``pow`` (= ``np.power``) semantics.  Transcendental functions
+they meet a vector, as numpy's broadcasting does in the reference.
+
+Results follow :func:`~symdescent.expr.evaluate.evaluate_tokens` exactly
+where the arithmetic is the same: domain errors give NaN, ``log(0)`` gives
+``-inf``, ``x / 0`` gives ``inf`` or NaN, overflow gives ``inf`` and ``pow``
+has C ``pow`` (= ``np.power``) semantics.  Transcendental functions
 may differ from numpy's in the last bits (numpy uses its own SIMD versions of
 ``exp``, ``log``, ``sin`` ... on some CPUs), so values agree to about 1e-15
 relative, not always bit for bit.
@@ -806,12 +808,12 @@ def _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, dnorm, g, scale,
     (they come from infinite slopes; the acceptance test of the step still
     uses the true SSE).  A column that the projection shrinks below
     ``_REDUNDANT`` of its size belongs to a constant that only duplicates
-    ``a`` or ``b``; it is zeroed, so that constant does not move.
-    Column ``j`` is divided by ``scale[j]``, its largest
-    entry, so that ``A = Js Js^T`` and ``g = Js r`` cannot overflow; ``D``
-    receives the damping diagonal (in the same scaled units) and ``dnorm``
-    the running maximum of the unscaled column norms.
-    Returns False when the Jacobian vanishes (nothing left to fit).
+    ``a`` or ``b``; it is zeroed, so that constant does not move.  Column
+    ``j`` is divided by ``scale[j]``, its largest entry, so that
+    ``A = Js Js^T`` and ``g = Js r`` cannot overflow; ``D`` receives the
+    damping diagonal (in the same scaled units) and ``dnorm`` the running
+    maximum of the unscaled column norms.  Returns False when the Jacobian
+    vanishes (nothing left to fit).
     """
     k, n = J.shape
     for j in range(k):
@@ -1098,15 +1100,18 @@ def fit_constants(program, c0, X, y, use_a: bool = True, use_b: bool = True, max
 
     For each ``c`` the outer ``a`` and ``b`` are solved in closed form
     (variable projection; ``a`` is fixed to 1 unless ``use_a``, ``b`` to 0
-    unless ``use_b``; a constant ``f`` gets ``a = 0, b = mean(y)``).  ``c``
+    unless ``use_b``; a constant ``f`` gets ``a = 0, b = mean(y)``; plain
+    ``a = 1, b = 0`` is kept where rounding makes it fit better).  ``c``
     follows damped Gauss-Newton steps on Kaufman's projected Jacobian (``a J``
-    minus its component in the span of the used outer terms), with
-    Marquardt's diagonal damping adapted by Nielsen's rule: a step is accepted
-    when it lowers the SSE.  The fit stops on a negligible relative
-    improvement (1e-10), step (1e-12) or gradient, on an exact fit (every
-    residual below 1e-15 of its row's size) or after ``max_iter`` trial
-    steps.  Everything
-    runs inside numba: no warnings, no exceptions, whatever the expression.
+    minus its component in the span of the used outer terms; constants that
+    only duplicate ``a`` or ``b`` stay put).  The damping is Marquardt's,
+    scaled by the largest column norms seen so far as in MINPACK; a step is
+    accepted when it lowers the SSE (then the damping drops by Nielsen's
+    rule), a rejected step is shrunk to the minimiser of a parabola along it.
+    The fit stops on a negligible relative improvement (1e-10), step (1e-12)
+    or gradient, on an exact fit (every residual below 1e-15 of its row's
+    size) or after ``max_iter`` trial steps.  Everything runs inside numba:
+    no warnings, no exceptions, whatever the expression.
 
     Parameters
     ----------
