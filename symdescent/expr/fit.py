@@ -3,7 +3,8 @@
 Every candidate ``f`` is fitted as ``a * f(x; c) + b``.  The outer ``a`` and
 ``b`` are solved in closed form for each value of the inner constants ``c``
 (variable projection, Golub & Pereyra), and ``c`` is fitted by
-:func:`scipy.optimize.least_squares`.  The outer terms stay in the returned
+Levenberg-Marquardt on Kaufman's projected Jacobian, compiled with numba
+(:func:`symdescent.expr.compiled.fit_constants`).  The outer terms stay in the returned
 expression only where they are needed: a scale ``a`` that is 1, or an offset
 ``b`` that is 0, to within the fit's precision, is dropped, and neither is
 added when ``f`` already has a constant factor or term at its root.
@@ -16,11 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from symdescent.expr import ops
-from symdescent.expr.evaluate import evaluate_tokens, evaluate_with_jacobian
 from symdescent.expr.expression import Expression, apply, const
-
-_BIG = 1e150
-
 
 @dataclass(frozen=True)
 class FitResult:
@@ -116,8 +113,8 @@ def fit_expression(
     scaling : bool
         Allow the outer ``a * f + b``.
     max_nfev : int, optional
-        Budget of function evaluations for the inner least squares
-        (default ``2 k + 6`` for ``k`` constants).
+        Budget of trial steps (one evaluation each) for the inner least
+        squares (default ``3 k + 10`` for ``k`` constants).
     optimize : bool
         Skip the inner least squares (closed-form scaling only) when False.
 
@@ -135,83 +132,35 @@ def fit_expression(
     >>> r.expression.to_infix(precision=6), r.mse < 1e-20
     ('3.0 * sin(x0) + 1.0', True)
     """
+    from symdescent.expr import compiled
+
     y = np.asarray(y, dtype=float)
-    tokens = expr.tokens
+    X = np.asarray(X, dtype=float)
     use_a = scaling and not _root_has_constant(expr, ("mul", "div"))
     use_b = scaling and not _root_has_constant(expr, ("add", "sub"))
-    nfev = 0
-
-    def predict(c):
-        nonlocal nfev
-        nfev += 1
-        f = evaluate_tokens(tokens, c, X)
+    prog = compiled.compile_program(expr.tokens)
+    c = np.asarray(expr.constants, dtype=float)
+    if optimize and len(c):
+        budget = max_nfev if max_nfev is not None else 3 * len(c) + 10
+        c, a, b, _, ok = compiled.fit_constants(prog, c, X, y, use_a, use_b, budget)
+        if not ok:
+            return FitResult(expr, np.inf, False, budget)
+        f = compiled.evaluate(prog, c, X)
+    else:
+        f = compiled.evaluate(prog, c, X)
         if not np.isfinite(f).all():
-            return None, 1.0, 0.0
+            return FitResult(expr, np.inf, False, 1)
         a, b = _scale(f, y, use_a, use_b)
-        return f, a, b
-
-    c0 = np.asarray(expr.constants, dtype=float)
-    f, a, b = predict(c0)
-    if optimize and len(c0):
-        c_new = _least_squares(tokens, c0 if f is not None else np.ones_like(c0), X, y, use_a, use_b,
-                               max_nfev if max_nfev is not None else 2 * len(c0) + 6)
-        f_new, a_new, b_new = predict(c_new)
-        if f_new is not None and (f is None or _mse(a_new * f_new + b_new, y) <= _mse(a * f + b, y)):
-            c0, f, a, b = c_new, f_new, a_new, b_new
-    if f is None:
-        return FitResult(expr, np.inf, False, nfev)
-    inner = expr.with_constants(c0)
-    return _choose_scaling(inner, f, a, b, y, nfev)
-
-
-def _least_squares(tokens, start, X, y, use_a, use_b, max_nfev):
-    """Levenberg-Marquardt on the inner constants with ``a`` and ``b`` projected out.
-
-    The Jacobian is exact (forward mode, one pass) and uses Kaufman's
-    variable-projection form: the Jacobian of ``a * f`` with its components
-    along the span of the outer terms ``{f, 1}`` removed.
-    """
-    from scipy.optimize import least_squares
-
-    big = _BIG ** 0.5
-    memo: dict = {}
-
-    def parts(c):
-        key = c.tobytes()
-        if key not in memo:
-            memo.clear()
-            f, J = evaluate_with_jacobian(tokens, c, X)
-            if not (np.isfinite(f).all() and np.isfinite(J).all()):
-                memo[key] = None
-            else:
-                a, b = _scale(f, y, use_a, use_b)
-                basis = [v for v, used in ((f, use_a), (np.ones_like(f), use_b)) if used]
-                Jr = a * J
-                if basis:
-                    Q, _ = np.linalg.qr(np.stack(basis, axis=1))
-                    Jr = Jr - Q @ (Q.T @ Jr)
-                memo[key] = (a * f + b - y, Jr)
-        return memo[key]
-
-    def residual(c):
-        p = parts(c)
-        return np.full(len(y), big) if p is None else p[0]
-
-    def jacobian(c):
-        p = parts(c)
-        return np.zeros((len(y), len(c))) if p is None else p[1]
-
-    try:
-        with np.errstate(all="ignore"):
-            sol = least_squares(residual, start, jac=jacobian, method="lm" if len(y) >= len(start) else "trf",
-                                max_nfev=max_nfev)
-        return sol.x
-    except (ValueError, np.linalg.LinAlgError, FloatingPointError):
-        return start
+    return _choose_scaling(expr.with_constants(c), f, a, b, y, 1)
 
 
 def _choose_scaling(inner: Expression, f, a, b, y, nfev) -> FitResult:
     """Keep ``a`` and ``b`` only where dropping them would cost accuracy."""
+    with np.errstate(all="ignore"):
+        return _choose_scaling_quiet(inner, f, a, b, y, nfev)
+
+
+def _choose_scaling_quiet(inner: Expression, f, a, b, y, nfev) -> FitResult:
     if np.ptp(f) == 0 and a == 0.0:
         return FitResult(const(float(y.mean())), _mse(np.full_like(y, y.mean()), y), True, nfev)
     full = _mse(a * f + b, y)
