@@ -191,7 +191,8 @@ def check(config: LeeConfig | None = None) -> str | None:
     except ModuleNotFoundError:
         return "the shipped model package symdescent_models is not installed"
     if not (path / "manifest.json").is_file():
-        return f"no exported model at {path} (train and export one: python -m symdescent_lee.export)"
+        return (f"no exported model at {path}: {path / 'manifest.json'} is missing "
+                "(train and export one: python -m symdescent_lee.export)")
     return None
 
 

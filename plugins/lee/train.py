@@ -4,6 +4,8 @@ Usage::
 
     python -m symdescent_lee.train --out runs/lee --hours 6
     python -m symdescent_lee.train --out runs/lee --resume     # continue exactly
+    python -m symdescent_lee.train --out runs/lee --compact training/lee_checkpoint.pt
+    python -m symdescent_lee.train --out runs/lee --resume-from training/lee_checkpoint.pt
 
 Batch ``k`` is a pure function of the data seed and ``k``, and the checkpoint
 holds the model, the optimiser and the step, so a resumed run continues the
@@ -106,7 +108,32 @@ def save_checkpoint(path: Path, model, opt, step: int, cfg: TrainConfig, samples
 
 
 def load_checkpoint(path: Path, device="cpu"):
-    return torch.load(path, map_location=device, weights_only=False)
+    state = torch.load(path, map_location=device, weights_only=False)
+    if state.get("compact"):  # optimiser moments were stored in bfloat16: widen them again
+        for s in state["optimizer"]["state"].values():
+            for k, v in s.items():
+                if torch.is_tensor(v) and v.dtype == torch.bfloat16:
+                    s[k] = v.float()
+    return state
+
+
+def save_compact(src: Path, dst: Path) -> None:
+    """Copy a checkpoint with the optimiser's moments in bfloat16 (about 2/3 of the size).
+
+    The model stays in float32; resuming from the copy continues the same data
+    stream and schedule, with moments rounded to bfloat16 once.  This is the
+    form committed to git between sessions (the brief caps it at 25 MB).
+    """
+    state = torch.load(src, map_location="cpu", weights_only=False)
+    for s in state["optimizer"]["state"].values():
+        for k, v in s.items():
+            if torch.is_tensor(v) and v.is_floating_point() and v.dim() > 0:
+                s[k] = v.to(torch.bfloat16)
+    state["compact"] = True
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, dst)
 
 
 def build(cfg: TrainConfig, device):
@@ -121,14 +148,19 @@ def train(args) -> Path:
     ckpt_path = out / "checkpoint.pt"
     device = torch.device(args.device)
     torch.set_num_threads(args.threads)
-    if args.resume and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path, device)
+    if args.compact:
+        save_compact(ckpt_path, Path(args.compact))
+        print(f"compact checkpoint -> {args.compact} ({Path(args.compact).stat().st_size / 1e6:.1f} MB)")
+        return Path(args.compact)
+    source = Path(args.resume_from) if args.resume_from else ckpt_path
+    if (args.resume or args.resume_from) and source.exists():
+        state = load_checkpoint(source, device)
         cfg = TrainConfig.from_dict(state["config"])
         model, opt = build(cfg, device)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step, samples, history = state["step"], state["samples"], state.get("history", [])
-        print(f"resumed from {ckpt_path} at step {step} ({samples:,} samples)", flush=True)
+        print(f"resumed from {source} at step {step} ({samples:,} samples)", flush=True)
     else:
         cfg = TrainConfig(**({} if args.config is None else {}))
         if args.config:
@@ -197,6 +229,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="runs/lee", help="run folder (checkpoint.pt, log.jsonl, config.json)")
     p.add_argument("--config", help="JSON training config (TrainConfig fields); ignored on --resume")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if present")
+    p.add_argument("--resume-from", help="continue from this checkpoint (e.g. the committed compact one)")
+    p.add_argument("--compact", metavar="PATH", help="write OUT/checkpoint.pt in compact form to PATH and exit")
     p.add_argument("--hours", type=float, default=None, help="wall-clock limit")
     p.add_argument("--steps", type=int, default=None, help="stop at this step")
     p.add_argument("--batch-size", type=int, default=None)
