@@ -40,12 +40,22 @@ class Evaluator:
         self.score_fn: Callable[[Candidate], Score] | None = None
 
     def _admissible(self, expr: Expression) -> bool:
+        """Allowed operators, existing variables, and powers with constant exponents.
+
+        ``x ** y`` and ``c ** x`` are left to ``exp``/``log``: a power's
+        exponent must be a constant (after constant folding it is one leaf).
+        """
         d = self.X.shape[1]
-        for t in expr.tokens:
+        toks = expr.tokens
+        for i, t in enumerate(toks):
             if ops.arity(t) and t not in self.allowed:
                 return False
             if ops.is_variable(t) and ops.variable_index(t) >= d:
                 return False
+            if t == "pow":
+                exponent = toks[expr.subtree_end(i + 1)]
+                if ops.arity(exponent) or ops.is_variable(exponent):
+                    return False
         return True
 
     def fit(self, expr: Expression, max_nfev: int | None = None, rows: str = "fit",
