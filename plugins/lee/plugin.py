@@ -147,7 +147,8 @@ class LeeRefiner:
         self.ctx = ctx
         self.cfg: LeeConfig = ctx.config or LeeConfig()
         self.rng = ctx.rng
-        #: best loss after each round of each call: how much each round helps
+        #: lowest loss in the pool after each round of each call (round 0: the
+        #: candidates handed in): how much each round helps
         self.round_losses: list[list[float]] = []
 
     @hookimpl
@@ -162,7 +163,7 @@ class LeeRefiner:
                   max_tokens=min(problem.max_complexity, 31))
         pool = sorted((c for c in candidates if c.valid), key=lambda c: c.value)
         found = []
-        losses = [pool[0].loss] if pool else []
+        losses = [min(c.loss for c in pool)] if pool else []
         for _ in range(cfg.refine_iterations):
             if not pool or time.monotonic() >= state.deadline:
                 break
@@ -175,7 +176,7 @@ class LeeRefiner:
             scored = [c for c in problem.evaluate(decoded, origin="lee") if c.valid]
             found += scored
             pool = sorted({c.expression.key(): c for c in scored + pool}.values(), key=lambda c: c.value)
-            losses.append(pool[0].loss if pool else float("inf"))
+            losses.append(min((c.loss for c in pool), default=float("inf")))
         self.round_losses.append(losses)
         return found
 

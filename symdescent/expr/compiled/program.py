@@ -1,0 +1,170 @@
+"""Programs: prefix tokens compiled once into integer arrays, and the numba decorator."""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple, Sequence
+
+import numba
+import numpy as np
+
+from symdescent.expr import ops
+
+
+def _jit(fn):
+    """``numba.njit`` with on-disk caching where a cache directory is writable.
+
+    numba raises at decoration time when it finds no writable cache location;
+    then the function is compiled per process instead.  ``error_model="numpy"``
+    makes ``x / 0`` give inf/NaN instead of raising ``ZeroDivisionError``.
+    """
+    try:
+        return numba.njit(cache=True, nogil=True, error_model="numpy")(fn)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return numba.njit(nogil=True, error_model="numpy")(fn)
+
+
+# ---------------------------------------------------------------------------
+# opcodes
+# ---------------------------------------------------------------------------
+OP_VAR = 0
+OP_CONST = 1
+OP_LIT = 2
+OP_ADD = 3
+OP_SUB = 4
+OP_MUL = 5
+OP_DIV = 6
+OP_POW = 7
+OP_NEG = 8  # first unary opcode
+OP_SQRT = 9
+OP_EXP = 10
+OP_LOG = 11
+OP_SIN = 12
+OP_COS = 13
+OP_TAN = 14
+OP_TANH = 15
+OP_ASIN = 16
+OP_ABS = 17
+OP_SQUARE = 18
+OP_CUBE = 19
+
+OPCODES: dict[str, int] = {
+    "add": OP_ADD, "sub": OP_SUB, "mul": OP_MUL, "div": OP_DIV, "pow": OP_POW,
+    "neg": OP_NEG, "sqrt": OP_SQRT, "exp": OP_EXP, "log": OP_LOG, "sin": OP_SIN,
+    "cos": OP_COS, "tan": OP_TAN, "tanh": OP_TANH, "asin": OP_ASIN, "abs": OP_ABS,
+    "square": OP_SQUARE, "cube": OP_CUBE,
+}
+assert set(OPCODES) == set(ops.OPERATORS), "compiled.py is out of step with ops.py"
+
+
+class Program(NamedTuple):
+    """A prefix expression compiled to arrays, in postfix (execution) order.
+
+    Attributes
+    ----------
+    tokens : tuple of str
+        The prefix tokens it was compiled from.
+    code : int64 array (m,)
+        Opcodes (``OP_*``), children before parents.
+    arg : int64 array (m,)
+        For ``OP_VAR`` the index into ``columns``, for ``OP_CONST`` the
+        constant's index, else 0.
+    value : float64 array (m,)
+        Literal value for ``OP_LIT``, else 0.
+    columns : int64 array
+        The columns of ``X`` the expression reads, ascending; the kernels work
+        on a transposed copy of these columns.
+    depth : int
+        Maximum stack depth of the postfix walk (rows of the stack buffer).
+    n_constants : int
+        Number of ``C`` placeholders.
+    n_variables : int
+        One more than the highest variable column used (0 if none).
+    """
+
+    tokens: tuple
+    code: np.ndarray
+    arg: np.ndarray
+    value: np.ndarray
+    columns: np.ndarray
+    depth: int
+    n_constants: int
+    n_variables: int
+
+
+def compile_program(tokens: Sequence[str]) -> Program:
+    """Compile prefix ``tokens`` into a :class:`Program` (cached by tokens).
+
+    Raises ``ValueError`` (an :class:`~symdescent.errors.ExpressionError`) for
+    unknown tokens or an incomplete sequence.
+
+    >>> p = compile_program(("add", "x1", "C"))
+    >>> p.code.tolist(), p.arg.tolist(), p.columns.tolist(), p.depth, p.n_constants
+    ([1, 0, 3], [0, 0, 0], [1], 2, 1)
+    """
+    return _compile_cached(tuple(tokens))
+
+
+@functools.lru_cache(maxsize=16384)
+def _compile_cached(tokens: tuple) -> Program:
+    from symdescent.expr.expression import validate_prefix
+
+    validate_prefix(tokens)
+    m = len(tokens)
+    code = np.empty(m, dtype=np.int64)
+    arg = np.zeros(m, dtype=np.int64)
+    value = np.zeros(m, dtype=np.float64)
+    n_const = tokens.count(ops.CONST)
+    ci = n_const
+    columns = sorted({ops.variable_index(t) for t in tokens if ops.is_variable(t)})
+    slot = {col: i for i, col in enumerate(columns)}
+    sp = depth = 0
+    for t, tok in enumerate(reversed(tokens)):
+        op = OPCODES.get(tok)
+        if op is not None:
+            code[t] = op
+            sp -= ops.OPERATORS[tok].arity - 1
+            continue
+        if tok == ops.CONST:
+            ci -= 1
+            code[t], arg[t] = OP_CONST, ci
+        elif tok in ops.LITERALS:
+            code[t], value[t] = OP_LIT, ops.LITERALS[tok]
+        else:
+            code[t], arg[t] = OP_VAR, slot[ops.variable_index(tok)]
+        sp += 1
+        depth = max(depth, sp)
+    n_vars = columns[-1] + 1 if columns else 0
+    return Program(tokens, code, arg, value, np.array(columns, dtype=np.int64), depth, n_const, n_vars)
+
+
+def _program(program) -> Program:
+    """A :class:`Program` from a Program, prefix tokens or an Expression."""
+    if isinstance(program, Program):
+        return program
+    return compile_program(getattr(program, "tokens", program))
+
+
+def _check_X(program: Program, X) -> np.ndarray:
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (rows, columns), got shape {X.shape}")
+    if X.shape[1] < program.n_variables:
+        raise ValueError(
+            f"expression uses x{program.n_variables - 1} but X has only {X.shape[1]} column(s)"
+        )
+    return X
+
+
+def _check_constants(program: Program, constants) -> np.ndarray:
+    c = np.ascontiguousarray(constants, dtype=np.float64).reshape(-1)
+    if c.shape[0] != program.n_constants:
+        raise ValueError(
+            f"expression has {program.n_constants} constant(s) but {c.shape[0]} value(s) were given"
+        )
+    return c
+
+
+# ---------------------------------------------------------------------------
+# kernels: one loop over the rows per node
+# ---------------------------------------------------------------------------
