@@ -40,6 +40,13 @@ def _fit(args) -> int:
         search["seed"] = args.seed
     cfg = cfg.with_overrides(search=search)
     callbacks = [] if args.quiet else [RichProgress(cfg.search.time_budget, cfg.search.max_iterations)]
+    if not args.quiet and sys.stderr.isatty():
+        from rich.console import Console
+
+        from symdescent.expr import compiled
+
+        with Console(stderr=True).status("preparing the compiled kernels (slow only on the first run)"):
+            compiled.warm_up()
     t0 = time.monotonic()
     result = Search(X, y, variable_names=names, config=cfg, callbacks=callbacks).run()
     elapsed = time.monotonic() - t0
@@ -83,6 +90,7 @@ def _report(result, target: str) -> None:
 
 def _plugins(args) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from symdescent.registry import Registry, describe
@@ -96,7 +104,8 @@ def _plugins(args) -> int:
         table.add_column(col)
     for r in rows:
         status = "available" if r["available"] else f"unavailable: {r['reason']}"
-        table.add_row(r["name"], ", ".join(r["roles"]), status, r["description"], ", ".join(r["settings"]))
+        table.add_row(*(escape(v) for v in (r["name"], ", ".join(r["roles"]), status, r["description"],
+                                             ", ".join(r["settings"]))))
     Console(width=200).print(table)
     return 0
 

@@ -28,6 +28,9 @@ class Evaluator:
     """
 
     def __init__(self, X: np.ndarray, y: np.ndarray, config: SearchConfig, rng: np.random.Generator):
+        from symdescent.expr import compiled
+
+        compiled.warm_up()  # JIT-compile (first run only) before any clock starts
         self.X, self.y = X, y
         self.config = config
         n = X.shape[0]
