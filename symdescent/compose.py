@@ -64,7 +64,7 @@ class Program:
     >>> p(x=np.array([1.0, 2.0]), y=1.0)
     array([0.5, 1. ])
     >>> p.equation()
-    Eq(dx, -x*y + 1.5*x)
+    Eq(dx, -x*y + 3*x/2)
     """
 
     expression: Expression

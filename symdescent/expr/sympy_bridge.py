@@ -24,8 +24,29 @@ def _symbols(names: Sequence[str] | None, n: int):
     return [sympy.Symbol(str(name), real=True) for name in names]
 
 
-def to_sympy(expr: Expression, variable_names: Sequence[str] | None = None, *, symbolic_constants: bool = False):
-    """Return a sympy expression; constants become Floats (or symbols c0, c1, ...)."""
+def exact_number(value: float, max_denominator: int = 12):
+    """``value`` as an exact sympy number when it is exactly the float of p/q or
+    p/q * pi (q <= ``max_denominator``), as snapped constants are; else a Float."""
+    from fractions import Fraction
+
+    import sympy
+
+    if math.isfinite(value):
+        for scale, factor in ((1.0, sympy.Integer(1)), (math.pi, sympy.pi)):
+            f = Fraction(value / scale).limit_denominator(max_denominator)
+            if float(f) * scale == value:
+                return sympy.Rational(f.numerator, f.denominator) * factor
+    return sympy.Float(value)
+
+
+def to_sympy(expr: Expression, variable_names: Sequence[str] | None = None, *, symbolic_constants: bool = False,
+             exact: bool = True):
+    """Return a sympy expression.
+
+    Constants become exact numbers where they are exactly a simple fraction
+    or fraction of pi (``exact``; see :func:`exact_number`), Floats otherwise,
+    or symbols ``c0, c1, ...`` with ``symbolic_constants``.
+    """
     import sympy
 
     n_vars = max(expr.variables, default=-1) + 1
@@ -60,7 +81,11 @@ def to_sympy(expr: Expression, variable_names: Sequence[str] | None = None, *, s
     for tok in reversed(expr.tokens):
         if tok == ops.CONST:
             ci -= 1
-            stack.append(sympy.Symbol(f"c{ci}", real=True) if symbolic_constants else sympy.Float(expr.constants[ci]))
+            if symbolic_constants:
+                stack.append(sympy.Symbol(f"c{ci}", real=True))
+            else:
+                v = expr.constants[ci]
+                stack.append(exact_number(v) if exact else sympy.Float(v))
         elif tok == "pi":
             stack.append(sympy.pi)
         elif tok in ops.LITERALS:
