@@ -21,6 +21,29 @@ from pathlib import Path
 from symdescent.errors import SymdescentError
 
 
+def parse_settings(items) -> dict:
+    """``["search.seed=3", "plugins.lee.samples=64"]`` -> nested dict (values read as TOML)."""
+    import tomllib
+
+    from symdescent.errors import ConfigError
+
+    out: dict = {}
+    for item in items or ():
+        key, sep, raw = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or len(parts) < 2 or not all(parts):
+            raise ConfigError(f"--set expects SECTION.KEY=VALUE (e.g. search.seed=3), got {item!r}")
+        try:
+            value = tomllib.loads(f"v = {raw.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw.strip()  # a bare word: take it as a string
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return out
+
+
 def _fit(args) -> int:
     from symdescent.config import Config
     from symdescent.data import read_csv
@@ -38,7 +61,15 @@ def _fit(args) -> int:
             search["time_budget"] = None
     if args.seed is not None:
         search["seed"] = args.seed
-    cfg = cfg.with_overrides(search=search)
+    sets = parse_settings(args.set)
+    unknown = set(sets) - {"search", "strategy", "plugins"}
+    if unknown:
+        from symdescent.errors import ConfigError, did_you_mean
+
+        name = sorted(unknown)[0]
+        raise ConfigError(f"--set: unknown section {name!r}{did_you_mean(name, ['search', 'strategy', 'plugins'])}")
+    cfg = cfg.with_overrides(search={**sets.get("search", {}), **search}, strategy=sets.get("strategy"),
+                             plugins=sets.get("plugins"))
     callbacks = [] if args.quiet else [RichProgress(cfg.search.time_budget, cfg.search.max_iterations)]
     if not args.quiet and sys.stderr.isatty():
         from rich.console import Console
@@ -121,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--max-iterations", type=int, help="iterations of the descent loop")
     f.add_argument("--seed", type=int, help="random seed")
     f.add_argument("--json", help="write the result as JSON to this file")
+    f.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                   help="override any config setting, e.g. --set search.max_complexity=20 "
+                        "--set 'strategy.proposers=[\"lee\"]' --set plugins.descent.population_size=100")
     f.add_argument("--quiet", action="store_true", help="no progress display; print only the best expression")
     f.set_defaults(func=_fit)
     pl = sub.add_parser("plugins", help="list installed plugins and what each provides")

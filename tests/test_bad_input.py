@@ -101,6 +101,10 @@ CLI_CASES = [
     ("unknown plugin", lambda t, c: ["fit", str(c), "--target", "y", "--config", str(_write(t, "c4.toml", "[strategy]\nrefiners = ['decent']\n"))], "did you mean 'descent'?"),
     ("unknown plugin section", lambda t, c: ["fit", str(c), "--target", "y", "--config", str(_write(t, "c5.toml", "[plugins.lol]\nx = 1\n"))], "configures an unknown plugin"),
     ("negative budget", lambda t, c: ["fit", str(c), "--target", "y", "--time-budget", "-3"], "must be > 0"),
+    ("--set key typo", lambda t, c: ["fit", str(c), "--target", "y", "--set", "plugins.descent.population_sze=3"], "did you mean 'population_size'?"),
+    ("--set section typo", lambda t, c: ["fit", str(c), "--target", "y", "--set", "serch.seed=1"], "did you mean 'search'?"),
+    ("--set without section", lambda t, c: ["fit", str(c), "--target", "y", "--set", "seed=1"], "--set expects SECTION.KEY=VALUE"),
+    ("--set bad type", lambda t, c: ["fit", str(c), "--target", "y", "--set", "search.max_complexity=big"], "search.max_complexity: expected an integer"),
     ("broken toml", lambda t, c: ["fit", str(c), "--target", "y", "--config", str(_write(t, "c6.toml", "[search\n"))], "not valid TOML"),
 ]
 

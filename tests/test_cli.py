@@ -55,3 +55,14 @@ def test_console_script_and_import_is_light():
             "print(any(m.split('.')[0] in {'sympy','scipy','sklearn','onnxruntime','torch','pandas'} for m in mods))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+def test_set_overrides_any_setting(csv, tmp_path):
+    out = tmp_path / "o.json"
+    code = main(["fit", str(csv), "--target", "E", "--max-iterations", "1", "--quiet", "--json", str(out),
+                 "--set", "search.max_complexity=12", "--set", 'strategy.scorer="r2"',
+                 "--set", "plugins.descent.population_size=30", "--set", "plugins.r2.parsimony=0.01"])
+    assert code == 0
+    cfg = json.loads(out.read_text())["config"]
+    assert cfg["search"]["max_complexity"] == 12 and cfg["strategy"]["scorer"] == "r2"
+    assert cfg["plugins"]["descent"]["population_size"] == 30 and cfg["plugins"]["r2"]["parsimony"] == 0.01
