@@ -198,7 +198,13 @@ def from_sympy(sexpr, variable_names: Sequence[str] | None = None) -> Expression
                 return apply(name, conv(e.args[0]))
         raise ExpressionError(f"sympy expression {e} uses an operation outside the vocabulary")
 
-    return conv(sympy.sympify(sexpr) if not isinstance(sexpr, sympy.Basic) else sexpr)
+    if isinstance(sexpr, str):  # never sympify text: it may run code
+        raise ExpressionError("from_sympy takes a sympy expression; parse text with symdescent.expr.parse")
+    if isinstance(sexpr, (int, float)):
+        sexpr = sympy.Float(sexpr) if isinstance(sexpr, float) else sympy.Integer(sexpr)
+    if not isinstance(sexpr, sympy.Basic):
+        raise ExpressionError(f"from_sympy takes a sympy expression, got {type(sexpr).__name__}")
+    return conv(sexpr)
 
 
 class _Timeout(Exception):
