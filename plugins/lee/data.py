@@ -21,7 +21,7 @@ from symdescent.expr.evaluate import evaluate_tokens
 from symdescent.expr.expression import Expression
 from symdescent.expr.fit import strip_scaling  # noqa: F401  (re-exported: the runtime encodes candidates with it)
 from symdescent.expr.generate import GrammarSampler
-from symdescent.expr.variation import canonical_key, fold_constants, mutate
+from symdescent.expr.variation import canonical_key, canonical_order, fold_constants, mutate
 from symdescent_lee import encoding as enc
 from symdescent_lee import vocab
 
@@ -187,7 +187,7 @@ class SyntheticGenerator:
         seen: set[str] = set()
         while len(samples) < batch_size:
             expr, X, y, d = self.sample_problem(rng)
-            target = strip_scaling(expr)
+            target = canonical_order(strip_scaling(expr))  # one order of + and * operands
             key = canonical_key(target)
             if key in seen:
                 continue

@@ -171,3 +171,39 @@ def canonical_key(expr: Expression) -> str:
                 x, y = y, x
             stack.append(f"{tok}({x},{y})")
     return stack.pop()
+
+
+def canonical_order(expr: Expression) -> Expression:
+    """The same expression with the operands of ``+`` and ``*`` in a fixed order.
+
+    Operands are sorted by their :func:`canonical_key`, so ``x1 * x0`` and
+    ``x0 * x1`` become one token sequence; constants move with their
+    placeholders.  LEE's training targets use this order, which removes one
+    source of ambiguity the decoder would otherwise have to model.
+
+    >>> from symdescent.expr import parse
+    >>> canonical_order(parse("x1 * x0 + sin(x0)")).to_infix()
+    'x0 * x1 + sin(x0)'
+    """
+
+    def build(i: int):  # -> (key, tokens, constants, end)
+        tok = expr.tokens[i]
+        a = ops.arity(tok)
+        if a == 0:
+            consts = (expr.constants[expr.const_index(i)],) if tok == ops.CONST else ()
+            return tok, (tok,), consts, i + 1
+        parts = []
+        j = i + 1
+        for _ in range(a):
+            part = build(j)
+            parts.append(part)
+            j = part[3]
+        if tok in ("add", "mul") and parts[1][0] < parts[0][0]:
+            parts.reverse()
+        key = f"{tok}({','.join(p[0] for p in parts)})"
+        tokens = (tok,) + tuple(t for p in parts for t in p[1])
+        consts = tuple(c for p in parts for c in p[2])
+        return key, tokens, consts, j
+
+    _, tokens, consts, _ = build(0)
+    return Expression(tokens, consts)
