@@ -109,8 +109,15 @@ class GeneticEngine:
         self.population = members
 
     def seed(self, candidates: list[Candidate]) -> None:
-        """Insert scored candidates (from proposers or the front) as age-0 newcomers."""
-        self.merge([Individual(c, 0, canonical_key(c.expression)) for c in candidates if c.valid])
+        """Insert scored candidates (from proposers or the front) as age-0 newcomers.
+
+        Candidates already in the population keep their age: re-offering the
+        front every iteration must not make old elites look young again.
+        """
+        known = {ind.key for ind in self.population}
+        fresh = [Individual(c, 0, key) for c in candidates
+                 if c.valid and (key := canonical_key(c.expression)) not in known]
+        self.merge(fresh)
 
     def step(self, evaluate, deadline: float = float("inf"), chunk: int = 25) -> int:
         """One generation; ``evaluate(list[Expression]) -> list[Candidate]``.
