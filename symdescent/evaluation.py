@@ -122,14 +122,19 @@ class Evaluator:
         return out
 
     def polish(self, cand: Candidate, max_nfev: int = 200) -> Candidate:
-        """Refit a candidate's constants on every row with a larger budget, then
-        snap constants to simple values (0.5, 2*pi, ...) where the fit holds."""
-        from symdescent.expr.snap import snap_constants
+        """Refit a candidate's constants on every row with a larger budget, drop
+        added constants that only fit noise, then snap constants to simple
+        values (0.5, 2*pi, ...) where the fit holds."""
+        from symdescent.expr.snap import drop_negligible_terms, snap_constants
 
-        fitted, mse, valid = self.fit(cand.expression, max_nfev=max_nfev, rows="all")
+        # outer scale and offset are re-solved in closed form, and kept only where
+        # they are worth their parameter on all rows (see fit.parameter_allowance)
+        fitted, mse, valid = self.fit(strip_scaling(cand.expression), max_nfev=max_nfev, rows="all")
         new = self.score(fitted, mse, valid, cand.origin)
-        best = new if new.valid and new.loss <= cand.loss else cand
-        snapped = snap_constants(best.expression, self.X, self.y)
+        # a refit that dropped a scale or offset is simpler, not better: it stays a
+        # candidate in its own right (the caller keeps both on the front)
+        best = new if new.valid and (new.loss <= cand.loss or new.complexity < cand.complexity) else cand
+        snapped = snap_constants(drop_negligible_terms(best.expression, self.X, self.y), self.X, self.y)
         if snapped is best.expression or snapped == best.expression:
             return best
         fitted, mse, valid = self.fit(snapped, optimize=False, rows="all")

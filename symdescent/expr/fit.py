@@ -5,13 +5,15 @@ Every candidate ``f`` is fitted as ``a * f(x; c) + b``.  The outer ``a`` and
 (variable projection, Golub & Pereyra), and ``c`` is fitted by
 Levenberg-Marquardt on Kaufman's projected Jacobian, compiled with numba
 (:func:`symdescent.expr.compiled.fit_constants`).  The outer terms stay in the returned
-expression only where they are needed: a scale ``a`` that is 1, or an offset
-``b`` that is 0, to within the fit's precision, is dropped, and neither is
+expression only where they earn their parameter (:func:`parameter_allowance`,
+the BIC rule: on noiseless data, where they are 1 or 0 to within the fit's
+precision; on noisy data, also where they only fit the noise), and neither is
 added when ``f`` already has a constant factor or term at its root.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -154,8 +156,22 @@ def fit_expression(
     return _choose_scaling(expr.with_constants(c), f, a, b, y, 1)
 
 
+def parameter_allowance(n: int) -> float:
+    """Relative rise in mean squared error that one free constant must beat.
+
+    The Bayesian information criterion charges ``log(n)`` per parameter
+    against ``n log(mse)``: a constant is worth keeping only when it lowers
+    the MSE by more than a factor ``exp(log(n) / n)``.  On noiseless data an
+    exact model's MSE is ~0 and nothing is dropped that matters; on noisy
+    data an offset or scale that only fits the noise is dropped (or a
+    constant snapped to a simple value), which is what lets ``a f + b``
+    models with a spurious ``b`` be read, and compared, as ``f``.
+    """
+    return math.expm1(math.log(max(n, 2)) / max(n, 2))
+
+
 def _choose_scaling(inner: Expression, f, a, b, y, nfev) -> FitResult:
-    """Keep ``a`` and ``b`` only where dropping them would cost accuracy."""
+    """Keep ``a`` and ``b`` only where they are worth their parameter."""
     with np.errstate(all="ignore"):
         return _choose_scaling_quiet(inner, f, a, b, y, nfev)
 
@@ -164,19 +180,28 @@ def _choose_scaling_quiet(inner: Expression, f, a, b, y, nfev) -> FitResult:
     if np.ptp(f) == 0 and a == 0.0:
         return FitResult(const(float(y.mean())), _mse(np.full_like(y, y.mean()), y), True, nfev)
     full = _mse(a * f + b, y)
-    tol = full * 1e-9 + 1e-14 * (float(np.var(y)) + float(np.mean(y) ** 2) * 1e-6)
-    best = (a, b)
-    for a_try, b_try in ((1.0, 0.0), (1.0, None), (a, 0.0)):
-        if b_try is None:  # offset alone, refit in closed form
-            b_try = float((y - f).mean())
-        if _mse(a_try * f + b_try, y) <= full + tol:
-            best = (a_try, b_try)
-            break
+    floor = 1e-14 * (float(np.var(y)) + float(np.mean(y) ** 2) * 1e-6)
+    beta = parameter_allowance(len(y))
+    best, best_mse = (a, b), full
+    options = []  # (parameters dropped, mse, (a, b)); only the fitted ones can be dropped
+    if a != 1.0 and b != 0.0:
+        options.append((2, (1.0, 0.0)))
+    if a != 1.0:
+        options.append((1, (1.0, float((y - f).mean()) if b != 0.0 else 0.0)))
+    if b != 0.0:
+        denom = float(f @ f)
+        options.append((1, (float(f @ y) / denom if a != 1.0 and denom > 1e-300 else a, 0.0)))
+    tried = []
+    for k, (a_try, b_try) in options:
+        m = _mse(a_try * f + b_try, y)
+        if m <= full * (1 + beta) ** k + floor:
+            tried.append((-k, m, (a_try, b_try)))
+    if tried:
+        _, best_mse, best = min(tried)
     a, b = best
     out = inner
     if a != 1.0:
         out = apply("mul", const(a), out)
     if b != 0.0:
         out = apply("add", out, const(b))
-    mse = _mse(a * f + b, y)
-    return FitResult(out, mse, bool(np.isfinite(mse)), nfev)
+    return FitResult(out, best_mse, bool(np.isfinite(best_mse)), nfev)

@@ -36,3 +36,45 @@ def test_constant_expression_fits_mean(X):
     r = fit_expression(parse("pi"), X, y)
     assert r.valid
     np.testing.assert_allclose(r.expression.evaluate(X), y.mean())
+
+
+def _noisy(f, scale=1.0, offset=0.0, sigma=0.01, n=750, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(1, 5, size=(n, 2))
+    y = scale * f(X) + offset
+    return X, y + rng.normal(0, sigma * np.sqrt(np.mean(y**2)), n)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_offset_that_only_fits_noise_is_dropped(seed):
+    X, y = _noisy(lambda X: X[:, 0] * X[:, 1], scale=0.25, seed=seed)
+    r = fit_expression(parse("x0 * x1"), X, y)
+    assert r.expression.tokens[0] == "mul", r.expression.to_infix()  # a * f, no "+ b"
+    assert r.expression.complexity == 5
+
+
+def test_offset_that_the_data_needs_is_kept():
+    X, y = _noisy(lambda X: X[:, 0] * X[:, 1], scale=0.25, offset=0.5)
+    r = fit_expression(parse("x0 * x1"), X, y)
+    assert r.expression.tokens[0] == "add"
+    assert abs(r.expression.constants[-1] - 0.5) < 0.1
+
+
+def test_noiseless_small_offset_is_kept():
+    X, y = _noisy(lambda X: X[:, 0] * X[:, 1], offset=1e-4, sigma=0.0)
+    r = fit_expression(parse("x0 * x1"), X, y)
+    assert r.expression.tokens[0] == "add" and r.mse < 1e-20
+
+
+def test_snap_under_noise_and_not_without_it():
+    from symdescent.expr.snap import snap_constants
+
+    X, y = _noisy(lambda X: X[:, 0] / X[:, 1] ** 2, scale=1 / (4 * np.pi))
+    r = fit_expression(parse("x0 / x1**2"), X, y)
+    assert r.expression.constants[0] != pytest.approx(1 / (4 * np.pi), rel=1e-6)
+    snapped = snap_constants(r.expression, X, y)
+    assert snapped.constants[0] == pytest.approx(1 / (4 * np.pi), rel=1e-12)
+    # noiseless data from a constant 0.5 % off 1/(4 pi): no snap
+    X, y = _noisy(lambda X: X[:, 0] / X[:, 1] ** 2, scale=1.005 / (4 * np.pi), sigma=0.0)
+    r = fit_expression(parse("x0 / x1**2"), X, y)
+    assert snap_constants(r.expression, X, y).constants == r.expression.constants
