@@ -243,11 +243,29 @@ def simplify_sympy(sexpr, timeout: float = 2.0):
         with time_limit(timeout) as limited:
             if limited:
                 return sympy.simplify(sexpr)
-            return sympy.cancel(sympy.powsimp(sexpr)) if sexpr.count_ops() < 60 else sexpr
+            return _bounded_rewrites(sexpr)
     except _Timeout:
         return sexpr
     except (RecursionError, TypeError, ValueError, AttributeError, ZeroDivisionError):
         return sexpr
+
+
+def _bounded_rewrites(sexpr):
+    """Rewrites that cannot run away, for threads where no time limit can be set.
+
+    ``cancel`` is a polynomial GCD: with floats (read as huge rationals) or
+    high or fractional powers in many variables it can run for hours, so the
+    floats become symbols first and it runs only on small expressions whose
+    powers are small integers; ``powsimp`` alone otherwise.
+    """
+    import sympy
+
+    out = sympy.powsimp(sexpr)
+    pows_ok = all(p.exp.is_Integer and abs(int(p.exp)) <= 4 for p in out.atoms(sympy.Pow))
+    if out.count_ops() >= 30 or not pows_ok or len(out.free_symbols) > 6:
+        return out
+    floats = {f: sympy.Dummy() for f in out.atoms(sympy.Float)}
+    return sympy.cancel(out.xreplace(floats)).xreplace({d: f for f, d in floats.items()})
 
 
 def simplify(expr: Expression, timeout: float = 2.0) -> Expression:

@@ -128,3 +128,40 @@ def test_sampler_respects_limits_and_operators():
         e = s.sample(rng)
         assert e.complexity <= 9 and e.depth() <= 4
         assert set(e.tokens) <= {"add", "mul", "x0", "x1", "C", "1", "2", "3", "pi"}
+
+
+def _in_thread(fn):
+    import threading
+
+    out = {}
+    th = threading.Thread(target=lambda: out.setdefault("r", fn()))
+    th.start()
+    th.join(30)
+    assert not th.is_alive()
+    return out["r"]
+
+
+def test_simplify_off_the_main_thread_is_bounded(monkeypatch):
+    """No SIGALRM outside the main thread (Dask workers, web servers): only rewrites
+    that cannot run away; ``cancel`` (a polynomial GCD) only on small, integer-power
+    expressions, with floats as symbols."""
+    import sympy
+
+    calls = []
+    real_cancel = sympy.cancel
+
+    def spy(e, *a, **k):
+        calls.append(e)
+        assert not e.atoms(sympy.Float)  # floats were replaced by symbols
+        return real_cancel(e, *a, **k)
+
+    monkeypatch.setattr(sympy, "cancel", spy)
+    small = _in_thread(lambda: simplify(parse("(0.5 * x0 * x1 + 0.5 * x0) / x0"), timeout=1.0))
+    assert len(calls) == 1 and small.complexity < 9
+    calls.clear()
+    frac = parse("x0 ** 0.5016 * (x1 * x2 + x2) / (x1 + 1)")  # fractional power: no cancel
+    _in_thread(lambda: simplify(frac, timeout=1.0))
+    assert calls == []
+    wide = parse("(x0 * x6 + x1 + x2 + x3 + x4 + x5) / (x0 + x1 + x2 + x3 + x4 + x5 + x6)")
+    _in_thread(lambda: simplify(wide, timeout=1.0))
+    assert calls == []  # seven variables: no cancel
