@@ -2,7 +2,7 @@
 
 A constant fitted as ``0.49999999998`` or ``6.283185307`` reads better, and
 compares exactly, as ``0.5`` or ``2*pi``.  Each constant is tried against the
-nearest fractions with a small denominator, alone and times or over ``pi``
+nearest fractions with a small denominator, alone and times or over ``pi`` or ``pi**2``
 (within 1 %).  A snap removes a free parameter, so it is kept when the mean
 squared error rises by less than that parameter is worth
 (:func:`symdescent.expr.fit.parameter_allowance`, the BIC rule) over the
@@ -22,26 +22,30 @@ from symdescent.expr.evaluate import evaluate
 from symdescent.expr.expression import Expression
 
 MAX_DENOMINATOR = 12
+SCALES = (1.0, math.pi, 1 / math.pi, math.pi**2, 1 / math.pi**2)  # snap values: p/q times these
 
 
 def nice_values(c: float, rel: float = 1e-2) -> list[float]:
     """Simple numbers within ``rel`` of ``c``, simplest first.
 
-    Candidates are p/q, p/q * pi and p/(q pi) with q <= 12, ordered by how
-    many nodes they print as (an integer before a fraction, a plain number
-    before one with pi), then by denominator, then by distance to ``c``.
+    Candidates are p/q, p/q * pi, p/(q pi), p/q * pi**2 and p/(q pi**2) with
+    q <= 12, ordered by their length in bits (``log2 |p| + log2 q``, plus 2
+    for a factor pi and 3 for pi**2), then by distance to ``c``.
+
+    >>> round(nice_values(9.8696)[0], 6)  # pi**2 before 31/pi or 49/5
+    9.869604
     """
     out = {}
     if not math.isfinite(c) or c == 0:
         return []
-    for extra, scale in ((0, 1.0), (2, math.pi), (2, 1 / math.pi)):
+    for extra, scale in zip((0, 2, 2, 3, 3), SCALES):
         for q in range(1, MAX_DENOMINATOR + 1):
             p = round(c / scale * q)
             if p == 0 or math.gcd(p, q) != 1:
                 continue
             v = float(Fraction(p, q)) * scale
             if abs(v - c) <= rel * abs(c) and v != c:
-                key = ((1 if q == 1 else 3) + extra, q, abs(v - c))
+                key = (math.log2(abs(p)) + math.log2(q) + extra, abs(v - c))
                 out[v] = min(key, out.get(v, key))
     return sorted(out, key=out.__getitem__)
 
@@ -114,12 +118,12 @@ def snap_constants(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: fl
 
 
 def is_nice(c: float) -> bool:
-    """True when ``c`` is exactly (as a float) p/q, p/q * pi or p/(q pi), q <= 12."""
+    """True when ``c`` is exactly (as a float) p/q times one of :data:`SCALES`, q <= 12."""
     if not math.isfinite(c):
         return False
     if c == 0:
         return True
-    for scale in (1.0, math.pi, 1 / math.pi):
+    for scale in SCALES:
         f = Fraction(c / scale).limit_denominator(MAX_DENOMINATOR)
         if float(f) * scale == c:
             return True

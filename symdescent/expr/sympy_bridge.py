@@ -26,13 +26,14 @@ def _symbols(names: Sequence[str] | None, n: int):
 
 def exact_number(value: float, max_denominator: int = 12):
     """``value`` as an exact sympy number when it is exactly the float of p/q or
-    p/q * pi or p/(q pi) (q <= ``max_denominator``), as snapped constants are; else a Float."""
+    p/q times pi, 1/pi, pi**2 or 1/pi**2 (q <= ``max_denominator``), as snapped constants are; else a Float."""
     from fractions import Fraction
 
     import sympy
 
     if math.isfinite(value):
-        for scale, factor in ((1.0, sympy.Integer(1)), (math.pi, sympy.pi), (1 / math.pi, 1 / sympy.pi)):
+        for scale, factor in ((1.0, sympy.Integer(1)), (math.pi, sympy.pi), (1 / math.pi, 1 / sympy.pi),
+                              (math.pi**2, sympy.pi**2), (1 / math.pi**2, 1 / sympy.pi**2)):
             f = Fraction(value / scale).limit_denominator(max_denominator)
             if float(f) * scale == value:
                 return sympy.Rational(f.numerator, f.denominator) * factor
