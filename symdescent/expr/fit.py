@@ -183,7 +183,7 @@ def _choose_scaling_quiet(inner: Expression, f, a, b, y, nfev) -> FitResult:
     floor = 1e-14 * (float(np.var(y)) + float(np.mean(y) ** 2) * 1e-6)
     beta = parameter_allowance(len(y))
     best, best_mse = (a, b), full
-    options = []  # (parameters dropped, mse, (a, b)); only the fitted ones can be dropped
+    options = []  # (parameters dropped, (a, b)); only the fitted ones can be dropped
     if a != 1.0 and b != 0.0:
         options.append((2, (1.0, 0.0)))
     if a != 1.0:
