@@ -50,6 +50,19 @@ def nice_values(c: float, rel: float = 1e-2) -> list[float]:
     return sorted(out, key=out.__getitem__)
 
 
+def _judge(X: np.ndarray, y: np.ndarray, tolerance: float | None):
+    """The MSE of an expression on ``(X, y)``, and the allowance per dropped constant."""
+    from symdescent.expr.fit import parameter_allowance
+
+    def mse(e: Expression) -> float:
+        with np.errstate(all="ignore"):
+            r = evaluate(e, X) - y
+            v = float(r @ r) / len(y)
+        return v if math.isfinite(v) else math.inf
+
+    return mse, parameter_allowance(len(y)) if tolerance is None else tolerance
+
+
 def snap_constants(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: float | None = None) -> Expression:
     """Return ``expr`` with constants snapped where the fit stays as good.
 
@@ -67,18 +80,11 @@ def snap_constants(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: fl
     >>> snap_constants(parse("1.01 * x0**2"), X, X[:, 0] ** 2 * 1.01).to_infix()
     '1.01 * x0**2'
     """
-    from symdescent.expr.fit import fit_expression, parameter_allowance, strip_scaling
+    from symdescent.expr.fit import fit_expression, strip_scaling
 
     if not expr.n_constants:
         return expr
-    if tolerance is None:
-        tolerance = parameter_allowance(len(y))
-
-    def mse(e):
-        with np.errstate(all="ignore"):
-            r = evaluate(e, X) - y
-            v = float(r @ r) / len(y)
-        return v if math.isfinite(v) else math.inf
+    mse, tolerance = _judge(X, y, tolerance)
 
     def free(e):
         return sum(not is_nice(c) for c in e.constants)
@@ -158,16 +164,9 @@ def drop_negligible_terms(expr: Expression, X: np.ndarray, y: np.ndarray, tolera
     '2.0 * (x0 + 0.1)'
     """
     from symdescent.expr.expression import apply
-    from symdescent.expr.fit import fit_expression, parameter_allowance
+    from symdescent.expr.fit import fit_expression
 
-    if tolerance is None:
-        tolerance = parameter_allowance(len(y))
-
-    def mse(e):
-        with np.errstate(all="ignore"):
-            r = evaluate(e, X) - y
-            v = float(r @ r) / len(y)
-        return v if math.isfinite(v) else math.inf
+    mse, tolerance = _judge(X, y, tolerance)
 
     base = mse(expr)
     floor = 1e-12 * float(np.var(y)) + 1e-300
