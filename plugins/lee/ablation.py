@@ -23,8 +23,10 @@ onnxruntime thread) and the model of ``--model-dir``.  The variants:
     as ``reencode`` with ``gradient_steps = 5`` (step size 0.5): gradient
     steps on the re-encoded ``z`` through the evaluation decoder before decoding.
 ``lee_descent``
-    proposers ``["lee"]``, refiners ``["descent"]`` (defaults: population
-    200, up to 64 proposals taken in per iteration): LEE-seeded GP.
+    proposers ``["lee", "random"]``, refiners ``["descent"]`` (defaults:
+    population 200, up to 64 proposals taken in per iteration): LEE-seeded
+    GP, i.e. ``descent`` below with LEE's proposals added, so the two differ
+    by LEE alone (as ``examples/configs/lee_descent.toml``).
 ``descent``
     proposers ``["random"]`` (50 samples of at most 15 nodes per iteration),
     refiners ``["descent"]``: the GP baseline without LEE.
@@ -99,7 +101,7 @@ def variant_config(name: str, budget: float, model_dir: str | Path | None = None
         return {"search": search, "strategy": {"proposers": ["lee"], "refiners": ["lee"]},
                 "plugins": {"lee": {**lee, "gradient_steps": steps}}}
     if name == "lee_descent":
-        return {"search": search, "strategy": {"proposers": ["lee"], "refiners": ["descent"]},
+        return {"search": search, "strategy": {"proposers": ["lee", "random"], "refiners": ["descent"]},
                 "plugins": {"lee": lee}}
     return {"search": search, "strategy": {"proposers": ["random"], "refiners": ["descent"]}}
 
