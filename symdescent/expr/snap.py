@@ -18,11 +18,13 @@ from fractions import Fraction
 
 import numpy as np
 
+from symdescent.expr import ops
 from symdescent.expr.evaluate import evaluate
 from symdescent.expr.expression import Expression
 
 MAX_DENOMINATOR = 12
-SCALES = (1.0, math.pi, 1 / math.pi, math.pi**2, 1 / math.pi**2)  # snap values: p/q times these
+PI_POWERS = (0, 1, -1, 2, -2)  # snap values are p/q * pi**k for these k
+SCALES = tuple(math.pi**k for k in PI_POWERS)
 
 
 def nice_values(c: float, rel: float = 1e-2) -> list[float]:
@@ -38,7 +40,8 @@ def nice_values(c: float, rel: float = 1e-2) -> list[float]:
     out = {}
     if not math.isfinite(c) or c == 0:
         return []
-    for extra, scale in zip((0, 2, 2, 3, 3), SCALES):
+    for k, scale in zip(PI_POWERS, SCALES):
+        extra = (0, 2, 3)[abs(k)]
         for q in range(1, MAX_DENOMINATOR + 1):
             p = round(c / scale * q)
             if p == 0 or math.gcd(p, q) != 1:
@@ -50,8 +53,9 @@ def nice_values(c: float, rel: float = 1e-2) -> list[float]:
     return sorted(out, key=out.__getitem__)
 
 
-def _judge(X: np.ndarray, y: np.ndarray, tolerance: float | None):
-    """The MSE of an expression on ``(X, y)``, and the allowance per dropped constant."""
+def _judge(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: float | None):
+    """``mse(e)`` on ``(X, y)`` and ``accepts(m, k)``: is an MSE of ``m`` with ``k``
+    fewer free constants than ``expr`` still as good a fit (the BIC rule)?"""
     from symdescent.expr.fit import parameter_allowance
 
     def mse(e: Expression) -> float:
@@ -60,7 +64,14 @@ def _judge(X: np.ndarray, y: np.ndarray, tolerance: float | None):
             v = float(r @ r) / len(y)
         return v if math.isfinite(v) else math.inf
 
-    return mse, parameter_allowance(len(y)) if tolerance is None else tolerance
+    tol = parameter_allowance(len(y)) if tolerance is None else tolerance
+    base = mse(expr)
+    floor = 1e-12 * float(np.var(y)) + 1e-300
+
+    def accepts(m: float, k: int) -> bool:
+        return m <= base * (1 + tol) ** k + floor
+
+    return mse, accepts
 
 
 def snap_constants(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: float | None = None) -> Expression:
@@ -84,16 +95,17 @@ def snap_constants(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: fl
 
     if not expr.n_constants:
         return expr
-    mse, tolerance = _judge(X, y, tolerance)
+    mse, accepts = _judge(expr, X, y, tolerance)
 
     def free(e):
         return sum(not is_nice(c) for c in e.constants)
 
-    base = mse(expr)
-    floor = 1e-12 * float(np.var(y)) + 1e-300
     n_free = free(expr)
     for _ in range(3 * expr.n_constants + 3):  # each accepted snap fixes one more constant
         accepted = None
+        inner = strip_scaling(expr)  # the constants below the outer scale and offset
+        start = _inner_offset(expr, inner)
+        inner_range = range(start, start + inner.n_constants) if start is not None else range(0)
         for i, c in enumerate(expr.constants):
             if is_nice(c):
                 continue
@@ -102,16 +114,13 @@ def snap_constants(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: fl
                 consts[i] = v
                 trial = expr.with_constants(consts)
                 options = [trial]
-                inner = strip_scaling(trial)
-                start = _inner_offset(trial, inner)
-                if start is not None and start <= i < start + inner.n_constants:
+                if i in inner_range:
                     # an inner constant moved: let the outer scale and offset follow
-                    refit = fit_expression(inner, X, y, optimize=False)
+                    refit = fit_expression(strip_scaling(trial), X, y, optimize=False)
                     if refit.valid:
                         options.append(refit.expression)
                 scored = [(mse(o), o) for o in options]
-                ok = [(m, o) for m, o in scored
-                      if m <= base * (1 + tolerance) ** max(n_free - free(o), 1) + floor]
+                ok = [(m, o) for m, o in scored if accepts(m, max(n_free - free(o), 1))]
                 if ok:
                     accepted = min(ok, key=lambda t: t[0])[1]
                     break
@@ -123,17 +132,21 @@ def snap_constants(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: fl
     return expr
 
 
-def is_nice(c: float) -> bool:
-    """True when ``c`` is exactly (as a float) p/q times one of :data:`SCALES`, q <= 12."""
+def as_fraction(c: float, max_denominator: int = MAX_DENOMINATOR) -> tuple[Fraction, int] | None:
+    """``(p/q, k)`` when ``c`` is exactly (as a float) ``p/q * pi**k`` with
+    ``k`` in :data:`PI_POWERS` and ``q <= max_denominator``, as snapped constants are."""
     if not math.isfinite(c):
-        return False
-    if c == 0:
-        return True
-    for scale in SCALES:
-        f = Fraction(c / scale).limit_denominator(MAX_DENOMINATOR)
+        return None
+    for k, scale in zip(PI_POWERS, SCALES):
+        f = Fraction(c / scale).limit_denominator(max_denominator)
         if float(f) * scale == c:
-            return True
-    return False
+            return f, k
+    return None
+
+
+def is_nice(c: float) -> bool:
+    """True when ``c`` is exactly a snap value (see :func:`as_fraction`)."""
+    return as_fraction(c) is not None
 
 
 def _inner_offset(expr: Expression, inner: Expression) -> int | None:
@@ -166,10 +179,7 @@ def drop_negligible_terms(expr: Expression, X: np.ndarray, y: np.ndarray, tolera
     from symdescent.expr.expression import apply
     from symdescent.expr.fit import fit_expression
 
-    mse, tolerance = _judge(X, y, tolerance)
-
-    base = mse(expr)
-    floor = 1e-12 * float(np.var(y)) + 1e-300
+    mse, accepts = _judge(expr, X, y, tolerance)
     dropped = 0
     i = 1
     while i < len(expr.tokens):
@@ -177,9 +187,9 @@ def drop_negligible_terms(expr: Expression, X: np.ndarray, y: np.ndarray, tolera
         new = None
         if toks[i] in ("add", "sub"):
             left_end = expr.subtree_end(i + 1)
-            if toks[left_end] == "C" and left_end + 1 == expr.subtree_end(i):
+            if toks[left_end] == ops.CONST and left_end + 1 == expr.subtree_end(i):
                 new = expr.subtree(i + 1)  # f + c, f - c -> f
-            elif toks[i + 1] == "C":
+            elif toks[i + 1] == ops.CONST:
                 right = expr.subtree(left_end)  # c + f -> f, c - f -> -f
                 new = right if toks[i] == "add" else apply("neg", right)
         if new is not None:
@@ -188,7 +198,7 @@ def drop_negligible_terms(expr: Expression, X: np.ndarray, y: np.ndarray, tolera
                 refit = fit_expression(trial, X, y, scaling=False, max_nfev=100)
                 if refit.valid:
                     trial = refit.expression
-            if mse(trial) <= base * (1 + tolerance) ** (dropped + 1) + floor:
+            if accepts(mse(trial), dropped + 1):
                 expr, dropped = trial, dropped + 1
                 continue  # the tree shifted: look at position i again
         i += 1

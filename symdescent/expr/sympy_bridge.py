@@ -25,19 +25,18 @@ def _symbols(names: Sequence[str] | None, n: int):
 
 
 def exact_number(value: float, max_denominator: int = 12):
-    """``value`` as an exact sympy number when it is exactly the float of p/q or
-    p/q times pi, 1/pi, pi**2 or 1/pi**2 (q <= ``max_denominator``), as snapped constants are; else a Float."""
-    from fractions import Fraction
-
+    """``value`` as an exact sympy number when it is exactly the float of p/q
+    times pi**k (see :func:`symdescent.expr.snap.as_fraction`), as snapped
+    constants are; else a Float."""
     import sympy
 
-    if math.isfinite(value):
-        for scale, factor in ((1.0, sympy.Integer(1)), (math.pi, sympy.pi), (1 / math.pi, 1 / sympy.pi),
-                              (math.pi**2, sympy.pi**2), (1 / math.pi**2, 1 / sympy.pi**2)):
-            f = Fraction(value / scale).limit_denominator(max_denominator)
-            if float(f) * scale == value:
-                return sympy.Rational(f.numerator, f.denominator) * factor
-    return sympy.Float(value)
+    from symdescent.expr.snap import as_fraction
+
+    exact = as_fraction(value, max_denominator)
+    if exact is None:
+        return sympy.Float(value)
+    f, k = exact
+    return sympy.Rational(f.numerator, f.denominator) * sympy.pi**k
 
 
 def to_sympy(expr: Expression, variable_names: Sequence[str] | None = None, *, symbolic_constants: bool = False,
