@@ -9,9 +9,9 @@ data of :func:`symdescent.bench.data.make_dataset` (``seed`` 0, no noise,
 (LEE and the GP are single-threaded).  All variants share ``[search]``
 ``time_budget = --budget``, ``seed = 0``, ``max_complexity = 25`` and the
 default operators and scorer (``mdl``); LEE runs with the settings of
-:class:`symdescent_lee.plugin.LeeConfig` (beam 16 and 128 samples on the
-first proposal call, 2 refinement rounds of 8 candidates x 16 samples, one
-onnxruntime thread) and the model of ``--model-dir``.  The variants:
+:class:`symdescent_lee.plugin.LeeConfig` (beam 64 and 1024 samples on the
+first proposal call, 128 samples on each later one, 2 refinement rounds of
+8 candidates x 16 samples, one onnxruntime thread) and the model of ``--model-dir``.  The variants:
 
 ``one_shot``
     proposers ``["lee"]``, no refiner, ``max_iterations = 1``: one beam plus

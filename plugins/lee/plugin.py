@@ -38,8 +38,11 @@ class LeeConfig:
     ----------
     model : str
         Folder of an exported model (``""``: the shipped model).
+    first_samples : int
+        Skeletons sampled on the first proposal call (the one-shot proposal
+        from the data alone, beside the beam).
     samples : int
-        Skeletons sampled per proposal call.
+        Skeletons sampled per later proposal call.
     beam_width : int
         Beam width of the first proposal call (0: sampling only).
     temperature : float
@@ -63,8 +66,9 @@ class LeeConfig:
     """
 
     model: str = ""
+    first_samples: int = 1024
     samples: int = 128
-    beam_width: int = 16
+    beam_width: int = 64
     temperature: float = 1.0
     refine_iterations: int = 2
     refine_candidates: int = 8
@@ -76,7 +80,7 @@ class LeeConfig:
     threads: int = 1
 
     def validate(self) -> "LeeConfig":
-        for key in ("samples", "refine_candidates", "refine_samples", "max_points", "threads", "query_points"):
+        for key in ("first_samples", "samples", "refine_candidates", "refine_samples", "max_points", "threads", "query_points"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"plugins.lee.{key} must be >= 1, got {getattr(self, key)}")
         for key in ("beam_width", "refine_iterations", "gradient_steps"):
@@ -135,7 +139,8 @@ class LeeProposer:
         if self.calls == 0 and cfg.beam_width:
             out += [p.expression for p in rt.beam(self.z0, cfg.beam_width, **kw)]
         temperature = cfg.temperature * (1.0 + 0.25 * min(self.calls, 4))
-        out += [p.expression for p in rt.sample(self.z0, cfg.samples, temperature, self.rng, **kw)]
+        n = cfg.first_samples if self.calls == 0 else cfg.samples
+        out += [p.expression for p in rt.sample(self.z0, n, temperature, self.rng, **kw)]
         self.calls += 1
         return out
 

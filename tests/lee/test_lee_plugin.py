@@ -15,8 +15,8 @@ from symdescent.search import Search
 from symdescent.testing import ProposerConformance, RefinerConformance
 from symdescent_lee.plugin import LEE, default_model_dir
 
-SMALL = {"samples": 16, "beam_width": 4, "refine_candidates": 2, "refine_samples": 4, "refine_iterations": 1,
-         "gradient_steps": 2, "max_points": 64}
+SMALL = {"first_samples": 16, "samples": 16, "beam_width": 4, "refine_candidates": 2, "refine_samples": 4,
+         "refine_iterations": 1, "gradient_steps": 2, "max_points": 64}
 
 
 def _data():
@@ -43,6 +43,18 @@ def test_search_with_lee_proposer_and_refiner():
     assert len(refiner.round_losses) == 2 and all(len(r) == 2 for r in refiner.round_losses)
     # each round keeps the best so far: the loss never goes up
     assert all(b <= a for r in refiner.round_losses for a, b in zip(r, r[1:]))
+
+
+def test_first_call_is_the_large_one_shot_proposal():
+    X, y = _data()
+    cfg = {"search": {"time_budget": None, "max_iterations": 2}, "strategy": {"proposers": ["lee"], "refiners": []},
+           "plugins": {"lee": {"first_samples": 48, "samples": 4, "beam_width": 0, "max_points": 64}}}
+    s = Search(X, y, config=cfg)
+    s.start()
+    first, second = s.step(), s.step()
+    s.close()
+    assert 4 < len(first) <= 48  # unique skeletons of 48 samples
+    assert 1 <= len(second) <= 4
 
 
 def test_missing_model_names_the_file(tmp_path):
@@ -84,7 +96,8 @@ def test_search_runs_without_torch(tmp_path):
         X = np.random.default_rng(0).uniform(1, 3, size=(60, 2))
         cfg = {"search": {"time_budget": None, "max_iterations": 1},
                "strategy": {"proposers": ["lee"], "refiners": ["lee"]},
-               "plugins": {"lee": {"samples": 8, "beam_width": 2, "refine_samples": 2, "refine_candidates": 2}}}
+               "plugins": {"lee": {"first_samples": 8, "samples": 8, "beam_width": 2, "refine_samples": 2,
+                                       "refine_candidates": 2}}}
         r = Search(X, X[:, 0] * X[:, 1], config=cfg).run()
         assert r.best is not None
         assert not any(m == "torch" or m.startswith("torch.") for m in sys.modules), "torch was imported"
