@@ -11,7 +11,8 @@ data of :func:`symdescent.bench.data.make_dataset` (``seed`` 0, no noise,
 default operators and scorer (``mdl``); LEE runs with the settings of
 :class:`symdescent_lee.plugin.LeeConfig` (beam 64 and 1024 samples on the
 first proposal call, 128 samples on each later one, 2 refinement rounds of
-8 candidates x 16 samples, one onnxruntime thread) and the model of ``--model-dir``.  The variants:
+8 candidates x 16 samples, one onnxruntime thread) and the model of
+``--model-dir``.  The variants:
 
 ``one_shot``
     proposers ``["lee"]``, no refiner, ``max_iterations = 1``: one beam plus

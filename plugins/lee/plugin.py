@@ -80,7 +80,8 @@ class LeeConfig:
     threads: int = 1
 
     def validate(self) -> "LeeConfig":
-        for key in ("first_samples", "samples", "refine_candidates", "refine_samples", "max_points", "threads", "query_points"):
+        for key in ("first_samples", "samples", "refine_candidates", "refine_samples", "max_points", "threads",
+                    "query_points"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"plugins.lee.{key} must be >= 1, got {getattr(self, key)}")
         for key in ("beam_width", "refine_iterations", "gradient_steps"):
