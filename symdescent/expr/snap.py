@@ -116,7 +116,8 @@ def snap_constants(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: fl
                 options = [trial]
                 if i in inner_range:
                     # an inner constant moved: let the outer scale and offset follow
-                    refit = fit_expression(strip_scaling(trial), X, y, optimize=False)
+                    moved = inner.with_constants(consts[start:start + inner.n_constants])
+                    refit = fit_expression(moved, X, y, optimize=False)
                     if refit.valid:
                         options.append(refit.expression)
                 scored = [(mse(o), o) for o in options]
