@@ -35,7 +35,7 @@ from torch import nn
 
 from symdescent_lee import encoding as enc
 from symdescent_lee import vocab
-from symdescent_lee.model import LeeModel, ModelConfig, count_parameters, z_grad_fn
+from symdescent_lee.model import LeeModel, ModelConfig, count_parameters, fit_loss_and_grad
 
 FORMAT = "symdescent-lee-onnx"
 FORMAT_VERSION = 1
@@ -81,6 +81,18 @@ class _Evaluate(nn.Module):
 
     def forward(self, z, x):
         return self.model.evaluate(z, x)
+
+
+class _FitGrad(nn.Module):
+    """The data-fit loss of ``g_eval`` and its gradient in ``z``: a backward pass written
+    out by hand (:func:`symdescent_lee.model.fit_loss_and_grad`), exported as a graph of its own."""
+
+    def __init__(self, model: LeeModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, z, x, y, w):
+        return fit_loss_and_grad(self.model, z, x, y, w)
 
 
 def sha256(path: Path) -> str:
@@ -155,12 +167,6 @@ def _specs(layers: int):
     }
 
 
-def _fit_grad_module(model: LeeModel, args) -> nn.Module:
-    from torch.fx.experimental.proxy_tensor import make_fx
-
-    return make_fx(z_grad_fn(model), tracing_mode="symbolic", _allow_non_fake_inputs=True)(*args)
-
-
 def _dyn_tuple(names, dyn) -> tuple:
     """Dynamic shapes in the structure of the forward arguments (the decoder step takes
     ``token, pos, *layers``: its per-layer tensors form one tuple argument)."""
@@ -228,13 +234,13 @@ def _export(model: LeeModel, meta: dict, out: Path, metrics, opset: int, graphs,
         "decoder_init": lambda: _DecoderInit(model),
         "decoder_step": lambda: _DecoderStep(model),
         "evaluate": lambda: _Evaluate(model),
-        "fit_grad": lambda: _fit_grad_module(model, ex["fit_grad"]),
+        "fit_grad": lambda: _FitGrad(model),
     }
     files = {}
     for name in graphs:
         names, out_names, dyn = specs[name]
         path = out / f"{name}.onnx"
-        with torch.no_grad() if name != "fit_grad" else torch.enable_grad():
+        with torch.no_grad():
             _export_one(modules[name](), ex[name], path, names, out_names, dyn, opset)
         files[name] = {"file": path.name, **_io(path)}
         if not quiet:
