@@ -117,7 +117,7 @@ def load_model(checkpoint) -> tuple[LeeModel, dict]:
     model = LeeModel(cfg.model)
     model.load_state_dict(state["model"])
     meta = {"config": cfg.to_dict(), "step": state.get("step"), "samples": state.get("samples"),
-            "checkpoint": str(checkpoint)}
+            "checkpoint": str(checkpoint), "anneal": state.get("anneal")}
     return model.eval(), meta
 
 
@@ -266,7 +266,8 @@ def _export(model: LeeModel, meta: dict, out: Path, metrics, opset: int, graphs,
         "graphs": files,
         "sha256": {f["file"]: sha256(out / f["file"]) for f in files.values()},
         "training": {"config": meta.get("config"), "step": meta.get("step"), "samples": meta.get("samples"),
-                     "checkpoint": meta.get("checkpoint"), "untrained_seed": meta.get("untrained_seed")},
+                     "checkpoint": meta.get("checkpoint"), "untrained_seed": meta.get("untrained_seed"),
+                     "anneal": meta.get("anneal")},
         "metrics": dict(metrics or {}),
     }
     path = out / "manifest.json"

@@ -6,11 +6,20 @@ Usage::
     python -m symdescent_lee.train --out runs/lee --resume     # continue exactly
     python -m symdescent_lee.train --out runs/lee --compact training/lee_checkpoint.pt
     python -m symdescent_lee.train --out runs/lee --resume-from training/lee_checkpoint.pt
+    python -m symdescent_lee.train --out runs/lee_final --resume-from runs/lee/checkpoint.pt --anneal-steps 3000
 
 Batch ``k`` is a pure function of the data seed and ``k``, and the checkpoint
 holds the model, the optimiser and the step, so a resumed run continues the
 same stream.  A checkpoint is written every ``--checkpoint-minutes`` and on
 Ctrl-C.
+
+The learning-rate schedule is open-ended (warm-up, then inverse square root),
+so training can always go on.  ``--anneal-steps N`` ends a run instead: from
+the step it starts at, the rate falls linearly to zero over ``N`` steps and
+training stops there (a cool-down, as in warmup-stable-decay schedules).  Run
+it into its own ``--out`` folder from a copy of the main run, so the main run
+keeps its un-annealed state to continue from; the cool-down is recorded in the
+checkpoint and an interrupted one resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -98,11 +107,22 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * math.sqrt(cfg.warmup / (step + 1))
 
 
-def save_checkpoint(path: Path, model, opt, step: int, cfg: TrainConfig, samples: int, history: list) -> None:
+def annealed_lr(step: int, cfg: TrainConfig, anneal: dict | None) -> float:
+    """``lr_at`` times the cool-down factor: 1 before ``anneal["start"]``, falling
+    linearly to 0 at ``anneal["start"] + anneal["steps"]``."""
+    lr = lr_at(step, cfg)
+    if not anneal:
+        return lr
+    done = (step - anneal["start"]) / anneal["steps"]
+    return lr * min(1.0, max(0.0, 1.0 - done))
+
+
+def save_checkpoint(path: Path, model, opt, step: int, cfg: TrainConfig, samples: int, history: list,
+                    anneal: dict | None = None) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save({
         "model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "samples": samples,
-        "config": cfg.to_dict(), "history": history[-200:],
+        "config": cfg.to_dict(), "history": history[-200:], "anneal": anneal,
     }, tmp)
     os.replace(tmp, path)
 
@@ -160,6 +180,7 @@ def train(args) -> Path:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step, samples, history = state["step"], state["samples"], state.get("history", [])
+        anneal = state.get("anneal")
         print(f"resumed from {source} at step {step} ({samples:,} samples)", flush=True)
     else:
         cfg = TrainConfig(**({} if args.config is None else {}))
@@ -170,7 +191,18 @@ def train(args) -> Path:
         torch.manual_seed(cfg.data_seed)
         model, opt = build(cfg, device)
         step, samples, history = 0, 0, []
+        anneal = None
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    if args.anneal_steps is not None:
+        if args.anneal_steps < 1:
+            raise SystemExit(f"--anneal-steps must be a positive number of steps, got {args.anneal_steps}")
+        if anneal and anneal["start"] + anneal["steps"] != step + args.anneal_steps:
+            raise SystemExit(f"the checkpoint is already annealing from step {anneal['start']} over "
+                             f"{anneal['steps']} steps; resume without --anneal-steps to finish it")
+        anneal = anneal or {"start": step, "steps": int(args.anneal_steps)}
+    end = anneal["start"] + anneal["steps"] if anneal else None
+    if end is not None:
+        print(f"cool-down: learning rate to 0 linearly from step {anneal['start']} to step {end}", flush=True)
     print(f"LEE model: {count_parameters(model):,} parameters; device {device}; threads {args.threads}", flush=True)
     gen = SyntheticGenerator(cfg.data, seed=cfg.data_seed)
     valid = to_tensors(SyntheticGenerator(cfg.data, seed=cfg.valid_seed).batch(0, cfg.valid_size), device)
@@ -187,11 +219,12 @@ def train(args) -> Path:
     log = open(out / "log.jsonl", "a")
     running: dict[str, float] = {}
     model.train()
-    while not stop["flag"] and time.time() < deadline and (args.steps is None or step < args.steps):
+    limit = min(x for x in (args.steps, end, math.inf) if x is not None)
+    while not stop["flag"] and time.time() < deadline and step < limit:
         torch.manual_seed(cfg.data_seed * 1_000_003 + step)  # z-noise stream follows the step too
         b = to_tensors(gen.batch(step, cfg.batch_size), device)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg)
+            g["lr"] = annealed_lr(step, cfg, anneal)
         parts = losses(model, b, cfg)
         opt.zero_grad(set_to_none=True)
         parts["loss"].backward()
@@ -205,7 +238,7 @@ def train(args) -> Path:
         if step % args.log_every == 0:
             rate = (samples - s0) / max(time.time() - t0, 1e-9) * 3600
             msg = " ".join(f"{k}={v:.3f}" for k, v in running.items())
-            print(f"step {step} samples {samples:,} ({rate / 1e6:.2f}M/h) lr {lr_at(step, cfg):.2e} {msg}", flush=True)
+            print(f"step {step} samples {samples:,} ({rate / 1e6:.2f}M/h) lr {annealed_lr(step, cfg, anneal):.2e} {msg}", flush=True)
         if step % args.valid_every == 0:
             model.eval()
             with torch.no_grad():
@@ -217,9 +250,9 @@ def train(args) -> Path:
             log.flush()
             print("valid " + " ".join(f"{k}={x:.4f}" for k, x in v.items()), flush=True)
         if time.time() - last_ckpt > args.checkpoint_minutes * 60:
-            save_checkpoint(ckpt_path, model, opt, step, cfg, samples, history)
+            save_checkpoint(ckpt_path, model, opt, step, cfg, samples, history, anneal)
             last_ckpt = time.time()
-    save_checkpoint(ckpt_path, model, opt, step, cfg, samples, history)
+    save_checkpoint(ckpt_path, model, opt, step, cfg, samples, history, anneal)
     print(f"checkpoint at step {step} ({samples:,} samples) -> {ckpt_path}", flush=True)
     return ckpt_path
 
@@ -233,6 +266,8 @@ def main(argv=None) -> int:
     p.add_argument("--compact", metavar="PATH", help="write OUT/checkpoint.pt in compact form to PATH and exit")
     p.add_argument("--hours", type=float, default=None, help="wall-clock limit")
     p.add_argument("--steps", type=int, default=None, help="stop at this step")
+    p.add_argument("--anneal-steps", type=int, default=None,
+                   help="cool down: learning rate linearly to 0 over this many steps from the start step, then stop")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=max(1, min(2, os.cpu_count() or 1)))

@@ -1,0 +1,76 @@
+"""The training command: exact resume and the cool-down (``--anneal-steps``), on a tiny model."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from symdescent_lee.data import DataConfig  # noqa: E402
+from symdescent_lee.model import ModelConfig  # noqa: E402
+from symdescent_lee.train import TrainConfig, annealed_lr, load_checkpoint, lr_at, main  # noqa: E402
+
+TINY = ModelConfig(d_model=32, n_heads=4, n_latent=3, point_hidden=32, token_layers=1, decoder_layers=2,
+                   ff=64, eval_hidden=32)
+CFG = TrainConfig(batch_size=4, lr=1e-3, warmup=2, valid_size=8, model=TINY,
+                  data=DataConfig(n_points=16, n_query=8))
+
+
+def _run(out, *extra):
+    return main(["--out", str(out), "--threads", "1", "--log-every", "1", "--valid-every", "1000", *extra])
+
+
+@pytest.fixture(scope="module")
+def config_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cfg") / "train.json"
+    path.write_text(json.dumps(asdict(CFG)))
+    return path
+
+
+def _same_weights(a, b) -> bool:
+    return all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+
+
+def test_resume_continues_the_same_run_exactly(tmp_path, config_file):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    _run(straight, "--config", str(config_file), "--steps", "4")
+    _run(split, "--config", str(config_file), "--steps", "2")
+    first = load_checkpoint(split / "checkpoint.pt")
+    assert first["step"] == 2 and not _same_weights(first, load_checkpoint(straight / "checkpoint.pt"))
+    _run(split, "--resume", "--steps", "4")
+    a, b = load_checkpoint(straight / "checkpoint.pt"), load_checkpoint(split / "checkpoint.pt")
+    assert a["step"] == b["step"] == 4 and a["samples"] == b["samples"] == 16
+    assert _same_weights(a, b)
+
+
+def test_anneal_cools_down_to_zero_and_stops(tmp_path, config_file, capsys):
+    main_run, cool = tmp_path / "main", tmp_path / "cool"
+    _run(main_run, "--config", str(config_file), "--steps", "3")
+    _run(cool, "--resume-from", str(main_run / "checkpoint.pt"), "--anneal-steps", "4", "--steps", "5")
+    state = load_checkpoint(cool / "checkpoint.pt")
+    assert state["step"] == 5 and state["anneal"] == {"start": 3, "steps": 4}
+    # the main run is untouched and keeps its open-ended schedule
+    assert load_checkpoint(main_run / "checkpoint.pt")["anneal"] is None
+    # an interrupted cool-down resumes where it stopped and ends at its last step
+    _run(cool, "--resume")
+    state = load_checkpoint(cool / "checkpoint.pt")
+    assert state["step"] == 7 and state["anneal"] == {"start": 3, "steps": 4}
+    out = capsys.readouterr().out
+    assert "cool-down: learning rate to 0 linearly from step 3 to step 7" in out
+    # asking for a different cool-down on top of one is refused
+    with pytest.raises(SystemExit, match="already annealing from step 3"):
+        _run(cool, "--resume", "--anneal-steps", "10")
+    with pytest.raises(SystemExit, match="positive number"):
+        _run(cool, "--resume", "--anneal-steps", "0")
+
+
+def test_annealed_rate():
+    anneal = {"start": 10, "steps": 4}
+    assert annealed_lr(9, CFG, anneal) == lr_at(9, CFG)
+    assert annealed_lr(10, CFG, anneal) == lr_at(10, CFG)
+    assert annealed_lr(12, CFG, anneal) == pytest.approx(0.5 * lr_at(12, CFG))
+    assert annealed_lr(14, CFG, anneal) == 0.0
+    assert annealed_lr(12, CFG, None) == lr_at(12, CFG)
