@@ -11,7 +11,8 @@ Five graphs are written, each with its own copy of the weights it uses:
 ``decoder_step.onnx``  (token (B,), pos (), cross_k, cross_v, cache_k, cache_v (T, layers, B, heads, head_dim))
                        -> logits (B, V), new_k, new_v (layers, B, heads, head_dim)
 ``evaluate.onnx``      (z, x (B, q, X_FEATURES)) -> y (B, q)
-``fit_grad.onnx``      (z, x, y (B, q), w (B, q)) -> loss (B,), grad (B, K, d)
+``fit_grad.onnx``      (z, x, y (B, q), w (B, q)) -> loss (B,), grad (B, K, d): the data-fit loss of
+                       g_eval and its gradient in z, a backward pass written out by hand
 
 ``manifest.json`` records the vocabulary, the numeric-encoding constants, the
 inputs and outputs of every graph, the SHA-256 of every file and the training

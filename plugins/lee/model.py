@@ -272,7 +272,9 @@ def fit_loss_and_grad(model: LeeModel, z, x, y, w):
 
     The same numbers as autograd (:func:`z_grad_fn`, checked in the tests), as
     plain matmuls and element-wise ops: the exported ``fit_grad`` graph is this
-    function, which onnxruntime runs faster than a traced autograd graph.
+    function, so the export does not depend on tracing autograd (onnxruntime
+    runs it about as fast as the make_fx trace it replaced: 140 against 159 ms
+    for 5 steps of 16 codes on 200 points, one core).
     """
     B = z.shape[0]
     zf = z.reshape(B, 1, -1)

@@ -6,7 +6,7 @@ Usage::
     python -m symdescent_lee.train --out runs/lee --resume     # continue exactly
     python -m symdescent_lee.train --out runs/lee --compact training/lee_checkpoint.pt
     python -m symdescent_lee.train --out runs/lee --resume-from training/lee_checkpoint.pt
-    python -m symdescent_lee.train --out runs/lee_final --resume-from runs/lee/checkpoint.pt --anneal-steps 3000
+    python -m symdescent_lee.train --out runs/lee_final --resume-from runs/lee/checkpoint.pt --anneal-steps 2200
 
 Batch ``k`` is a pure function of the data seed and ``k``, and the checkpoint
 holds the model, the optimiser and the step, so a resumed run continues the
@@ -238,7 +238,8 @@ def train(args) -> Path:
         if step % args.log_every == 0:
             rate = (samples - s0) / max(time.time() - t0, 1e-9) * 3600
             msg = " ".join(f"{k}={v:.3f}" for k, v in running.items())
-            print(f"step {step} samples {samples:,} ({rate / 1e6:.2f}M/h) lr {annealed_lr(step, cfg, anneal):.2e} {msg}", flush=True)
+            lr = annealed_lr(step, cfg, anneal)
+            print(f"step {step} samples {samples:,} ({rate / 1e6:.2f}M/h) lr {lr:.2e} {msg}", flush=True)
         if step % args.valid_every == 0:
             model.eval()
             with torch.no_grad():
