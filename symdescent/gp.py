@@ -122,6 +122,11 @@ class GeneticEngine:
     def step(self, evaluate, deadline: float = float("inf"), chunk: int = 25) -> int:
         """One generation; ``evaluate(list[Expression]) -> list[Candidate]``.
 
+        The first generation samples ``population_size`` random expressions
+        whether or not seeds were taken in before it: seeds join the random
+        initial population instead of replacing it, so a seeded run starts
+        from everything the unseeded run (same generator) starts from.
+
         Offspring are evaluated in chunks; past ``deadline`` (``time.monotonic()``)
         the rest of the generation is dropped, so a budget is kept closely.
         Returns the number of offspring evaluated.
@@ -130,7 +135,7 @@ class GeneticEngine:
 
         for ind in self.population:
             ind.age += 1
-        if not self.population:
+        if self.generation == 0:  # a full random population, beside any seeds already taken in
             children = [(self.sampler.sample(self.rng), 0) for _ in range(self.population_size)]
         else:
             children = self.breed()

@@ -173,7 +173,7 @@ def run_one(variant: str, problem, *, budget: float, model_dir: Path, lee_model:
     truth = problem.truth_sympy()
     row["truth"] = str(truth)
     try:
-        check = check_model(model, truth, simplify_timeout)
+        check = check_model(model, truth, simplify_timeout, accurate=bool(row["accuracy_solution"]))
         row.update(symbolic_solution=check.symbolic, complexity=check.complexity,
                    simplify_timed_out=check.timed_out, model_simplified=check.simplified[:MAX_CHARS])
     except KeyboardInterrupt:

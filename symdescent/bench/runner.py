@@ -127,7 +127,8 @@ def execute_run(run: Run, settings: RunSettings) -> dict:
     truth = run.problem.truth_sympy()
     row["truth"] = str(truth)
     try:
-        check = check_model(fitted.expression, truth, settings.simplify_timeout)
+        check = check_model(fitted.expression, truth, settings.simplify_timeout,
+                            accurate=bool(row["accuracy_solution"]))
         row.update(symbolic_solution=check.symbolic, complexity=check.complexity,
                    simplify_timed_out=check.timed_out, model_simplified=check.simplified[:MAX_MODEL_CHARS])
     except Exception as exc:

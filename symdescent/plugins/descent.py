@@ -1,7 +1,8 @@
 """The ``descent`` refiner: genetic programming seeded by every proposer.
 
 Each call takes the candidates the proposers produced this iteration (and the
-current front) into the population as newcomers, then runs generations of
+current front) into the population as newcomers (on the first call they join
+a full random initial population, they do not replace it), then runs generations of
 :class:`symdescent.gp.GeneticEngine` until the iteration's deadline, or for a
 fixed number of generations when the search has no time budget (so that a
 search bounded by iterations is exactly reproducible).

@@ -41,6 +41,34 @@ def test_real_symbols_are_made_positive():
     assert check_symbolic(sqrt(x**2), m, timeout=10).symbolic
 
 
+c, x1, x2 = sympy.symbols("c x1 x2", positive=True)
+LORENTZ = m / sqrt(1 - v**2 / c**2)
+
+
+@pytest.mark.parametrize("model, truth", [
+    (m * sqrt(c / (c - v**2 / c)), LORENTZ),                        # sqrt(a)/sqrt(b) = sqrt(a/b) needs c > v
+    (m * sqrt((c + v) / (c - v)), m * (1 + v / c) / sqrt(1 - v**2 / c**2)),
+])
+def test_domain_power_rules_for_accurate_models(model, truth):
+    assert not check_symbolic(model, truth, timeout=10).symbolic
+    assert check_symbolic(model, truth, timeout=10, accurate=True).symbolic
+
+
+@pytest.mark.parametrize("model, truth", [
+    (m * sqrt(c / (c - v**2 / c)) + v, LORENTZ),
+    (m * sqrt(c / (c - v / c)), LORENTZ),
+    (sqrt((x1 - x2)**2) * m, (x1 - x2) * m + v),                    # |x1 - x2| is not x1 - x2 + v
+])
+def test_domain_power_rules_do_not_accept_wrong_models(model, truth):
+    assert not check_symbolic(model, truth, timeout=10, accurate=True).symbolic
+
+
+def test_accuracy_flag_reaches_the_child_process():
+    model, truth = m * sqrt(c / (c - v**2 / c)), LORENTZ
+    assert not check_model(model, truth, timeout=10).symbolic
+    assert check_model(model, truth, timeout=10, accurate=True).symbolic
+
+
 def test_complexity_counts_preorder_nodes():
     x = sympy.Symbol("x")
     assert complexity(x) == 1
