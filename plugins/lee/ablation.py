@@ -135,7 +135,7 @@ def run_one(variant: str, problem, *, budget: float, model_dir: Path, lee_model:
     describe a cut-short run and must not be kept.
     """
     from symdescent.bench.data import make_dataset
-    from symdescent.bench.metrics import accuracy_solution, check_model, complexity, r2_score, to_positive
+    from symdescent.bench.metrics import accuracy_solution, r2_score, symbolic_columns, to_positive
     from symdescent.search import Search
 
     row = {"variant": variant, "problem": problem.id, "budget_s": float(budget), "n_samples": int(n_samples),
@@ -172,15 +172,8 @@ def run_one(variant: str, problem, *, budget: float, model_dir: Path, lee_model:
         return row
     truth = problem.truth_sympy()
     row["truth"] = str(truth)
-    try:
-        check = check_model(model, truth, simplify_timeout, accurate=bool(row["accuracy_solution"]))
-        row.update(symbolic_solution=check.symbolic, complexity=check.complexity,
-                   simplify_timed_out=check.timed_out, model_simplified=check.simplified[:MAX_CHARS])
-    except KeyboardInterrupt:
-        raise
-    except Exception as exc:
-        row.update(symbolic_solution=False, complexity=complexity(model),
-                   message=f"symbolic check failed: {type(exc).__name__}: {exc}"[:MAX_CHARS])
+    row.update(symbolic_columns(model, truth, simplify_timeout, accurate=bool(row["accuracy_solution"]),
+                                max_chars=MAX_CHARS))
     return row
 
 

@@ -247,6 +247,25 @@ def check_model(model, truth, timeout: float = 20.0, rtol: float = RATIONAL_RTOL
         os.unlink(out_path)
 
 
+def symbolic_columns(model, truth, timeout: float = 20.0, accurate: bool = False,
+                     max_chars: int = 4000) -> dict:
+    """The symbolic columns of a results row: :func:`check_model`, or its failure.
+
+    Returns ``symbolic_solution``, ``complexity``, ``simplify_timed_out`` and
+    ``model_simplified`` (cut to ``max_chars``); when the check itself fails
+    (sympy cannot handle the model), ``symbolic_solution`` is False, the
+    complexity is that of the unsimplified model and ``message`` says why.
+    The bench runner and the LEE ablation both build their rows with it.
+    """
+    try:
+        check = check_model(model, truth, timeout, accurate=accurate)
+    except Exception as exc:  # a model sympy cannot simplify is a failed check, not a failed run
+        return {"symbolic_solution": False, "complexity": complexity(model),
+                "message": f"symbolic check failed: {type(exc).__name__}: {exc}"[:max_chars]}
+    return {"symbolic_solution": check.symbolic, "complexity": check.complexity,
+            "simplify_timed_out": check.timed_out, "model_simplified": check.simplified[:max_chars]}
+
+
 def _main(argv: list[str]) -> int:
     """Child process entry: read a pickled request from stdin, write the result to ``argv[0]``."""
     model, truth, timeout, rtol, accurate = pickle.loads(sys.stdin.buffer.read())

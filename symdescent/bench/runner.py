@@ -109,7 +109,7 @@ def execute_run(run: Run, settings: RunSettings) -> dict:
     This is the function a Dask worker executes.
     """
     from symdescent.bench.data import make_dataset
-    from symdescent.bench.metrics import accuracy_solution, check_model, complexity, r2_score
+    from symdescent.bench.metrics import accuracy_solution, r2_score, symbolic_columns
 
     row = _base_row(run, settings)
     try:
@@ -126,14 +126,8 @@ def execute_run(run: Run, settings: RunSettings) -> dict:
         return row
     truth = run.problem.truth_sympy()
     row["truth"] = str(truth)
-    try:
-        check = check_model(fitted.expression, truth, settings.simplify_timeout,
-                            accurate=bool(row["accuracy_solution"]))
-        row.update(symbolic_solution=check.symbolic, complexity=check.complexity,
-                   simplify_timed_out=check.timed_out, model_simplified=check.simplified[:MAX_MODEL_CHARS])
-    except Exception as exc:
-        row.update(symbolic_solution=False, complexity=complexity(fitted.expression),
-                   message=f"symbolic check failed: {type(exc).__name__}: {exc}"[:MAX_MODEL_CHARS])
+    row.update(symbolic_columns(fitted.expression, truth, settings.simplify_timeout,
+                                accurate=bool(row["accuracy_solution"]), max_chars=MAX_MODEL_CHARS))
     return row
 
 

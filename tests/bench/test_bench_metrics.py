@@ -111,3 +111,17 @@ def test_check_model_gives_up_at_the_time_limit(monkeypatch):
     res = check_model(0.5 * m * v**2, m * v**2 / 2, timeout=0.01)  # killed before it can answer
     assert res.timed_out and not res.symbolic
     assert res.complexity == 6
+
+
+def test_symbolic_columns_of_a_row(monkeypatch):
+    cols = metrics.symbolic_columns(m * sqrt(c / (c - v**2 / c)), LORENTZ, timeout=10, accurate=True, max_chars=8)
+    assert cols["symbolic_solution"] and not cols["simplify_timed_out"]
+    assert len(cols["model_simplified"]) <= 8 and "message" not in cols
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("symbolic check failed: sympy gave up")
+
+    monkeypatch.setattr(metrics, "check_model", broken)
+    cols = metrics.symbolic_columns(0.5 * m * v**2, m * v**2 / 2)
+    assert cols["symbolic_solution"] is False and cols["complexity"] == 6  # of the model as it came
+    assert "sympy gave up" in cols["message"]
