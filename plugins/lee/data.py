@@ -24,6 +24,7 @@ from symdescent.expr.generate import GrammarSampler
 from symdescent.expr.variation import canonical_key, canonical_order, fold_constants, mutate
 from symdescent_lee import encoding as enc
 from symdescent_lee import vocab
+from symdescent_lee.dimensional import DimensionalSampler
 
 _TRANSCENDENTAL = frozenset({"exp", "log", "sin", "cos", "tan", "tanh", "asin"})
 
@@ -42,11 +43,20 @@ class DataConfig:
     p_constant: float = 0.15
     p_literal: float = 0.12
     p_symmetric_range: float = 0.25
+    #: share of expressions drawn dimensionally homogeneous (:mod:`symdescent_lee.dimensional`)
+    #: instead of from the plain grammar
+    p_dimensional: float = 0.0
     unary_weights: dict = field(default_factory=lambda: {
         "neg": 0.5, "sqrt": 3.0, "exp": 2.0, "log": 1.5, "sin": 2.5, "cos": 2.5, "tan": 0.4,
         "tanh": 0.4, "asin": 0.4, "abs": 0.1, "square": 3.0, "cube": 1.0,
     })
     binary_weights: dict = field(default_factory=lambda: {"add": 4.0, "sub": 3.0, "mul": 7.0, "div": 5.0, "pow": 1.0})
+
+    def __post_init__(self) -> None:
+        for name in ("p_candidate", "p_constant", "p_literal", "p_symmetric_range", "p_dimensional"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"DataConfig.{name} must be a probability in [0, 1], got {value!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -103,6 +113,7 @@ class SyntheticGenerator:
         }
         w = np.asarray(config.var_weights, dtype=float)
         self._var_p = w / w.sum()
+        self._dimensional = DimensionalSampler()
 
     # -- single expressions ------------------------------------------------
     def sample_expression(self, rng: np.random.Generator) -> tuple[Expression, int]:
@@ -111,9 +122,12 @@ class SyntheticGenerator:
             d = int(rng.choice(enc.MAX_VARS, p=self._var_p)) + 1
             lo = max(1, d - 1)
             n_ops = int(rng.integers(lo, max(lo, cfg.max_ops) + 1))
-            sampler = self._samplers[d]
-            toks = sampler.sample_tokens(rng, n_ops)
-            if len(toks) > cfg.max_size:
+            # p_dimensional = 0 draws nothing extra: older runs keep their exact data stream
+            if cfg.p_dimensional > 0 and rng.random() < cfg.p_dimensional:
+                toks = self._dimensional.sample_tokens(rng, d, n_ops)
+            else:
+                toks = self._samplers[d].sample_tokens(rng, n_ops)
+            if toks is None or len(toks) > cfg.max_size:
                 continue
             expr = fold_constants(Expression(tuple(toks)))
             if (not any(ops.is_variable(t) for t in expr.tokens) or not _nesting_ok(expr.tokens)

@@ -7,6 +7,7 @@ Usage::
     python -m symdescent_lee.train --out runs/lee --compact training/lee_checkpoint.pt
     python -m symdescent_lee.train --out runs/lee --resume-from training/lee_checkpoint.pt
     python -m symdescent_lee.train --out runs/lee_final --resume-from runs/lee/checkpoint.pt --anneal-steps 2200
+    python -m symdescent_lee.train --out runs/lee_dim --resume-from runs/lee/checkpoint.pt --set data.p_dimensional=0.5
 
 Batch ``k`` is a pure function of the data seed and ``k``, and the checkpoint
 holds the model, the optimiser and the step, so a resumed run continues the
@@ -20,11 +21,22 @@ training stops there (a cool-down, as in warmup-stable-decay schedules).  Run
 it into its own ``--out`` folder from a copy of the main run, so the main run
 keeps its un-annealed state to continue from; the cool-down is recorded in the
 checkpoint and an interrupted one resumes where it stopped.
+
+``--set KEY=VALUE`` changes a training or data setting (``lr``,
+``data.p_dimensional``, ...; not the model's shape) of a new run or of one
+resumed from a checkpoint, from that step on: a fine-tune on another data mix
+continues from the main run without touching it.  The change is kept in the
+run's checkpoint and ``config.json``, so a later ``--resume`` goes on with it.
+
+Validation uses the plain-grammar distribution (``p_dimensional = 0``) so that
+its losses compare across runs; a run that trains on dimensionally homogeneous
+expressions also reports them on a validation set of those (``valid_dim``).
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import math
 import os
@@ -69,6 +81,50 @@ class TrainConfig:
         if "var_weights" in data_d:
             data_d["var_weights"] = tuple(data_d["var_weights"])
         return cls(model=model, data=DataConfig(**data_d), **d)
+
+
+def apply_settings(cfg: TrainConfig, settings: list[str], resumed: bool) -> TrainConfig:
+    """``cfg`` with ``KEY=VALUE`` settings applied (``data.KEY`` for the data, JSON values).
+
+    Unknown keys, model keys on a resumed run and values of the wrong type are
+    errors that name the key.
+    """
+    top = {k: v for k, v in cfg.to_dict().items() if not isinstance(v, dict)}
+    data = cfg.data.to_dict()
+    for item in settings:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep:
+            raise SystemExit(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            raise SystemExit(f"--set {key}: {raw!r} is not a JSON value (numbers, true/false, \"text\", [..])")
+        if key.startswith("model."):
+            raise SystemExit(f"--set {key}: the model's settings cannot change"
+                             + (" on a resumed run" if resumed else "; use --config for a new model"))
+        section, name = (data, key[5:]) if key.startswith("data.") else (top, key)
+        known = [f"data.{k}" for k in data] + list(top)
+        if name not in section:
+            close = difflib.get_close_matches(key, known, n=1)
+            raise SystemExit(f"--set: unknown setting {key!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
+        section[name] = _coerce(key, section[name], value)
+    try:
+        return TrainConfig.from_dict({**top, "model": cfg.to_dict()["model"], "data": data})
+    except ValueError as exc:
+        raise SystemExit(f"--set: {exc}")
+
+
+def _coerce(key: str, old, value):
+    """``value`` as the type of the setting's current value ``old``, or an error naming ``key``."""
+    ok = (isinstance(value, bool) if isinstance(old, bool)
+          else isinstance(value, int) and not isinstance(value, bool) if isinstance(old, int)
+          else isinstance(value, (int, float)) and not isinstance(value, bool) if isinstance(old, float)
+          else isinstance(value, list) if isinstance(old, (list, tuple))
+          else isinstance(value, type(old)))
+    if not ok:
+        raise SystemExit(f"--set {key}: expected a value like {json.dumps(old)}, got {json.dumps(value)}")
+    return float(value) if isinstance(old, float) else tuple(value) if isinstance(old, tuple) else value
 
 
 def to_tensors(batch: dict, device) -> dict:
@@ -193,6 +249,10 @@ def train(args) -> Path:
         step, samples, history = 0, 0, []
         anneal = None
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    if args.set:
+        cfg = apply_settings(cfg, args.set, resumed=step > 0)
+        print("settings: " + ", ".join(args.set), flush=True)
+        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     if args.anneal_steps is not None:
         if args.anneal_steps < 1:
             raise SystemExit(f"--anneal-steps must be a positive number of steps, got {args.anneal_steps}")
@@ -205,7 +265,12 @@ def train(args) -> Path:
         print(f"cool-down: learning rate to 0 linearly from step {anneal['start']} to step {end}", flush=True)
     print(f"LEE model: {count_parameters(model):,} parameters; device {device}; threads {args.threads}", flush=True)
     gen = SyntheticGenerator(cfg.data, seed=cfg.data_seed)
-    valid = to_tensors(SyntheticGenerator(cfg.data, seed=cfg.valid_seed).batch(0, cfg.valid_size), device)
+    plain = replace(cfg.data, p_dimensional=0.0)
+    valid_sets = {"valid": to_tensors(SyntheticGenerator(plain, seed=cfg.valid_seed).batch(0, cfg.valid_size), device)}
+    if cfg.data.p_dimensional > 0:
+        dim = replace(cfg.data, p_dimensional=1.0)
+        valid_sets["valid_dim"] = to_tensors(SyntheticGenerator(dim, seed=cfg.valid_seed).batch(0, cfg.valid_size),
+                                             device)
     stop = {"flag": False}
 
     def on_signal(signum, frame):
@@ -242,14 +307,17 @@ def train(args) -> Path:
             print(f"step {step} samples {samples:,} ({rate / 1e6:.2f}M/h) lr {lr:.2e} {msg}", flush=True)
         if step % args.valid_every == 0:
             model.eval()
-            with torch.no_grad():
-                v = {k: float(x) for k, x in losses(model, valid, cfg, train=False).items()}
+            for name, valid in valid_sets.items():
+                with torch.no_grad():
+                    v = {k: float(x) for k, x in losses(model, valid, cfg, train=False).items()}
+                rec = {"step": step, "samples": samples, "time": time.time(), **v}
+                if name != "valid":
+                    rec["split"] = name
+                history.append(rec)
+                log.write(json.dumps(rec) + "\n")
+                log.flush()
+                print(f"{name} " + " ".join(f"{k}={x:.4f}" for k, x in v.items()), flush=True)
             model.train()
-            rec = {"step": step, "samples": samples, "time": time.time(), **v}
-            history.append(rec)
-            log.write(json.dumps(rec) + "\n")
-            log.flush()
-            print("valid " + " ".join(f"{k}={x:.4f}" for k, x in v.items()), flush=True)
         if time.time() - last_ckpt > args.checkpoint_minutes * 60:
             save_checkpoint(ckpt_path, model, opt, step, cfg, samples, history, anneal)
             last_ckpt = time.time()
@@ -270,6 +338,8 @@ def main(argv=None) -> int:
     p.add_argument("--anneal-steps", type=int, default=None,
                    help="cool down: learning rate linearly to 0 over this many steps from the start step, then stop")
     p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="change a training or data setting from this step on (data.p_dimensional=0.5, lr=3e-4)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=max(1, min(2, os.cpu_count() or 1)))
     p.add_argument("--log-every", type=int, default=50)

@@ -74,3 +74,31 @@ def test_annealed_rate():
     assert annealed_lr(12, CFG, anneal) == pytest.approx(0.5 * lr_at(12, CFG))
     assert annealed_lr(14, CFG, anneal) == 0.0
     assert annealed_lr(12, CFG, None) == lr_at(12, CFG)
+
+
+def test_set_changes_the_data_mix_of_a_resumed_run_and_keeps_it(tmp_path, config_file, capsys):
+    main_run, tuned = tmp_path / "main", tmp_path / "tuned"
+    _run(main_run, "--config", str(config_file), "--steps", "2")
+    _run(tuned, "--resume-from", str(main_run / "checkpoint.pt"), "--set", "data.p_dimensional=0.5",
+         "--set", "lr=0.002", "--steps", "3", "--valid-every", "3")
+    state = load_checkpoint(tuned / "checkpoint.pt")
+    assert state["config"]["data"]["p_dimensional"] == 0.5 and state["config"]["lr"] == 0.002
+    assert json.loads((tuned / "config.json").read_text())["data"]["p_dimensional"] == 0.5
+    # validation: the plain distribution (comparable across runs) and the dimensional one
+    assert [r.get("split", "valid") for r in state["history"]] == ["valid", "valid_dim"]
+    assert "valid_dim rec_ce=" in capsys.readouterr().out
+    assert load_checkpoint(main_run / "checkpoint.pt")["config"]["data"]["p_dimensional"] == 0.0
+    _run(tuned, "--resume", "--steps", "4")  # the change stays with the run
+    assert load_checkpoint(tuned / "checkpoint.pt")["config"]["data"]["p_dimensional"] == 0.5
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("data.p_dimensionl=0.5", "did you mean 'data.p_dimensional'"),
+    ("data.p_dimensional=2", "must be a probability"),
+    ("data.p_dimensional=true", "expected a value like 0.0"),
+    ("lr", "expected KEY=VALUE"),
+    ("model.d_model=64", "the model's settings cannot change"),
+])
+def test_set_rejects_bad_settings_by_name(tmp_path, config_file, setting, message):
+    with pytest.raises(SystemExit, match=message):
+        _run(tmp_path / "run", "--config", str(config_file), "--set", setting, "--steps", "1")
