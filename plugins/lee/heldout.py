@@ -3,7 +3,8 @@
 ``python -m symdescent_lee.heldout --model-dir DIR --n 300 --seed 987654 [--samples 32] [--json OUT]``
 
 Draws ``n`` problems from :class:`~symdescent_lee.data.SyntheticGenerator`
-with ``DataConfig()`` and a data seed that training never uses (training
+with ``DataConfig()`` (``--p-dimensional P``: that share of dimensionally
+homogeneous expressions, as a run trained on them sees) and a data seed that training never uses (training
 draws its batches from seed 0 and its validation batch from seed
 10_000_019; the default here is 987654).  Problem ``i`` comes from
 ``numpy.random.default_rng([seed, i])``, so the first ``k`` problems of a
@@ -133,7 +134,7 @@ def summarise(records) -> dict:
 
 
 def run(model_dir, n: int, seed: int = DEFAULT_SEED, samples: int = 32, threads: int = 1,
-        progress=None) -> dict:
+        progress=None, p_dimensional: float = 0.0) -> dict:
     """Evaluate ``n`` held-out problems; returns the summary, the settings and the per-problem records."""
     from symdescent.expr import parse
     from symdescent.expr.fit import fit_expression
@@ -142,7 +143,7 @@ def run(model_dir, n: int, seed: int = DEFAULT_SEED, samples: int = 32, threads:
 
     if seed in TRAINING_SEEDS:
         raise ValueError(f"seed {seed} is a training/validation data seed; choose another")
-    cfg = DataConfig()
+    cfg = DataConfig(p_dimensional=p_dimensional)
     rt = LeeRuntime.load(model_dir, threads=threads, max_points=max(200, cfg.n_points))
     gen = SyntheticGenerator(cfg, seed=seed)
     # compile the numba fitting kernels before the clock starts
@@ -162,7 +163,8 @@ def run(model_dir, n: int, seed: int = DEFAULT_SEED, samples: int = 32, threads:
     settings = {"model_dir": str(model_dir), "model_sha256_encoder": manifest["sha256"].get("encoder.onnx"),
                 "n": n, "seed": seed, "training_seeds_avoided": list(TRAINING_SEEDS), "samples": samples,
                 "beam_width": BEAM_WIDTH, "temperature": 1.0, "max_nfev": MAX_NFEV, "r2_threshold": R2_THRESHOLD,
-                "n_points": cfg.n_points, "n_query": cfg.n_query, "threads": threads}
+                "n_points": cfg.n_points, "n_query": cfg.n_query, "threads": threads,
+                "p_dimensional": cfg.p_dimensional}
     return {"settings": settings, **summarise(records), "problems": records}
 
 
@@ -175,7 +177,8 @@ def markdown(report: dict) -> str:
     k = s["samples"]
     lines = [
         f"LEE held-out synthetic evaluation: {s['n']} problems, data seed {s['seed']} "
-        f"(training uses {', '.join(map(str, s['training_seeds_avoided']))}), model {s['model_dir']}",
+        f"(training uses {', '.join(map(str, s['training_seeds_avoided']))}), model {s['model_dir']}"
+        + (f", dimensionally homogeneous share {s['p_dimensional']:g}" if s.get("p_dimensional") else ""),
         "",
         f"| group | problems | skeleton top-1 | skeleton within beam {s['beam_width']} + {k} samples "
         f"| numeric R² > {s['r2_threshold']} |",
@@ -205,11 +208,15 @@ def main(argv=None) -> int:
                     help=f"data seed (default {DEFAULT_SEED}; training uses 0 and 10000019)")
     ap.add_argument("--samples", type=int, default=32, help="samples at temperature 1 per problem (default 32)")
     ap.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default 1)")
+    ap.add_argument("--p-dimensional", type=float, default=0.0,
+                    help="share of dimensionally homogeneous expressions (default 0: the plain grammar)")
     ap.add_argument("--json", default=None, help="also write the report as JSON here")
     ap.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = ap.parse_args(argv)
     if args.n < 1 or args.samples < 1:
         ap.error("--n and --samples must be >= 1")
+    if not 0.0 <= args.p_dimensional <= 1.0:
+        ap.error(f"--p-dimensional must be in [0, 1], got {args.p_dimensional}")
     if args.seed in TRAINING_SEEDS:
         ap.error(f"--seed {args.seed} is a training/validation data seed; choose another")
     model_dir = Path(args.model_dir) if args.model_dir else default_model_dir()
@@ -218,7 +225,7 @@ def main(argv=None) -> int:
         if not args.quiet and (i % 25 == 0 or i == n):
             print(f"  {i}/{n} problems", file=sys.stderr, flush=True)
 
-    report = run(model_dir, args.n, args.seed, args.samples, args.threads, progress)
+    report = run(model_dir, args.n, args.seed, args.samples, args.threads, progress, args.p_dimensional)
     print(markdown(report))
     if args.json:
         path = Path(args.json)

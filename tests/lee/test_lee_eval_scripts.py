@@ -40,6 +40,11 @@ def test_heldout_report_fields_and_determinism():
     # the first problems do not depend on n
     c = heldout.run(default_model_dir(), n=2, seed=heldout.DEFAULT_SEED, samples=8)
     assert strip(c) == strip(a)[:2]
+    # the dimensionally homogeneous distribution is another set of problems, and says so
+    d = heldout.run(default_model_dir(), n=2, seed=heldout.DEFAULT_SEED, samples=8, p_dimensional=1.0)
+    assert d["settings"]["p_dimensional"] == 1.0 and a["settings"]["p_dimensional"] == 0.0
+    assert [p["truth"] for p in strip(d)] != [p["truth"] for p in strip(a)[:2]]
+    assert "dimensionally homogeneous share 1" in heldout.markdown(d)
 
 
 class _Oracle:
