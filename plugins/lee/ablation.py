@@ -31,6 +31,11 @@ first proposal call, 128 samples on each later one, 2 refinement rounds of
 ``descent``
     proposers ``["random"]`` (50 samples of at most 15 nodes per iteration),
     refiners ``["descent"]``: the GP baseline without LEE.
+``lee_loop`` (only when named in ``--variants``)
+    as ``lee_descent`` with the ``lee`` refiner before ``descent`` in every
+    iteration (one round: the 8 best candidates of the front re-encoded with
+    the data, 5 gradient steps, 32 samples each); what it decodes joins the
+    front, from which the GP takes its seeds in the next iteration.
 
 Per (variant, problem) one row of ``results.csv`` (written as soon as it
 completes; a rerun skips the finished rows, so Ctrl-C loses only the run in
@@ -72,9 +77,12 @@ from typing import Sequence
 
 import numpy as np
 
-VARIANTS = ("one_shot", "reencode", "gradient", "lee_descent", "descent")
-LEE_VARIANTS = frozenset({"one_shot", "reencode", "gradient", "lee_descent"})
-LEE_REFINER_VARIANTS = ("reencode", "gradient")
+#: the issue's ablation, run by default
+DEFAULT_VARIANTS = ("one_shot", "reencode", "gradient", "lee_descent", "descent")
+#: every variant ``--variants`` accepts: the default ones and further hybrids
+VARIANTS = DEFAULT_VARIANTS + ("lee_loop",)
+LEE_VARIANTS = frozenset({"one_shot", "reencode", "gradient", "lee_descent", "lee_loop"})
+LEE_REFINER_VARIANTS = ("reencode", "gradient", "lee_loop")
 COLUMNS = ("variant", "problem", "status", "r2_test", "r2_train", "accuracy_solution", "symbolic_solution",
            "complexity", "time_s", "budget_s", "n_samples", "seed", "iterations", "n_evaluations", "stop_reason",
            "simplify_timed_out", "lee_model", "refine_calls", "round_losses", "history_loss", "model",
@@ -104,6 +112,9 @@ def variant_config(name: str, budget: float, model_dir: str | Path | None = None
     if name == "lee_descent":
         return {"search": search, "strategy": {"proposers": ["lee", "random"], "refiners": ["descent"]},
                 "plugins": {"lee": lee}}
+    if name == "lee_loop":  # the LEE refiner inside the GP's loop: it re-encodes the front each iteration
+        return {"search": search, "strategy": {"proposers": ["lee", "random"], "refiners": ["lee", "descent"]},
+                "plugins": {"lee": {**lee, "refine_iterations": 1, "refine_candidates": 8, "refine_samples": 32}}}
     return {"search": search, "strategy": {"proposers": ["random"], "refiners": ["descent"]}}
 
 
@@ -423,7 +434,8 @@ def main(argv=None) -> int:
     ap.add_argument("--suite", default="feynman", help="suite name or CSV path (default feynman)")
     ap.add_argument("--out", default="bench_results/lee_ablation", help="output folder (results.csv, summary.md)")
     ap.add_argument("--model-dir", default=None, help="exported LEE model (default: the shipped model)")
-    ap.add_argument("--variants", default=",".join(VARIANTS), help=f"comma separated, from {', '.join(VARIANTS)}")
+    ap.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
+                    help=f"comma separated, from {', '.join(VARIANTS)} (default: all but lee_loop)")
     ap.add_argument("--n-samples", type=int, default=1000, help="rows per problem before the 75/25 split")
     ap.add_argument("--seed", type=int, default=0, help="data and search seed (default 0)")
     ap.add_argument("--simplify-timeout", type=float, default=20.0, help="seconds for the symbolic check of a model")

@@ -111,6 +111,9 @@ def test_every_variant_config_is_valid():
     assert config_from_dict(ablation.variant_config("one_shot", 5.0)).search.max_iterations == 1
     assert config_from_dict(ablation.variant_config("gradient", 5.0)).plugins["lee"]["gradient_steps"] == 5
     assert config_from_dict(ablation.variant_config("reencode", 5.0)).plugins["lee"]["gradient_steps"] == 0
+    loop = config_from_dict(ablation.variant_config("lee_loop", 5.0))
+    assert tuple(loop.strategy.refiners) == ("lee", "descent") and loop.plugins["lee"]["refine_iterations"] == 1
+    assert set(ablation.DEFAULT_VARIANTS) < set(ablation.VARIANTS)
 
 
 def test_ablation_rows_summary_and_resume(tmp_path):
