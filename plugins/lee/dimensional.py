@@ -88,7 +88,7 @@ class DimensionalSampler:
 
     # -- dimensions ------------------------------------------------------------
     def assign_dimensions(self, rng: np.random.Generator, n_variables: int) -> list[tuple[int, ...]]:
-        """A dimension per variable: ``k`` distinct ones (``k`` uniform in 1..ceil(n/2)+1), shared at random."""
+        """One dimension per variable: ``k`` distinct ones (1 <= k <= min(n, ceil(n/2) + 1)), shared at random."""
         k = int(rng.integers(1, min(n_variables, (n_variables + 1) // 2 + 1) + 1))
         classes = []
         for _ in range(k):
@@ -156,7 +156,8 @@ class DimensionalSampler:
             return _ZERO
         return self._dims[int(rng.integers(len(self._dims)))]
 
-    def _grow(self, rng: np.random.Generator, dim: tuple[int, ...], n: int, trans: int, parent: str) -> list[str] | None:
+    def _grow(self, rng: np.random.Generator, dim: tuple[int, ...], n: int, trans: int,
+              parent: str) -> list[str] | None:
         """A subtree of dimension ``dim`` with ``n`` operators; one with operators contains a variable."""
         self._calls += 1
         if self._calls > self.max_calls:
