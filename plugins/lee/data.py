@@ -24,9 +24,8 @@ from symdescent.expr.generate import GrammarSampler
 from symdescent.expr.variation import canonical_key, canonical_order, fold_constants, mutate
 from symdescent_lee import encoding as enc
 from symdescent_lee import vocab
-from symdescent_lee.dimensional import DimensionalSampler
+from symdescent_lee.dimensional import TRANSCENDENTAL, DimensionalSampler
 
-_TRANSCENDENTAL = frozenset({"exp", "log", "sin", "cos", "tan", "tanh", "asin"})
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ def _nesting_ok(tokens: tuple[str, ...]) -> bool:
     pending = [(0, "")]  # (transcendental depth, parent token) per pending slot
     for tok in tokens:
         depth, parent = pending.pop()
-        if tok in _TRANSCENDENTAL:
+        if tok in TRANSCENDENTAL:
             if parent == tok or depth >= 2:
                 return False
             depth += 1

@@ -38,9 +38,10 @@ from symdescent.expr import ops
 
 BASE_UNITS = 3
 _ZERO = (0,) * BASE_UNITS
-_TRANSCENDENTAL = ("exp", "log", "sin", "cos", "tanh", "asin")
-#: operators that must not apply directly to the given one (they would undo or repeat it)
+#: functions that need a dimensionless argument (also the ones LEE's data nests at most twice)
+TRANSCENDENTAL = frozenset({"exp", "log", "sin", "cos", "tan", "tanh", "asin"})
 _CHAINS = frozenset({"mul", "div", "add", "sub"})
+#: operators that must not apply directly to the given one (they would undo or repeat it)
 _NOT_UNDER = {"square": {"sqrt", "neg"}, "sqrt": {"square", "cube"}, "cube": {"neg"}, "neg": {"neg"},
               "exp": {"log"}, "log": {"exp"}}
 #: relative weights of the operators a node may take (where its dimension allows them)
@@ -93,7 +94,7 @@ class DimensionalSampler:
         classes = []
         for _ in range(k):
             if rng.random() < self.p_dimensionless_var:
-                classes.append((0,) * BASE_UNITS)
+                classes.append(_ZERO)
                 continue
             while True:
                 v = tuple(int(e) for e in rng.integers(-1, 2, size=BASE_UNITS))
@@ -110,7 +111,7 @@ class DimensionalSampler:
     def result_dimension(self, rng: np.random.Generator, dims: list[tuple[int, ...]]) -> tuple[int, ...]:
         """The dimension of the whole expression: dimensionless, or a product of one or two variables' powers."""
         if rng.random() < self.p_dimensionless_result:
-            return (0,) * BASE_UNITS
+            return _ZERO
         out = dims[int(rng.integers(len(dims)))]
         if rng.random() < 0.4:
             k, other = (-1, 1, 2)[int(rng.integers(3))], dims[int(rng.integers(len(dims)))]
@@ -133,8 +134,8 @@ class DimensionalSampler:
             self._by_dim.setdefault(d, []).append(f"x{i}")
         self._calls = 0
         self._used: set[str] = set()
-        toks = self._grow(rng, target, n_ops, 0, "")
-        return (toks, dims, target) if toks is not None and not cancels(toks) else None
+        toks = self._grow(rng, target, n_ops, 0, "")  # every chain is checked for cancellation as it is built
+        return None if toks is None else (toks, dims, target)
 
     def _leaf(self, rng: np.random.Generator, dim: tuple[int, ...]) -> list[str] | None:
         options = self._by_dim.get(dim)
@@ -167,7 +168,7 @@ class DimensionalSampler:
         dimensionless = not any(dim)
         allowed = []
         for o in self.ops:
-            if o in _TRANSCENDENTAL or o == "pow":
+            if o in TRANSCENDENTAL or o == "pow":
                 if not dimensionless or trans >= 1:
                     continue
             elif o == "square" and any(e % 2 for e in dim):
@@ -183,7 +184,8 @@ class DimensionalSampler:
         for _ in range(3):
             o = allowed[min(bisect.bisect_right(cum, rng.random() * cum[-1]), len(allowed) - 1)]
             out = self._expand(rng, o, dim, n, trans)
-            if out is not None and any(t[0] == "x" for t in out) and not (o in _CHAINS and cancels(out, deep=False)):
+            if (out is not None and any(ops.is_variable(t) for t in out)
+                    and not (o in _CHAINS and cancels(out, deep=False))):
                 return out
             if self._calls > self.max_calls:
                 return None
@@ -202,7 +204,7 @@ class DimensionalSampler:
                 child = tuple(2 * e for e in dim)
             else:
                 child = dim
-            inner = self._grow(rng, child, n - 1, trans + (o in _TRANSCENDENTAL), o)
+            inner = self._grow(rng, child, n - 1, trans + (o in TRANSCENDENTAL), o)
             return None if inner is None else [o, *inner]
         left_n = int(rng.integers(0, n))
         right_n = n - 1 - left_n

@@ -5,7 +5,7 @@ import pytest
 
 from symdescent.expr import ops
 from symdescent_lee.data import DataConfig, SyntheticGenerator
-from symdescent_lee.dimensional import _TRANSCENDENTAL, DimensionalSampler, cancels
+from symdescent_lee.dimensional import TRANSCENDENTAL, DimensionalSampler, cancels
 
 
 def dimension_of(tokens, dims):
@@ -20,7 +20,7 @@ def dimension_of(tokens, dims):
             return np.zeros(3)
         if ops.arity(t) == 1:
             a = node()
-            if t in _TRANSCENDENTAL:
+            if t in TRANSCENDENTAL:
                 assert not a.any(), f"{t} of a quantity with a dimension"
                 return a
             return {"square": 2 * a, "cube": 3 * a, "sqrt": a / 2}.get(t, a)
