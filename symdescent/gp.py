@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from symdescent.expr import Expression
+from symdescent.expr import Expression, ops
 from symdescent.expr.generate import GrammarSampler
 from symdescent.expr.variation import canonical_key, crossover, mutate
 from symdescent.types import Candidate
@@ -158,3 +158,68 @@ class GeneticEngine:
             if old is None or c.loss < old.loss:
                 by_k[c.complexity] = c
         return list(by_k.values())
+
+
+@dataclass
+class GuidedSampler(GrammarSampler):
+    """A grammar sampler that leans towards what a guiding proposer found.
+
+    :meth:`guide` takes candidates of a learned proposer (e.g. LEE's decoded
+    formulas, which often hold the right variables and pieces of the right
+    formula but not the whole of it) and does two things with them:
+
+    * operator weights become ``(1 - weight) * default + weight * frequency``
+      of each operator among the candidates (per arity), so mutations and
+      fresh subtrees use the operators the proposer found likely, without
+      ever ruling one out;
+    * their subtrees (with an operator and a variable, at most ``max_block``
+      nodes) become *building blocks*: :meth:`sample` returns one, instead of
+      a fresh random tree, with probability ``p_block``, so subtree mutations
+      and newcomers can graft a proposed piece into any individual.
+
+    Without a guide it samples exactly as :class:`GrammarSampler` (same
+    random stream), so an unguided GP is unchanged.
+    """
+
+    p_block: float = 0.3
+    weight: float = 0.5
+    max_block: int = 12
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._default = {"_uw": self._uw, "_bw": self._bw}
+        self.blocks: list[Expression] = []
+        self._block_sizes = np.zeros(0, dtype=int)
+
+    def guide(self, candidates: list[Candidate]) -> None:
+        """Re-weight operators and rebuild the building blocks from ``candidates`` (best first)."""
+        exprs = [c.expression for c in candidates if c.valid]
+        if not exprs:
+            return
+        counts: dict[str, float] = {}
+        blocks: dict[str, Expression] = {}
+        for e in exprs:
+            for i, tok in enumerate(e.tokens):
+                if ops.arity(tok) == 0:
+                    continue
+                counts[tok] = counts.get(tok, 0.0) + 1.0
+                sub = e.subtree(i)
+                if sub.complexity <= self.max_block and any(ops.is_variable(t) for t in sub.tokens):
+                    blocks.setdefault(canonical_key(sub), sub)
+        for names, attr in ((self._unary, "_uw"), (self._binary, "_bw")):
+            if not names:
+                continue
+            base = self._default[attr]
+            freq = np.array([counts.get(o, 0.0) for o in names])
+            mixed = base if freq.sum() == 0 else (1 - self.weight) * base + self.weight * freq / freq.sum()
+            setattr(self, attr, mixed / mixed.sum())
+        self.blocks = sorted(blocks.values(), key=lambda b: b.complexity)
+        self._block_sizes = np.array([b.complexity for b in self.blocks])
+
+    def sample(self, rng: np.random.Generator, max_size: int | None = None, min_ops: int = 0) -> Expression:
+        if self.blocks and rng.random() < self.p_block:
+            limit = self.max_size if max_size is None else max_size
+            n = int(np.searchsorted(self._block_sizes, limit, side="right"))
+            if n:
+                return self.blocks[int(rng.integers(n))]
+        return super().sample(rng, max_size, min_ops)

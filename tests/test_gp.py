@@ -1,11 +1,13 @@
-"""The genetic-programming engine: survival layers, seeding, the initial population."""
+"""The genetic-programming engine: survival layers, seeding, the initial population, guidance."""
 
 import numpy as np
+import pytest
 
+from symdescent.errors import ConfigError
 from symdescent.expr import parse
 from symdescent.expr.generate import GrammarSampler
 from symdescent.expr.variation import canonical_key
-from symdescent.gp import GeneticEngine, nondominated_layers
+from symdescent.gp import GeneticEngine, GuidedSampler, nondominated_layers
 from symdescent.types import Candidate, Score
 
 
@@ -69,3 +71,67 @@ def test_later_generations_breed_from_the_population():
     # offspring (at most population_size, fewer when too large) plus the newcomers
     assert 0 < len(seen) - first <= eng.population_size + eng.newcomers
     assert eng.generation == 2
+
+
+def test_unguided_sampler_draws_the_plain_stream():
+    plain, guided = GrammarSampler(n_variables=3, max_size=11), GuidedSampler(n_variables=3, max_size=11)
+    ra, rb = np.random.default_rng(5), np.random.default_rng(5)
+    assert [plain.sample(ra) for _ in range(200)] == [guided.sample(rb) for _ in range(200)]
+    assert [plain.operator(ra, unary=True) for _ in range(50)] == [guided.operator(rb, unary=True) for _ in range(50)]
+
+
+def test_guide_builds_blocks_and_leans_towards_its_operators():
+    sampler = GuidedSampler(n_variables=2, max_size=9, p_block=1.0, weight=0.5, max_block=5)
+    default_uw = dict(zip(sampler._unary, sampler._uw))
+    guides = [seed_candidate("cos(x0 * x1) + 2.5", 0.1), seed_candidate("cos(x0 - x1) * exp(x1)", 0.2)]
+    sampler.guide(guides)
+    keys = {canonical_key(b) for b in sampler.blocks}
+    # every subtree with an operator, a variable and at most 5 nodes; no constant-only or too-large pieces
+    assert keys == {canonical_key(parse(t, variable_names=["x0", "x1"])) for t in
+                    ("cos(x0 * x1)", "x0 * x1", "cos(x0 - x1)", "x0 - x1", "exp(x1)")}
+    uw = dict(zip(sampler._unary, sampler._uw))
+    assert uw["cos"] > default_uw["cos"] and uw["exp"] > default_uw["exp"]
+    assert uw["sin"] < default_uw["sin"] and all(w > 0 for w in uw.values())  # nothing ruled out
+    assert np.isclose(sum(uw.values()), 1.0)
+    rng = np.random.default_rng(0)
+    drawn = [sampler.sample(rng, max_size=3) for _ in range(100)]
+    # p_block = 1: only blocks that fit max_size, drawn from all of them
+    assert {canonical_key(e) for e in drawn} == {canonical_key(parse(t, variable_names=["x0", "x1"]))
+                                                 for t in ("x0 * x1", "x0 - x1", "exp(x1)")}
+
+
+def test_guide_without_valid_candidates_changes_nothing():
+    sampler = GuidedSampler(n_variables=2, max_size=9)
+    before = sampler._uw.copy()
+    sampler.guide([])
+    assert sampler.blocks == [] and np.array_equal(sampler._uw, before)
+
+
+def test_guided_descent_takes_blocks_from_the_named_proposer(product_data):
+    from symdescent.registry import PluginInfo
+    from symdescent.search import Search
+    from symdescent import hookimpl
+
+    class Hint:
+        def __init__(self, ctx):
+            pass
+
+        @hookimpl
+        def symdescent_propose(self, problem, state):
+            return [parse("exp(x0) + x1 * x1")]
+
+    X, y = product_data
+    hint = PluginInfo(name="hint", description="test", proposer=Hint)
+    cfg = {"search": {"time_budget": None, "max_iterations": 2},
+           "strategy": {"proposers": ["hint", "random"], "refiners": ["descent"]},
+           "plugins": {"descent": {"guide_from": ["hint"], "population_size": 30}}}
+    s = Search(X, y, config=cfg, plugins=[hint])
+    s.run()
+    sampler = dict(s.pm.list_name_plugin())["descent:refiner"].engine.sampler
+    keys = {canonical_key(b) for b in sampler.blocks}
+    # the hint's pieces (the evaluator may have wrapped it in a fitted affine map: C + C * hint)
+    assert {"exp(x0)", "mul(x1,x1)", "add(exp(x0),mul(x1,x1))"} <= keys
+    assert all("add(exp(x0),mul(x1,x1))" in k or k in ("exp(x0)", "mul(x1,x1)") for k in keys)
+    bad = {**cfg, "plugins": {"descent": {"guide_from": ["hnt"]}}}
+    with pytest.raises(ConfigError, match="not a selected proposer.*did you mean 'hint'"):
+        Search(X, y, config=bad, plugins=[hint])

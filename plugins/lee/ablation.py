@@ -80,8 +80,8 @@ import numpy as np
 #: the issue's ablation, run by default
 DEFAULT_VARIANTS = ("one_shot", "reencode", "gradient", "lee_descent", "descent")
 #: every variant ``--variants`` accepts: the default ones and further hybrids
-VARIANTS = DEFAULT_VARIANTS + ("lee_loop",)
-LEE_VARIANTS = frozenset({"one_shot", "reencode", "gradient", "lee_descent", "lee_loop"})
+VARIANTS = DEFAULT_VARIANTS + ("lee_loop", "lee_guided")
+LEE_VARIANTS = frozenset({"one_shot", "reencode", "gradient", "lee_descent", "lee_loop", "lee_guided"})
 LEE_REFINER_VARIANTS = ("reencode", "gradient", "lee_loop")
 COLUMNS = ("variant", "problem", "status", "r2_test", "r2_train", "accuracy_solution", "symbolic_solution",
            "complexity", "time_s", "budget_s", "n_samples", "seed", "iterations", "n_evaluations", "stop_reason",
@@ -115,6 +115,9 @@ def variant_config(name: str, budget: float, model_dir: str | Path | None = None
     if name == "lee_loop":  # the LEE refiner inside the GP's loop: it re-encodes the front each iteration
         return {"search": search, "strategy": {"proposers": ["lee", "random"], "refiners": ["lee", "descent"]},
                 "plugins": {"lee": {**lee, "refine_iterations": 1, "refine_candidates": 8, "refine_samples": 32}}}
+    if name == "lee_guided":  # LEE's proposals also guide the GP's operators and building blocks
+        return {"search": search, "strategy": {"proposers": ["lee", "random"], "refiners": ["descent"]},
+                "plugins": {"lee": lee, "descent": {"guide_from": ["lee"]}}}
     return {"search": search, "strategy": {"proposers": ["random"], "refiners": ["descent"]}}
 
 

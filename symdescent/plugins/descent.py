@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from symdescent.expr.generate import GrammarSampler
-from symdescent.gp import GeneticEngine
+from symdescent.errors import ConfigError, did_you_mean
+from symdescent.gp import GeneticEngine, GuidedSampler
 from symdescent.hookspecs import hookimpl
 from symdescent.registry import PluginContext, PluginInfo
 
@@ -39,6 +39,17 @@ class DescentConfig:
         Proposer candidates taken in per iteration (the best by score).
     init_max_size : int
         Largest node count of the initial random population.
+    guide_from : list of str
+        Proposers whose candidates also *guide* the GP (e.g. ``["lee"]``):
+        their operators are favoured in mutations and fresh subtrees, and
+        their subtrees are grafted in as building blocks (see
+        :class:`symdescent.gp.GuidedSampler`).  Empty: an unguided GP.
+    guide_candidates : int
+        Best candidates of those proposers that make the guide.
+    guide_weight : float
+        Share of the guide's operator frequencies in the operator weights.
+    p_building_block : float
+        Chance that a fresh subtree (mutation or newcomer) is a guide's building block.
     """
 
     population_size: int = 200
@@ -48,15 +59,20 @@ class DescentConfig:
     generations_per_iteration: int = 5
     max_seeds: int = 64
     init_max_size: int = 12
+    guide_from: tuple[str, ...] = ()
+    guide_candidates: int = 32
+    guide_weight: float = 0.5
+    p_building_block: float = 0.3
 
     def validate(self) -> "DescentConfig":
-        from symdescent.errors import ConfigError
-
         for key in ("population_size", "tournament_size", "generations_per_iteration", "init_max_size"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"plugins.descent.{key} must be >= 1, got {getattr(self, key)}")
-        if not 0 <= self.p_crossover <= 1:
-            raise ConfigError(f"plugins.descent.p_crossover must be in [0, 1], got {self.p_crossover}")
+        for key in ("p_crossover", "guide_weight", "p_building_block"):
+            if not 0 <= getattr(self, key) <= 1:
+                raise ConfigError(f"plugins.descent.{key} must be in [0, 1], got {getattr(self, key)}")
+        if self.guide_candidates < 1:
+            raise ConfigError(f"plugins.descent.guide_candidates must be >= 1, got {self.guide_candidates}")
         if self.newcomers < 0 or self.max_seeds < 0:
             raise ConfigError("plugins.descent.newcomers and max_seeds must be >= 0")
         return self
@@ -68,12 +84,18 @@ class DescentRefiner:
     def __init__(self, ctx: PluginContext):
         self.cfg: DescentConfig = ctx.config or DescentConfig()
         self.rng = ctx.rng
+        proposers = ctx.search.strategy.proposers
+        for name in self.cfg.guide_from:
+            if name not in proposers:
+                raise ConfigError(f"plugins.descent.guide_from names {name!r}, which is not a selected proposer"
+                                  f"{did_you_mean(name, proposers)}; proposers: {', '.join(proposers) or '(none)'}")
         self.engine: GeneticEngine | None = None
 
     @hookimpl
     def symdescent_start(self, problem, state):
-        sampler = GrammarSampler(n_variables=problem.n_features, operators=problem.operators,
-                                 max_size=min(self.cfg.init_max_size, problem.max_complexity))
+        sampler = GuidedSampler(n_variables=problem.n_features, operators=problem.operators,
+                                max_size=min(self.cfg.init_max_size, problem.max_complexity),
+                                p_block=self.cfg.p_building_block, weight=self.cfg.guide_weight)
         self.engine = GeneticEngine(
             sampler, self.rng, population_size=self.cfg.population_size,
             tournament_size=self.cfg.tournament_size, p_crossover=self.cfg.p_crossover,
@@ -83,8 +105,14 @@ class DescentRefiner:
     @hookimpl
     def symdescent_refine(self, problem, candidates, state):
         engine = self.engine
-        seeds = sorted((c for c in candidates if c.valid), key=lambda c: c.value)[: self.cfg.max_seeds]
-        engine.seed(list(seeds))
+        ranked = sorted((c for c in candidates if c.valid), key=lambda c: c.value)
+        engine.seed(ranked[: self.cfg.max_seeds])
+        if self.cfg.guide_from:
+            guides = {}
+            for c in ranked:
+                if c.origin in self.cfg.guide_from and len(guides) < self.cfg.guide_candidates:
+                    guides.setdefault(c.expression.key(), c)
+            engine.sampler.guide(list(guides.values()))
 
         def evaluate(exprs):
             return problem.evaluate(exprs, origin="descent")
