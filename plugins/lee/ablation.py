@@ -25,14 +25,20 @@ first proposal call, 128 samples on each later one, 2 refinement rounds of
     steps on the re-encoded ``z`` through the evaluation decoder before decoding.
 ``lee_descent``
     proposers ``["lee", "random"]``, refiners ``["descent"]`` (defaults:
-    population 200, up to 64 proposals taken in per iteration): LEE-seeded
-    GP, i.e. ``descent`` below with LEE's proposals added, so the two differ
-    by LEE alone (as ``examples/configs/lee_descent.toml``).
+    population 200, up to 64 proposals taken in per iteration) with
+    ``[plugins.descent] guide_from = ["lee"]``: LEE-seeded GP, i.e.
+    ``descent`` below with LEE's proposals taken in as seeds and guiding the
+    GP (operators weighted towards LEE's, LEE's subtrees grafted in as
+    building blocks; :class:`symdescent.gp.GuidedSampler`), so the two
+    differ by LEE alone (as ``examples/configs/lee_descent.toml``).  Until
+    2026-11-28 this variant had seeds only (now ``lee_seeds``).
 ``descent``
     proposers ``["random"]`` (50 samples of at most 15 nodes per iteration),
     refiners ``["descent"]``: the GP baseline without LEE.
+``lee_seeds`` (only when named in ``--variants``)
+    as ``lee_descent`` without the guidance: LEE's proposals are seeds only.
 ``lee_loop`` (only when named in ``--variants``)
-    as ``lee_descent`` with the ``lee`` refiner before ``descent`` in every
+    as ``lee_seeds`` with the ``lee`` refiner before ``descent`` in every
     iteration (one round: the 8 best candidates of the front re-encoded with
     the data, 5 gradient steps, 32 samples each); what it decodes joins the
     front, from which the GP takes its seeds in the next iteration.
@@ -80,8 +86,8 @@ import numpy as np
 #: the issue's ablation, run by default
 DEFAULT_VARIANTS = ("one_shot", "reencode", "gradient", "lee_descent", "descent")
 #: every variant ``--variants`` accepts: the default ones and further hybrids
-VARIANTS = DEFAULT_VARIANTS + ("lee_loop", "lee_guided")
-LEE_VARIANTS = frozenset({"one_shot", "reencode", "gradient", "lee_descent", "lee_loop", "lee_guided"})
+VARIANTS = DEFAULT_VARIANTS + ("lee_seeds", "lee_loop")
+LEE_VARIANTS = frozenset({"one_shot", "reencode", "gradient", "lee_descent", "lee_seeds", "lee_loop"})
 LEE_REFINER_VARIANTS = ("reencode", "gradient", "lee_loop")
 COLUMNS = ("variant", "problem", "status", "r2_test", "r2_train", "accuracy_solution", "symbolic_solution",
            "complexity", "time_s", "budget_s", "n_samples", "seed", "iterations", "n_evaluations", "stop_reason",
@@ -109,15 +115,15 @@ def variant_config(name: str, budget: float, model_dir: str | Path | None = None
         steps = 0 if name == "reencode" else 5
         return {"search": search, "strategy": {"proposers": ["lee"], "refiners": ["lee"]},
                 "plugins": {"lee": {**lee, "gradient_steps": steps}}}
-    if name == "lee_descent":
+    if name == "lee_descent":  # LEE's proposals seed the GP and guide its operators and building blocks
+        return {"search": search, "strategy": {"proposers": ["lee", "random"], "refiners": ["descent"]},
+                "plugins": {"lee": lee, "descent": {"guide_from": ["lee"]}}}
+    if name == "lee_seeds":
         return {"search": search, "strategy": {"proposers": ["lee", "random"], "refiners": ["descent"]},
                 "plugins": {"lee": lee}}
     if name == "lee_loop":  # the LEE refiner inside the GP's loop: it re-encodes the front each iteration
         return {"search": search, "strategy": {"proposers": ["lee", "random"], "refiners": ["lee", "descent"]},
                 "plugins": {"lee": {**lee, "refine_iterations": 1, "refine_candidates": 8, "refine_samples": 32}}}
-    if name == "lee_guided":  # LEE's proposals also guide the GP's operators and building blocks
-        return {"search": search, "strategy": {"proposers": ["lee", "random"], "refiners": ["descent"]},
-                "plugins": {"lee": lee, "descent": {"guide_from": ["lee"]}}}
     return {"search": search, "strategy": {"proposers": ["random"], "refiners": ["descent"]}}
 
 
@@ -438,7 +444,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="bench_results/lee_ablation", help="output folder (results.csv, summary.md)")
     ap.add_argument("--model-dir", default=None, help="exported LEE model (default: the shipped model)")
     ap.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
-                    help=f"comma separated, from {', '.join(VARIANTS)} (default: all but lee_loop)")
+                    help=f"comma separated, from {', '.join(VARIANTS)} (default: all but lee_seeds and lee_loop)")
     ap.add_argument("--n-samples", type=int, default=1000, help="rows per problem before the 75/25 split")
     ap.add_argument("--seed", type=int, default=0, help="data and search seed (default 0)")
     ap.add_argument("--simplify-timeout", type=float, default=20.0, help="seconds for the symbolic check of a model")
