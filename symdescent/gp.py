@@ -8,7 +8,9 @@ non-dominated layers of (score, age, complexity).  Age protects fresh
 material from being crowded out by an old, locally optimal family, and the
 complexity objective keeps small building blocks alive.  Individuals are
 deduplicated by canonical form; constants are fitted by the search's
-evaluator (Lamarckian: fitted constants stay in the genome).
+evaluator (Lamarckian: fitted constants stay in the genome).  A
+:class:`GuidedSampler` lets a learned proposer's formulas steer the
+mutations (operator weights, building blocks).
 """
 
 from __future__ import annotations

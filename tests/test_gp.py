@@ -3,11 +3,14 @@
 import numpy as np
 import pytest
 
+from symdescent import hookimpl
 from symdescent.errors import ConfigError
 from symdescent.expr import parse
 from symdescent.expr.generate import GrammarSampler
 from symdescent.expr.variation import canonical_key
 from symdescent.gp import GeneticEngine, GuidedSampler, nondominated_layers
+from symdescent.registry import PluginInfo
+from symdescent.search import Search
 from symdescent.types import Candidate, Score
 
 
@@ -108,10 +111,6 @@ def test_guide_without_valid_candidates_changes_nothing():
 
 
 def test_guided_descent_takes_blocks_from_the_named_proposer(product_data):
-    from symdescent.registry import PluginInfo
-    from symdescent.search import Search
-    from symdescent import hookimpl
-
     class Hint:
         def __init__(self, ctx):
             pass

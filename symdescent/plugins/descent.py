@@ -6,6 +6,12 @@ a full random initial population, they do not replace it), then runs generations
 :class:`symdescent.gp.GeneticEngine` until the iteration's deadline, or for a
 fixed number of generations when the search has no time budget (so that a
 search bounded by iterations is exactly reproducible).
+
+With ``guide_from`` naming proposers (e.g. ``["lee"]``), their best
+candidates also guide the GP: mutations and fresh subtrees favour the
+operators they use and graft in their subtrees as building blocks
+(:class:`symdescent.gp.GuidedSampler`); LEE's formulas are often wrong as a
+whole but right in pieces.
 """
 
 from __future__ import annotations
