@@ -115,12 +115,10 @@ def variant_config(name: str, budget: float, model_dir: str | Path | None = None
         steps = 0 if name == "reencode" else 5
         return {"search": search, "strategy": {"proposers": ["lee"], "refiners": ["lee"]},
                 "plugins": {"lee": {**lee, "gradient_steps": steps}}}
-    if name == "lee_descent":  # LEE's proposals seed the GP and guide its operators and building blocks
+    if name in ("lee_descent", "lee_seeds"):  # lee_descent: LEE's proposals also guide the GP
+        guide = {"descent": {"guide_from": ["lee"]}} if name == "lee_descent" else {}
         return {"search": search, "strategy": {"proposers": ["lee", "random"], "refiners": ["descent"]},
-                "plugins": {"lee": lee, "descent": {"guide_from": ["lee"]}}}
-    if name == "lee_seeds":
-        return {"search": search, "strategy": {"proposers": ["lee", "random"], "refiners": ["descent"]},
-                "plugins": {"lee": lee}}
+                "plugins": {"lee": lee, **guide}}
     if name == "lee_loop":  # the LEE refiner inside the GP's loop: it re-encodes the front each iteration
         return {"search": search, "strategy": {"proposers": ["lee", "random"], "refiners": ["lee", "descent"]},
                 "plugins": {"lee": {**lee, "refine_iterations": 1, "refine_candidates": 8, "refine_samples": 32}}}

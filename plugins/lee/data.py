@@ -27,7 +27,6 @@ from symdescent_lee import vocab
 from symdescent_lee.dimensional import TRANSCENDENTAL, DimensionalSampler
 
 
-
 @dataclass(frozen=True)
 class DataConfig:
     """Settings of the synthetic expression distribution."""
