@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import signal
 import threading
+import weakref
 from contextlib import contextmanager
 from typing import Sequence
 
@@ -211,6 +212,10 @@ class _Timeout(Exception):
     pass
 
 
+#: after the time limit, the alarm repeats at this interval until the guarded code has stopped
+_RETRY_S = 0.05
+
+
 @contextmanager
 def time_limit(seconds: float):
     """Raise ``_Timeout`` after ``seconds`` where SIGALRM is usable; no limit elsewhere."""
@@ -220,10 +225,14 @@ def time_limit(seconds: float):
         return
 
     def handler(signum, frame):
+        # raised inside a weakref callback or a __del__ (the garbage collector's), the exception would be
+        # swallowed ("Exception ignored in ...") and the limit lost: skip those, the timer fires again soon
+        if frame is not None and (frame.f_code.co_name == "__del__" or frame.f_code.co_filename == weakref.__file__):
+            return
         raise _Timeout()
 
     old = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, _RETRY_S)
     try:
         yield True
     finally:

@@ -1,4 +1,7 @@
 import json
+import signal
+import types
+import weakref
 import warnings
 
 import numpy as np
@@ -165,3 +168,22 @@ def test_simplify_off_the_main_thread_is_bounded(monkeypatch):
     wide = parse("(x0 * x6 + x1 + x2 + x3 + x4 + x5) / (x0 + x1 + x2 + x3 + x4 + x5 + x6)")
     _in_thread(lambda: simplify(wide, timeout=1.0))
     assert calls == []  # seven variables: no cancel
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="no SIGALRM time limits on this platform")
+def test_time_limit_is_not_swallowed_by_garbage_collector_callbacks():
+    from symdescent.expr.sympy_bridge import _Timeout, time_limit
+
+    def frame_in(filename, name):
+        return types.SimpleNamespace(f_code=types.SimpleNamespace(co_filename=filename, co_name=name))
+
+    with time_limit(30) as limited:
+        assert limited
+        handler = signal.getsignal(signal.SIGALRM)
+        # an exception raised in a weakref callback or __del__ would be "ignored": the handler waits for the next alarm
+        assert handler(signal.SIGALRM, frame_in(weakref.__file__, "remove")) is None
+        assert handler(signal.SIGALRM, frame_in(__file__, "__del__")) is None
+        assert signal.getitimer(signal.ITIMER_REAL)[1] > 0  # ... which repeats until the limit is lifted
+        with pytest.raises(_Timeout):
+            handler(signal.SIGALRM, frame_in(__file__, "simplify"))
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
