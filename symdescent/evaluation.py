@@ -72,7 +72,7 @@ class Evaluator:
                 mse = float(((pred - y) ** 2).mean())
             ok = bool(np.isfinite(mse))
             return expr, mse if ok else float("inf"), ok
-        res = fit_expression(expr, X, y, max_nfev=max_nfev)
+        res = fit_expression(expr, X, y, max_nfev=max_nfev, operators=self.allowed)
         if not res.valid:
             return res.expression, float("inf"), False
         if rows == "fit" and X is not self.X:
@@ -134,7 +134,8 @@ class Evaluator:
         # a refit that dropped a scale or offset is simpler, not better: it stays a
         # candidate in its own right (the caller keeps both on the front)
         best = new if new.valid and (new.loss <= cand.loss or new.complexity < cand.complexity) else cand
-        snapped = snap_constants(drop_negligible_terms(best.expression, self.X, self.y), self.X, self.y)
+        dropped = drop_negligible_terms(best.expression, self.X, self.y, operators=self.allowed)
+        snapped = snap_constants(dropped, self.X, self.y, operators=self.allowed)
         if snapped is best.expression or snapped == best.expression:
             return best
         fitted, mse, valid = self.fit(snapped, optimize=False, rows="all")

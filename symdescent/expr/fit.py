@@ -8,13 +8,15 @@ Levenberg-Marquardt on Kaufman's projected Jacobian, compiled with numba
 expression only where they earn their parameter (:func:`parameter_allowance`,
 the BIC rule: on noiseless data, where they are 1 or 0 to within the fit's
 precision; on noisy data, also where they only fit the noise), and neither is
-added when ``f`` already has a constant factor or term at its root.
+added when ``f`` already has a constant factor or term at its root, nor when the
+operator it needs (``mul`` for ``a``, ``add`` for ``b``) is outside the allowed set.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Collection
 
 import numpy as np
 
@@ -103,6 +105,7 @@ def fit_expression(
     scaling: bool = True,
     max_nfev: int | None = None,
     optimize: bool = True,
+    operators: Collection[str] | None = None,
 ) -> FitResult:
     """Fit ``expr``'s constants (and a linear scale/offset) to ``(X, y)``.
 
@@ -119,6 +122,9 @@ def fit_expression(
         squares (default ``3 k + 10`` for ``k`` constants).
     optimize : bool
         Skip the inner least squares (closed-form scaling only) when False.
+    operators : collection of str, optional
+        Operators the result may use (default: all): the outer ``a *`` needs
+        ``mul`` and the ``+ b`` needs ``add``, so neither is added without them.
 
     Returns
     -------
@@ -138,8 +144,8 @@ def fit_expression(
 
     y = np.asarray(y, dtype=float)
     X = np.asarray(X, dtype=float)
-    use_a = scaling and not _root_has_constant(expr, ("mul", "div"))
-    use_b = scaling and not _root_has_constant(expr, ("add", "sub"))
+    use_a = scaling and (operators is None or "mul" in operators) and not _root_has_constant(expr, ("mul", "div"))
+    use_b = scaling and (operators is None or "add" in operators) and not _root_has_constant(expr, ("add", "sub"))
     prog = compiled.compile_program(expr.tokens)
     c = np.asarray(expr.constants, dtype=float)
     if optimize and len(c):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from typing import Collection
 
 import numpy as np
 
@@ -74,12 +75,14 @@ def _judge(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: float | No
     return mse, accepts
 
 
-def snap_constants(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: float | None = None) -> Expression:
+def snap_constants(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: float | None = None,
+                   operators: Collection[str] | None = None) -> Expression:
     """Return ``expr`` with constants snapped where the fit stays as good.
 
     ``tolerance`` is the relative rise in MSE allowed per snapped constant;
     by default :func:`~symdescent.expr.fit.parameter_allowance` of the number
-    of rows.
+    of rows.  ``operators`` are those the outer scale and offset may use when
+    they are refitted (see :func:`~symdescent.expr.fit.fit_expression`).
 
     Examples
     --------
@@ -117,7 +120,7 @@ def snap_constants(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: fl
                 if i in inner_range:
                     # an inner constant moved: let the outer scale and offset follow
                     moved = inner.with_constants(consts[start:start + inner.n_constants])
-                    refit = fit_expression(moved, X, y, optimize=False)
+                    refit = fit_expression(moved, X, y, optimize=False, operators=operators)
                     if refit.valid:
                         options.append(refit.expression)
                 scored = [(mse(o), o) for o in options]
@@ -160,9 +163,12 @@ def _inner_offset(expr: Expression, inner: Expression) -> int | None:
     return None
 
 
-def drop_negligible_terms(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: float | None = None) -> Expression:
+def drop_negligible_terms(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: float | None = None,
+                          operators: Collection[str] | None = None) -> Expression:
     """Remove added constants (``f + c``, ``f - c``, ``c - f``) below the root that
     are not worth their parameter (same rule as :func:`snap_constants`).
+
+    ``c - f`` becomes ``-f`` only where ``operators`` (default: all) allow ``neg``.
 
     On noisy data a fitted ``h + 0.007`` inside a product only fits the noise;
     the outer offset is handled by the linear scaling of the fit.
@@ -190,7 +196,7 @@ def drop_negligible_terms(expr: Expression, X: np.ndarray, y: np.ndarray, tolera
             left_end = expr.subtree_end(i + 1)
             if toks[left_end] == ops.CONST and left_end + 1 == expr.subtree_end(i):
                 new = expr.subtree(i + 1)  # f + c, f - c -> f
-            elif toks[i + 1] == ops.CONST:
+            elif toks[i + 1] == ops.CONST and (toks[i] == "add" or operators is None or "neg" in operators):
                 right = expr.subtree(left_end)  # c + f -> f, c - f -> -f
                 new = right if toks[i] == "add" else apply("neg", right)
         if new is not None:
