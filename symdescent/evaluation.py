@@ -22,18 +22,24 @@ def r2_from_mse(mse: float, var_y: float) -> float:
 class Evaluator:
     """Fits constants and scores expressions for one search.
 
-    Inner constants are fitted on a seeded subsample of at most
-    ``config.fit_rows`` rows; the loss is then computed on every row.  Each
-    canonical form is fitted once: asking again returns the cached candidate.
+    Losses are computed on the scoring rows: every row, or a seeded subsample
+    of ``config.score_rows`` rows when the data is larger.  Inner constants
+    are fitted on a seeded subsample of those of at most ``config.fit_rows``
+    rows.  Each canonical form is fitted once: asking again returns the cached
+    candidate.
     """
 
     def __init__(self, X: np.ndarray, y: np.ndarray, config: SearchConfig, rng: np.random.Generator):
         from symdescent.expr import compiled
 
         compiled.warm_up()  # JIT-compile (first run only) before any clock starts
-        self.X, self.y = X, y
         self.config = config
         n = X.shape[0]
+        if config.score_rows is not None and n > config.score_rows:
+            # drawn only for large data, so smaller problems keep their random stream
+            idx = np.sort(rng.choice(n, size=config.score_rows, replace=False))
+            X, y, n = X[idx], y[idx], config.score_rows
+        self.X, self.y = X, y
         idx = np.sort(rng.choice(n, size=config.fit_rows, replace=False)) if n > config.fit_rows else np.arange(n)
         self.X_fit, self.y_fit = X[idx], y[idx]
         self.var_y = float(np.var(y))

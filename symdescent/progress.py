@@ -12,21 +12,36 @@ from symdescent.hookspecs import hookimpl
 class RichProgress:
     """Shows iteration, best loss, front size and time left while a search runs.
 
-    Stays silent when the output is not a terminal (unless ``force``), so logs
-    and pipes get only the final report.
+    On a terminal (or with ``force``) a live bar; otherwise (a log file, a
+    pipe, ``docker logs``) plain lines: one when the search starts, then one
+    every ``log_every`` seconds (default: a tenth of the budget, 5 to 60 s).
     """
 
-    def __init__(self, time_budget: float | None, max_iterations: int | None, force: bool = False, stream=None):
+    def __init__(self, time_budget: float | None, max_iterations: int | None, force: bool = False, stream=None,
+                 log_every: float | None = None):
         self.stream = stream or sys.stderr
         self.enabled = force or self.stream.isatty()
         self.time_budget = time_budget
         self.max_iterations = max_iterations
+        if log_every is None:
+            log_every = min(60.0, max(5.0, time_budget / 10)) if time_budget is not None else 10.0
+        self.log_every = log_every
         self._progress = None
         self._task = None
+        self._next_line = float("inf")
+
+    def _line(self, text: str) -> None:
+        print(f"symdescent: {text}", file=self.stream, flush=True)
 
     @hookimpl
     def symdescent_start(self, problem, state):
+        self._t0 = time.monotonic()
         if not self.enabled:
+            budget = (f"{self.time_budget:g} s" if self.time_budget is not None
+                      else f"{self.max_iterations} iterations")
+            self._line(f"searching {problem.n_samples} rows x {problem.n_features} columns for {budget}; "
+                       "Ctrl-C or SIGTERM stops and keeps the best so far")
+            self._next_line = self._t0 + self.log_every
             return
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -42,13 +57,17 @@ class RichProgress:
 
     @hookimpl
     def symdescent_iteration_end(self, problem, state):
-        if self._progress is None:
-            return
         best = state.best
         loss = f"{best.loss:.3g}" if best is not None and math.isfinite(best.loss) else "-"
         r2 = f"{best.r2:.6f}" if best is not None else "-"
         desc = f"iter {state.iteration}  best loss {loss}  R² {r2}  front {len(state.front)}  evals {state.n_evaluations}"
-        done = time.monotonic() - self._t0 if self.time_budget is not None else state.iteration
+        now = time.monotonic()
+        if self._progress is None:
+            if now >= self._next_line:
+                self._line(f"{now - self._t0:.0f} s  {desc}")
+                self._next_line = now + self.log_every
+            return
+        done = now - self._t0 if self.time_budget is not None else state.iteration
         self._progress.update(self._task, completed=done, description=desc)
 
     @hookimpl

@@ -24,6 +24,9 @@ True
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -162,6 +165,10 @@ class Search:
             return
         sc = self.config.search
         self._started = time.monotonic()
+        if sc.simplify:
+            # the first ``import sympy`` takes a second or more; done here, it is paid
+            # out of the search's time rather than out of the finish reserve
+            import sympy  # noqa: F401
         if sc.time_budget is not None:
             self._finish_reserve = min(5.0, 0.08 * sc.time_budget) if sc.simplify else 0.02 * sc.time_budget
             self._deadline = self._started + sc.time_budget - self._finish_reserve
@@ -175,11 +182,20 @@ class Search:
         return time.monotonic() < self._deadline
 
     def run(self) -> SearchResult:
-        """Run the search to its budget and return the result (Ctrl-C keeps the best)."""
+        """Run the search to its budget and return the result.
+
+        Ctrl-C (SIGINT) and SIGTERM (``docker stop``, a scheduler, ``timeout``)
+        stop the loop and keep the best found so far: the front is finalised
+        and returned as usual, with ``interrupted`` set.
+        """
+        with terminate_as_interrupt():
+            return self._run()
+
+    def _run(self) -> SearchResult:
         sc = self.config.search
-        self.start()
         interrupted, reason = False, "max_iterations"
         try:
+            self.start()
             while True:
                 if sc.max_iterations is not None and self.iteration >= sc.max_iterations:
                     reason = "max_iterations"
@@ -287,8 +303,8 @@ class Search:
 
         members = sorted(self.front.members(), key=lambda c: c.value)
         for i, cand in enumerate(members):
-            if i >= 10 and until is not None and time.monotonic() >= until:
-                break  # the ten best are always polished; the rest while time is left
+            if i and until is not None and time.monotonic() >= until:
+                break  # the best is always polished; the rest, best first, while time is left
             polished = self.evaluator.polish(cand)
             # a snapped constant may cost a hair of loss (bounded in polish): keep the readable one
             self.front.add(polished, replace=polished.complexity == cand.complexity)
@@ -303,6 +319,29 @@ class Search:
                 (new,) = self.evaluator([simpler], cand.origin)
                 if new.valid:
                     self.front.add(self.evaluator.polish(new))
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt():
+    """Within the block, SIGTERM raises KeyboardInterrupt, as Ctrl-C does.
+
+    Only in the main thread (the only one where Python can set a signal
+    handler) and only where SIGTERM has its default action; the previous
+    handler is restored on exit.
+    """
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def fit(X, y, *, variable_names=None, config=None, **search_settings) -> SearchResult:
