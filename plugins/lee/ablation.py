@@ -127,7 +127,10 @@ def variant_config(name: str, budget: float, model_dir: str | Path | None = None
 
 def model_id(model_dir: Path) -> str:
     """A short fingerprint of an export (its manifest), recorded in every LEE row."""
-    return hashlib.sha256((Path(model_dir) / "manifest.json").read_bytes()).hexdigest()[:12]
+    from symdescent_lee.manifest import model_file
+
+    # confined like the runtime's reads, so a manifest symlinked to outside is never hashed
+    return hashlib.sha256(model_file(model_dir, "manifest.json", "manifest.json").read_bytes()).hexdigest()[:12]
 
 
 # -- one run -------------------------------------------------------------------

@@ -36,12 +36,11 @@ from torch import nn
 
 from symdescent_lee import encoding as enc
 from symdescent_lee import vocab
+from symdescent_lee.manifest import FORMAT, GRAPHS
 from symdescent_lee.model import LeeModel, ModelConfig, count_parameters, fit_loss_and_grad
 
-FORMAT = "symdescent-lee-onnx"
 FORMAT_VERSION = 1
 OPSET = 18
-GRAPHS = ("encoder", "decoder_init", "decoder_step", "evaluate", "fit_grad")
 
 
 class _Encoder(nn.Module):

@@ -159,7 +159,7 @@ def run(model_dir, n: int, seed: int = DEFAULT_SEED, samples: int = 32, threads:
         records.append(rec)
         if progress:
             progress(i + 1, n, rec)
-    manifest = json.loads((Path(model_dir) / "manifest.json").read_text())
+    manifest = rt.manifest  # validated by LeeRuntime.load
     settings = {"model_dir": str(model_dir), "model_sha256_encoder": manifest["sha256"].get("encoder.onnx"),
                 "n": n, "seed": seed, "training_seeds_avoided": list(TRAINING_SEEDS), "samples": samples,
                 "beam_width": BEAM_WIDTH, "temperature": 1.0, "max_nfev": MAX_NFEV, "r2_threshold": R2_THRESHOLD,

@@ -23,7 +23,6 @@ caller passes, so results are deterministic given it.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Sequence
@@ -37,12 +36,8 @@ from symdescent.expr.expression import Expression
 from symdescent_lee import encoding as enc
 from symdescent_lee import vocab
 from symdescent_lee.data import _linear_fit, strip_scaling
+from symdescent_lee.manifest import GRAPHS, model_file, read_manifest
 
-FORMAT = "symdescent-lee-onnx"
-SUPPORTED_VERSIONS = (1,)
-GRAPHS = ("encoder", "decoder_init", "decoder_step", "evaluate", "fit_grad")
-ENCODING_CONSTANTS = ("MAX_VARS", "SCALAR_FEATURES", "X_FEATURES", "Y_FEATURES", "CAND_FEATURES",
-                      "POINT_FEATURES", "STD_CLIP")
 MAX_TOKENS = vocab.MAX_LEN - 1  # tree tokens; EOS takes the last position
 
 
@@ -66,14 +61,6 @@ class Prepared:
     qy: np.ndarray  # (1, n) float32: standardised y (g_eval's target)
     y_mean: np.ndarray  # (1, 1)
     y_std: np.ndarray  # (1, 1)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _log_softmax(a: np.ndarray) -> np.ndarray:
@@ -110,33 +97,36 @@ class LeeRuntime:
     # -- loading -----------------------------------------------------------------
     @classmethod
     def load(cls, model_dir, threads: int = 1, *, max_points: int = 200, seed: int = 0) -> "LeeRuntime":
-        """Open an export folder; raises :class:`PluginError` naming the file at fault."""
+        """Open an export folder; raises :class:`PluginError` naming the file or manifest entry at fault.
+
+        The manifest is validated (:func:`symdescent_lee.manifest.read_manifest`) and every file it names
+        confined to ``model_dir`` before any of them is opened.  Each graph is read once: its bytes are
+        hashed and the same bytes are handed to onnxruntime, so the file cannot change in between.
+        """
         model_dir = Path(model_dir)
+        manifest = read_manifest(model_dir)
         mpath = model_dir / "manifest.json"
-        if not mpath.is_file():
-            raise PluginError(f"LEE model: {mpath} not found (export with `python -m symdescent_lee.export`)")
-        try:
-            manifest = json.loads(mpath.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise PluginError(f"LEE model: cannot read {mpath}: {exc}") from None
-        cls._check_manifest(manifest, mpath)
         try:
             import onnxruntime as ort
         except ImportError:
             raise PluginError("LEE model: onnxruntime is not installed (pip install onnxruntime)") from None
         hashes = manifest["sha256"]
+        graphs = {}
         for name in GRAPHS:
             fname = manifest["graphs"][name]["file"]
-            path = model_dir / fname
+            path = model_file(model_dir, fname, f"graphs.{name}.file")
             if not path.is_file():
-                raise PluginError(f"LEE model: file {path} listed in {mpath} is missing")
-            if fname not in hashes:
-                raise PluginError(f"LEE model: {mpath} has no SHA-256 for {fname}")
-            digest = _sha256(path)
+                raise PluginError(f"LEE model: file {path} listed in {mpath} (graphs.{name}.file) is missing")
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise PluginError(f"LEE model: cannot read {path} (graphs.{name}.file): {exc}") from None
+            digest = hashlib.sha256(data).hexdigest()
             if digest != hashes[fname]:
                 raise PluginError(
                     f"LEE model: {path} is corrupt or was changed: SHA-256 {digest[:16]}... does not match "
-                    f"{str(hashes[fname])[:16]}... in {mpath}; export the model again")
+                    f"{hashes[fname][:16]}... in {mpath}; export the model again")
+            graphs[name] = path, data
         so = ort.SessionOptions()
         so.intra_op_num_threads = max(1, int(threads))
         so.inter_op_num_threads = 1
@@ -146,9 +136,9 @@ class LeeRuntime:
         sessions = {}
         for name in GRAPHS:
             spec = manifest["graphs"][name]
-            path = model_dir / spec["file"]
+            path, data = graphs[name]
             try:
-                sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+                sess = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
             except Exception as exc:  # onnxruntime raises its own exception types
                 raise PluginError(f"LEE model: cannot load ONNX graph {path}: {str(exc).strip()[:300]}") from None
             got = [i.name for i in sess.get_inputs()], [o.name for o in sess.get_outputs()]
@@ -157,33 +147,6 @@ class LeeRuntime:
                 raise PluginError(f"LEE model: {path} has inputs/outputs {got}, manifest says {want}")
             sessions[name] = sess
         return cls(model_dir, manifest, sessions, max_points=max_points, seed=seed)
-
-    @staticmethod
-    def _check_manifest(m: dict, mpath: Path) -> None:
-        def bad(msg):
-            raise PluginError(f"LEE model: {mpath}: {msg}")
-
-        if not isinstance(m, dict) or m.get("format") != FORMAT:
-            bad(f"not a LEE export manifest (format {m.get('format') if isinstance(m, dict) else None!r})")
-        if m.get("format_version") not in SUPPORTED_VERSIONS:
-            bad(f"format version {m.get('format_version')!r} is not supported (supported: {SUPPORTED_VERSIONS})")
-        for key in ("vocabulary", "max_len", "encoding", "shapes", "graphs", "sha256"):
-            if key not in m:
-                bad(f"missing key {key!r}")
-        if list(m["vocabulary"]) != list(vocab.TOKENS):
-            theirs, ours = list(m["vocabulary"]), list(vocab.TOKENS)
-            diff = next((i for i, (a, b) in enumerate(zip(theirs, ours)) if a != b), min(len(theirs), len(ours)))
-            bad(f"vocabulary mismatch: the export has {len(theirs)} tokens, this symdescent_lee has {len(ours)}; "
-                f"first difference at index {diff}")
-        if int(m["max_len"]) != vocab.MAX_LEN:
-            bad(f"MAX_LEN mismatch: export {m['max_len']}, this package {vocab.MAX_LEN}")
-        for k in ENCODING_CONSTANTS:
-            if m["encoding"].get(k) != getattr(enc, k):
-                bad(f"numeric encoding mismatch: {k} is {m['encoding'].get(k)!r} in the export, "
-                    f"{getattr(enc, k)!r} here")
-        missing = [g for g in GRAPHS if g not in m["graphs"]]
-        if missing:
-            bad(f"graphs missing from the manifest: {', '.join(missing)}")
 
     # -- data --------------------------------------------------------------------
     def _subsample(self, n: int) -> np.ndarray:
