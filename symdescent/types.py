@@ -66,9 +66,13 @@ class Candidate:
 
     def to_dict(self, variable_names: Sequence[str] | None = None) -> dict:
         """JSON-ready record: ``expression`` is sympy syntax over the variable
-        names; ``infix``, ``tokens`` and ``constants`` restore it exactly."""
+        names that plain ``sympy.sympify`` reads back as the same formula, whatever
+        the names (see :func:`symdescent.expr.sympy_bridge.sympy_string`);
+        ``infix``, ``tokens`` and ``constants`` restore it exactly."""
+        from symdescent.expr.sympy_bridge import sympy_string
+
         d = {
-            "expression": str(self.expression.to_sympy(variable_names)),
+            "expression": sympy_string(self.expression.to_sympy(variable_names)),
             "infix": self.expression.to_infix(variable_names),
             "complexity": self.complexity,
             "loss": self.loss,
@@ -117,6 +121,7 @@ class Problem:
     max_complexity: int
     seed: int = 0
     evaluator: Callable[[Sequence[Any], str], list[Candidate]] | None = field(default=None, repr=False)
+    _selected: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "X", _readonly(self.X))
@@ -131,6 +136,19 @@ class Problem:
     @property
     def n_features(self) -> int:
         return self.X.shape[1]
+
+    def relevant_features(self, k: int) -> tuple[int, ...]:
+        """The (at most) ``k`` columns most informative about ``y``, in column order.
+
+        Computed once per ``k`` and shared by every plugin that asks (see
+        :func:`symdescent.selection.relevant_features`); constant columns are
+        never among them.
+        """
+        if k not in self._selected:
+            from symdescent.selection import relevant_features
+
+            self._selected[k] = relevant_features(self.X, self.y, k, seed=self.seed)
+        return self._selected[k]
 
     def evaluate(self, expressions: Sequence[Expression | Candidate], origin: str = "") -> list[Candidate]:
         """Fit constants and score ``expressions`` with the search's scorer.

@@ -12,13 +12,15 @@ Both share one loaded model per search.  Only numpy and onnxruntime are used.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from symdescent.errors import ConfigError, PluginError
+from symdescent.errors import ConfigError, DataError
+from symdescent.expr import Expression, ops
 from symdescent.hookspecs import hookimpl
 from symdescent.registry import PluginContext, PluginInfo
 
@@ -108,11 +110,79 @@ def _runtime(ctx: PluginContext):
     return ctx.shared["runtime"]
 
 
-def _check_problem(problem) -> None:
-    from symdescent_lee.encoding import MAX_VARS
+log = logging.getLogger("symdescent.lee")
 
-    if problem.n_features > MAX_VARS:
-        raise PluginError(f"LEE handles at most {MAX_VARS} variables; this problem has {problem.n_features}")
+
+@dataclass(frozen=True)
+class ProblemView:
+    """The columns of a problem that LEE sees, and the way back to the problem's variables.
+
+    The model takes at most ``MAX_VARS`` inputs and learns nothing from a
+    constant column, so it sees the varying columns, or, when there are more
+    of them than it takes, the most relevant ones by the problem's shared
+    variable selection (:meth:`symdescent.types.Problem.relevant_features`).
+    Its formulas over ``x0..x{k-1}`` are rewritten over the problem's columns;
+    the search's other strategies still see every column.
+    """
+
+    columns: tuple[int, ...]
+    n_features: int
+
+    @classmethod
+    def of(cls, problem) -> "ProblemView":
+        from symdescent_lee.encoding import MAX_VARS
+
+        varying = tuple(int(i) for i in np.flatnonzero(np.ptp(problem.X, axis=0) > 0))
+        columns = problem.relevant_features(MAX_VARS) if len(varying) > MAX_VARS else varying
+        return cls(columns, problem.n_features)
+
+    @property
+    def identity(self) -> bool:
+        return self.columns == tuple(range(self.n_features))
+
+    def X(self, problem) -> np.ndarray:
+        return problem.X if self.identity else problem.X[:, self.columns]
+
+    def to_problem(self, expr: Expression) -> Expression:
+        """A formula over the view's columns, rewritten over the problem's."""
+        if self.identity:
+            return expr
+        cols = self.columns
+        return Expression(tuple(f"x{cols[ops.variable_index(t)]}" if ops.is_variable(t) else t for t in expr.tokens),
+                          expr.constants)
+
+    def to_view(self, expr: Expression) -> Expression | None:
+        """A formula over the problem's columns, over the view's; None if it uses a column outside it."""
+        if self.identity:
+            return expr
+        local = {c: i for i, c in enumerate(self.columns)}
+        if not set(expr.variables) <= local.keys():
+            return None
+        return Expression(tuple(f"x{local[ops.variable_index(t)]}" if ops.is_variable(t) else t for t in expr.tokens),
+                          expr.constants)
+
+
+def _view(ctx: PluginContext, problem) -> ProblemView | None:
+    """The search's view for LEE (shared by proposer and refiner); None when LEE steps aside.
+
+    LEE is never the reason a fit fails: on input it cannot take it says so in
+    one line and the search goes on without it.
+    """
+    if "view" not in ctx.shared:
+        from symdescent_lee.encoding import MAX_VARS
+
+        view = ProblemView.of(problem)
+        if not view.columns:
+            log.warning("LEE steps aside: every column of X is constant; the search goes on without it")
+            view = None
+        elif len(view.columns) < problem.n_features:
+            dropped = problem.n_features - len(view.columns)
+            names = ", ".join(problem.variable_names[i] for i in view.columns)
+            why = f"takes at most {MAX_VARS} variables" if len(view.columns) == MAX_VARS else "ignores constant columns"
+            log.warning(f"LEE {why}: it proposes over {names} ({dropped} of {problem.n_features} columns left to "
+                        "the other strategies)")
+        ctx.shared["view"] = view
+    return ctx.shared["view"]
 
 
 class LeeProposer:
@@ -127,14 +197,22 @@ class LeeProposer:
 
     @hookimpl
     def symdescent_start(self, problem, state):
-        _check_problem(problem)
+        self.view = _view(self.ctx, problem)
+        if self.view is None:
+            return
         self.rt = _runtime(self.ctx)
-        self.z0 = self.rt.encode(problem.X, problem.y)
+        try:
+            self.z0 = self.rt.encode(self.view.X(problem), problem.y)
+        except DataError as exc:
+            log.warning(f"LEE steps aside: {exc}; the search goes on without it")
+            self.view = self.ctx.shared["view"] = None
 
     @hookimpl
     def symdescent_propose(self, problem, state):
+        if self.view is None:
+            return []
         rt, cfg = self.rt, self.cfg
-        kw = dict(n_vars=problem.n_features, operators=problem.operators,
+        kw = dict(n_vars=len(self.view.columns), operators=problem.operators,
                   max_tokens=min(problem.max_complexity, 31))
         out = []
         if self.calls == 0 and cfg.beam_width:
@@ -143,7 +221,7 @@ class LeeProposer:
         n = cfg.first_samples if self.calls == 0 else cfg.samples
         out += [p.expression for p in rt.sample(self.z0, n, temperature, self.rng, **kw)]
         self.calls += 1
-        return out
+        return [self.view.to_problem(e) for e in out]
 
 
 class LeeRefiner:
@@ -159,26 +237,34 @@ class LeeRefiner:
 
     @hookimpl
     def symdescent_start(self, problem, state):
-        _check_problem(problem)
-        self.rt = _runtime(self.ctx)
+        self.view = _view(self.ctx, problem)
+        if self.view is not None:
+            self.rt = _runtime(self.ctx)
 
     @hookimpl
     def symdescent_refine(self, problem, candidates, state):
+        view = self.ctx.shared.get("view")  # None also when the proposer stepped aside after the start
+        if view is None:
+            return []
         cfg, rt = self.cfg, self.rt
-        kw = dict(n_vars=problem.n_features, operators=problem.operators,
+        kw = dict(n_vars=len(view.columns), operators=problem.operators,
                   max_tokens=min(problem.max_complexity, 31))
-        pool = sorted((c for c in candidates if c.valid), key=lambda c: c.value)
+        X = view.X(problem)
+        # only candidates over the columns LEE sees can be re-encoded
+        pool = sorted((c for c in candidates if c.valid and view.to_view(c.expression) is not None),
+                      key=lambda c: c.value)
         found = []
         losses = [min(c.loss for c in pool)] if pool else []
         for _ in range(cfg.refine_iterations):
             if not pool or time.monotonic() >= state.deadline:
                 break
             seeds = pool[: cfg.refine_candidates]
-            z = rt.encode(problem.X, problem.y, [c.expression for c in seeds])
+            z = rt.encode(X, problem.y, [view.to_view(c.expression) for c in seeds])
             if cfg.gradient_steps:
-                z, _ = rt.refine_z(z, problem.X, problem.y, steps=cfg.gradient_steps, step_size=cfg.step_size,
+                z, _ = rt.refine_z(z, X, problem.y, steps=cfg.gradient_steps, step_size=cfg.step_size,
                                    n_query=cfg.query_points)
-            decoded = [p.expression for p in rt.sample(z, cfg.refine_samples, cfg.temperature, self.rng, **kw)]
+            decoded = [view.to_problem(p.expression)
+                       for p in rt.sample(z, cfg.refine_samples, cfg.temperature, self.rng, **kw)]
             scored = [c for c in problem.evaluate(decoded, origin="lee") if c.valid]
             found += scored
             pool = sorted({c.expression.key(): c for c in scored + pool}.values(), key=lambda c: c.value)

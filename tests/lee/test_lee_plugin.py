@@ -76,13 +76,6 @@ def test_corrupt_model_names_the_file(tmp_path):
         Search(X, y, config=cfg).run()
 
 
-def test_too_many_variables_is_a_clear_error():
-    X = np.random.default_rng(0).uniform(1, 2, size=(30, 11))
-    cfg = {"search": {"time_budget": None, "max_iterations": 1}, "strategy": {"proposers": ["lee"]}}
-    with pytest.raises(PluginError, match="at most 10 variables"):
-        Search(X, X.sum(1), config=cfg).run()
-
-
 def test_search_runs_without_torch(tmp_path):
     code = textwrap.dedent("""
         import sys, importlib.abc

@@ -1,0 +1,94 @@
+"""LEE is never the reason a fit fails, and proposes only what the search allows (issue 21)."""
+
+import logging
+
+import numpy as np
+import pytest
+
+from symdescent.expr import ops
+from symdescent.search import Search
+from symdescent.types import Problem
+from symdescent_lee.plugin import ProblemView
+
+SMALL = {"first_samples": 32, "samples": 16, "beam_width": 4, "refine_candidates": 2, "refine_samples": 4,
+         "refine_iterations": 1, "gradient_steps": 1, "max_points": 64}
+
+
+class Record:
+    """A callback that keeps every candidate the search scored, with its origin."""
+
+    from symdescent.hookspecs import hookimpl
+
+    def __init__(self):
+        self.seen = []
+
+    @hookimpl
+    def symdescent_iteration_end(self, problem, state):
+        self.seen += [c for c in state.last_new if c.origin == "lee"]
+
+
+def _search(X, y, operators=None, refiners=("lee",), iterations=2):
+    cfg = {"search": {"time_budget": None, "max_iterations": iterations},
+           "strategy": {"proposers": ["lee"], "refiners": list(refiners)}, "plugins": {"lee": SMALL}}
+    if operators is not None:
+        cfg["search"]["operators"] = list(operators)
+    rec = Record()
+    s = Search(X, y, config=cfg, callbacks=[rec])
+    return s, s.run(), rec
+
+
+def test_more_columns_than_the_model_takes_proposes_over_the_relevant_ones(caplog):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 3, size=(300, 13))
+    y = X[:, 2] * X[:, 11] ** 2
+    with caplog.at_level(logging.WARNING, logger="symdescent.lee"):
+        s, result, rec = _search(X, y)
+    assert result.best is not None and result.best.valid
+    view = s.pm.get_plugin("lee:proposer").view
+    assert len(view.columns) == 10 and {2, 11} <= set(view.columns)
+    assert rec.seen, "LEE proposed nothing"
+    used = {v for c in rec.seen for v in c.expression.variables}
+    assert used <= set(view.columns) and {2, 11} & used
+    assert any("at most 10 variables" in r.getMessage() for r in caplog.records)
+
+
+def test_constant_columns_are_not_shown_to_the_model():
+    rng = np.random.default_rng(1)
+    X = np.column_stack([rng.uniform(1, 3, 200), np.full(200, 4.0), rng.uniform(1, 3, 200)])
+    s, result, rec = _search(X, X[:, 0] + X[:, 2])
+    view = s.pm.get_plugin("lee:proposer").view
+    assert view.columns == (0, 2)
+    assert rec.seen and all(1 not in c.expression.variables for c in rec.seen)
+
+
+def test_lee_steps_aside_when_it_cannot_take_the_input(caplog):
+    X = np.ones((50, 2))
+    y = np.random.default_rng(2).normal(size=50)
+    with caplog.at_level(logging.WARNING, logger="symdescent.lee"):
+        _, result, rec = _search(X, y, refiners=("lee", "descent"))
+    assert result.best is not None and not rec.seen
+    assert any("steps aside" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("operators", [["add", "mul"], ["mul", "div", "sin"], ["add", "sub", "exp", "log"]])
+def test_no_proposal_contains_a_disallowed_operator(operators):
+    rng = np.random.default_rng(3)
+    X = rng.uniform(1, 3, size=(200, 3))
+    _, _, rec = _search(X, X[:, 0] * np.sin(X[:, 1]) + np.exp(X[:, 2]), operators=operators)
+    assert rec.seen
+    for c in rec.seen:
+        assert all(t in operators for t in c.expression.tokens if ops.arity(t)), c.expression.tokens
+
+
+def test_view_maps_formulas_both_ways():
+    X = np.random.default_rng(4).uniform(size=(20, 5))
+    X[:, 1] = 2.0
+    view = ProblemView.of(Problem(X, X[:, 0], tuple(f"x{i}" for i in range(5)), ("add", "mul"), 30))
+    assert view.columns == (0, 2, 3, 4)
+    from symdescent.expr import parse
+
+    e = parse("x0 * x3 + x1")  # over the view's columns
+    back = view.to_problem(e)
+    assert set(back.variables) == {0, 2, 4}
+    assert view.to_view(back) == e
+    assert view.to_view(parse("x1 + x0")) is None  # column 1 is not in the view
