@@ -25,6 +25,7 @@ def parse_settings(items) -> dict:
     """``["search.seed=3", "plugins.lee.samples=64"]`` -> nested dict (values read as TOML)."""
     import tomllib
 
+    from symdescent.config import loads_toml
     from symdescent.errors import ConfigError
 
     out: dict = {}
@@ -34,7 +35,7 @@ def parse_settings(items) -> dict:
         if not sep or len(parts) < 2 or not all(parts):
             raise ConfigError(f"--set expects SECTION.KEY=VALUE (e.g. search.seed=3), got {item!r}")
         try:
-            value = tomllib.loads(f"v = {raw.strip()}")["v"]
+            value = loads_toml(f"v = {raw.strip()}", f"--set {key.strip()}")["v"]
         except tomllib.TOMLDecodeError:
             value = raw.strip()  # a bare word: take it as a string
         node = out

@@ -18,6 +18,7 @@ of the wrong type are errors naming the key and the expected type.
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import types
 import typing
@@ -43,7 +44,8 @@ class SearchConfig:
     Attributes
     ----------
     time_budget : float or None
-        Wall-clock seconds (None: no time limit; then ``max_iterations`` must be set).
+        Wall-clock seconds (None or ``inf``: no time limit; then ``max_iterations``
+        must be set, and ``inf`` is stored as None).
     max_iterations : int or None
         Iterations of the descent loop (None: no limit).
     seed : int
@@ -63,7 +65,7 @@ class SearchConfig:
         and every figure of the result (loss, R², the scorer's value) refers to
         these rows.
     iteration_seconds : float or None
-        Time slice of one iteration (None: a tenth of the budget, 0.5 to 10 s).
+        Time slice of one iteration, finite (None: a tenth of the budget, 0.5 to 10 s).
     simplify : bool
         Simplify the final front with sympy.
     """
@@ -79,8 +81,11 @@ class SearchConfig:
     simplify: bool = True
 
     def validate(self) -> "SearchConfig":
+        if self.time_budget == math.inf:  # no time limit: the same as None, so only an iteration limit can end it
+            return replace(self, time_budget=None).validate()
         if self.time_budget is None and self.max_iterations is None:
-            raise ConfigError("search: set time_budget or max_iterations (both are unlimited)")
+            raise ConfigError("search: set time_budget or max_iterations (both are unlimited; "
+                              "a time_budget of inf is no limit)")
         if self.time_budget is not None and not self.time_budget > 0:
             raise ConfigError(f"search.time_budget must be > 0 seconds, got {self.time_budget}")
         if self.max_iterations is not None and self.max_iterations < 1:
@@ -92,8 +97,11 @@ class SearchConfig:
         if self.score_rows is not None and self.score_rows < self.fit_rows:
             raise ConfigError(f"search.score_rows must be None or >= search.fit_rows ({self.fit_rows}), "
                               f"got {self.score_rows}")
-        if self.iteration_seconds is not None and not self.iteration_seconds > 0:
-            raise ConfigError(f"search.iteration_seconds must be > 0, got {self.iteration_seconds}")
+        if self.iteration_seconds is not None and not 0 < self.iteration_seconds < math.inf:
+            raise ConfigError(f"search.iteration_seconds must be a finite number > 0 (leave it unset for a tenth "
+                              f"of the budget), got {self.iteration_seconds}")
+        if not self.operators:
+            raise ConfigError('search.operators is empty: name at least one operator, e.g. ["add", "mul"]')
         ops.validate_operator_names(self.operators, what="operator in search.operators")
         return self
 
@@ -234,6 +242,19 @@ def config_from_dict(data: Mapping[str, Any], source: str = "config") -> Config:
     return Config(search, strategy, {k: dict(v) for k, v in plugins.items()})
 
 
+def loads_toml(text: str, source: str) -> dict:
+    """``tomllib.loads``, where nesting too deep for its recursive parser is a :class:`ConfigError`.
+
+    ``tomllib`` recurses once per level of nested arrays and inline tables, so
+    ``[[[...]]]`` 100,000 deep would be a ``RecursionError``.  Syntax errors
+    propagate as ``tomllib.TOMLDecodeError`` for the caller to word.
+    """
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        raise ConfigError(f"{source}: arrays or tables nested too deeply to read") from None
+
+
 def load_config(path: str | Path | None) -> Config:
     """Read and validate a TOML config file (None: the defaults)."""
     if path is None:
@@ -242,7 +263,7 @@ def load_config(path: str | Path | None) -> Config:
     if not p.is_file():
         raise ConfigError(f"config file not found: {p}")
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        data = loads_toml(p.read_text(encoding="utf-8"), str(p))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
     return config_from_dict(data, str(p))
@@ -270,5 +291,5 @@ def plugin_config(cls, section: Mapping[str, Any], name: str):
 
 __all__ = [
     "Config", "SearchConfig", "StrategyConfig", "load_config", "config_from_dict", "plugin_config",
-    "build_dataclass", "replace",
+    "build_dataclass", "loads_toml", "replace",
 ]

@@ -7,7 +7,6 @@ search starts.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Sequence
 
@@ -15,9 +14,6 @@ import numpy as np
 
 from symdescent.errors import DataError, DataTypeError
 from symdescent.expr.parse import check_variable_names
-
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
-
 
 def _first_bad(a: np.ndarray) -> str:
     bad = np.argwhere(~np.isfinite(a))[0]
@@ -57,18 +53,17 @@ def _as_float(a, what: str) -> np.ndarray:
 
 
 def frame_names(X) -> list[str] | None:
-    """Column names of a DataFrame, when every one is a usable identifier."""
+    """Column names of a DataFrame when every one is a string (scikit-learn's rule), else None.
+
+    The names are used as they are, whatever their text (``mass (kg)``): they
+    are checked by :func:`~symdescent.expr.parse.check_variable_names`, as the
+    CSV reader's are, and never silently replaced by ``x0``, ``x1``, ...
+    Integer column labels (a frame made from an array) give None: ``x0``, ``x1``, ...
+    """
     cols = getattr(X, "columns", None)
-    if cols is None:
+    if cols is None or not all(isinstance(c, str) for c in cols):
         return None
-    names = [str(c) for c in cols]
-    if all(isinstance(c, str) and _IDENT.fullmatch(c) for c in cols):
-        try:
-            check_variable_names(names)
-            return names
-        except DataError:
-            return None
-    return None
+    return list(cols)
 
 
 def check_X(X, n_features: int | None = None, owner: str = "the model") -> np.ndarray:
@@ -95,7 +90,8 @@ def check_X_y(X, y, variable_names: Sequence[str] | None = None) -> tuple[np.nda
     ------
     DataError
         For wrong shapes, mismatched lengths, fewer than 2 samples, non-numeric
-        or non-finite values, constant ``y`` and bad variable names.
+        or non-finite values, constant ``y``, bad variable names and data
+        outside :data:`SCALE_RANGE` (see :func:`check_scale`).
     """
     names = list(variable_names) if variable_names is not None else frame_names(X)
     Xa = check_X(X)
@@ -119,7 +115,41 @@ def check_X_y(X, y, variable_names: Sequence[str] | None = None) -> tuple[np.nda
     if len(names) != Xa.shape[1]:
         raise DataError(f"{len(names)} variable name(s) given for {Xa.shape[1]} column(s) of X")
     check_variable_names(names)
+    check_scale(Xa, ya, names)
     return Xa, ya, tuple(str(n) for n in names)
+
+
+#: the magnitudes a fit works in: the largest |value| of y and of each column of X must lie in this range, so that
+#: squares and products of two values stay normal float64 numbers (losses, variances and constants neither
+#: overflow to inf nor vanish to 0)
+SCALE_RANGE = (1e-150, 1e150)
+
+
+def check_scale(X: np.ndarray, y: np.ndarray, names: Sequence[str]) -> None:
+    """Refuse data whose magnitude float64 arithmetic cannot fit in, naming the column and the fix.
+
+    A column of X that is all zeros passes (it is merely uninformative); ``y``
+    must also vary by enough that its variance is a normal float.
+
+    Raises
+    ------
+    DataError
+        Saying which column is out of :data:`SCALE_RANGE` and to rescale it
+        (change its units) and scale the formula back.
+    """
+    lo, hi = SCALE_RANGE
+    fix = "rescale it (change its units, e.g. divide by a power of ten) and scale the formula back"
+    columns = [("y", float(np.max(np.abs(y))))]
+    columns += [(f"X column {j} ({names[j]!r})", float(peak)) for j, peak in enumerate(np.max(np.abs(X), axis=0))]
+    for what, peak in columns:
+        if peak > hi:
+            raise DataError(f"{what} reaches |value| {peak:.3g}, above {hi:g}: squared errors would overflow "
+                            f"float64; {fix}")
+        if 0 < peak < lo:
+            raise DataError(f"{what} stays below |value| {lo:g} (largest {peak:.3g}): squares would vanish in "
+                            f"float64; {fix}")
+    if not np.var(y) >= np.finfo(float).tiny:
+        raise DataError(f"y varies too little (variance {np.var(y):.3g}) for float64 to score a fit; {fix}")
 
 
 def read_csv(path: str | Path, target: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
@@ -143,8 +173,9 @@ def read_csv(path: str | Path, target: str) -> tuple[np.ndarray, np.ndarray, tup
     if frame.empty:
         raise DataError(f"{p}: 0 sample(s) below the header; at least 2 are required")
     features = frame.drop(columns=[target])
-    for col in features.columns:
-        if not _IDENT.fullmatch(str(col)):
-            raise DataError(f"{p}: column name {col!r} is not an identifier (letters, digits, underscores)")
+    try:  # the same rule as for a DataFrame's or the API's names
+        check_variable_names([str(c) for c in features.columns])
+    except DataError as exc:
+        raise DataError(f"{p}: {exc}") from None
     X, y, names = check_X_y(features, frame[target], [str(c) for c in features.columns])
     return X, y, names

@@ -137,7 +137,9 @@ class GeneticEngine:
 
         for ind in self.population:
             ind.age += 1
-        if self.generation == 0:  # a full random population, beside any seeds already taken in
+        if self.generation == 0 or not self.population:
+            # a full random population, beside any seeds already taken in; also when no individual survived
+            # (every one scored invalid): there is nobody to breed from, so start again from the grammar
             children = [(self.sampler.sample(self.rng), 0) for _ in range(self.population_size)]
         else:
             children = self.breed()

@@ -43,7 +43,7 @@ CASES = [
     ("too few names", GOOD_X, GOOD_Y, {"variable_names": ["a"]}, "1 variable name(s) given for 2 column(s)"),
     ("duplicate names", GOOD_X, GOOD_Y, {"variable_names": ["a", "a"]}, "variable name 'a' is given twice"),
     ("reserved name", GOOD_X, GOOD_Y, {"variable_names": ["sin", "a"]}, "clashes with a function"),
-    ("bad identifier", GOOD_X, GOOD_Y, {"variable_names": ["my col", "a"]}, "is not an identifier"),
+    ("unprintable name", GOOD_X, GOOD_Y, {"variable_names": ["my\ncol", "a"]}, "control character"),
     ("y is None", GOOD_X, None, {}, "target y is None"),
 ]
 
@@ -91,7 +91,7 @@ CLI_CASES = [
     ("target typo", lambda t, c: ["fit", str(c), "--target", "yy"], "did you mean 'y'?"),
     ("nan in csv", lambda t, c: ["fit", str(_write(t, "n.csv", "a,y\n1,2\n,3\n4,5\n")), "--target", "y"], "X contains NaN"),
     ("text column", lambda t, c: ["fit", str(_write(t, "s.csv", "a,b,y\n1,x,2\n2,y,3\n3,z,4\n")), "--target", "y"], "column 'b' is not numeric"),
-    ("bad column name", lambda t, c: ["fit", str(_write(t, "b.csv", "my a,y\n1,2\n2,3\n3,5\n")), "--target", "y"], "is not an identifier"),
+    ("bad column name", lambda t, c: ["fit", str(_write(t, "b.csv", "my`a,y\n1,2\n2,3\n3,5\n")), "--target", "y"], "holds a backtick"),
     ("empty csv", lambda t, c: ["fit", str(_write(t, "e.csv", "")), "--target", "y"], "cannot read as CSV"),
     ("header only", lambda t, c: ["fit", str(_write(t, "h.csv", "a,y\n")), "--target", "y"], "0 sample(s)"),
     ("constant target", lambda t, c: ["fit", str(_write(t, "k.csv", "a,y\n1,2\n2,2\n3,2\n")), "--target", "y"], "y is constant"),

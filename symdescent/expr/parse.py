@@ -11,11 +11,19 @@ Grammar (Python precedence; ``^`` is accepted for ``**``)::
     term  := unary (('*' | '/') unary)*
     unary := ('-' | '+') unary | power
     power := atom ('**' unary)?
-    atom  := NUMBER | NAME | NAME '(' expr [',' expr] ')' | '(' expr ')'
+    atom  := NUMBER | NAME | `QUOTED NAME` | NAME '(' expr [',' expr] ')' | '(' expr ')'
 
 Integer literals 1 to 5 and ``pi`` become exact literal tokens; every other
 number becomes a constant placeholder holding its value.  The name ``C``
 (unless a variable has that name) is a free constant placeholder.
+
+A variable name that is not a plain identifier (``mass (kg)``, ``α``) is
+written between backticks, as pandas' ``DataFrame.query`` does, for example
+"`mass (kg)` * g"; :func:`format_name` does that and the printer uses it.
+
+The parser builds a light tree of tuples and writes the prefix tokens once at
+the end, so its time is linear in the input (building an :class:`Expression`
+per operator copied and re-validated the whole token tuple each time).
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from typing import Sequence
 
 from symdescent.errors import ExpressionError, did_you_mean
 from symdescent.expr import ops
-from symdescent.expr.expression import Expression, apply, const
+from symdescent.expr.expression import Expression
 
 MAX_LENGTH = 20_000
 MAX_DEPTH = 200
@@ -34,6 +42,7 @@ _TOKEN_RE = re.compile(
     r"""\s*(?:
         (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
       | (?P<name>[A-Za-z_][A-Za-z_0-9]*)
+      | (?P<quoted>`[^`]*`)
       | (?P<op>\*\*|[-+*/^(),])
     )""",
     re.VERBOSE,
@@ -42,6 +51,10 @@ _TOKEN_RE = re.compile(
 _BINARY_PREC = {"+": 1, "-": 1, "*": 2, "/": 2}
 _BINARY_OP = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
 RESERVED = frozenset(ops.FUNCTION_ALIASES) | {"pi", "pow"}
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
+
+#: a parse tree node: ``(token, *children)``; a constant placeholder is ``("C", value)``
+_Node = tuple
 
 
 def tokenize(text: str) -> list[tuple[str, str, int]]:
@@ -61,6 +74,8 @@ def tokenize(text: str) -> list[tuple[str, str, int]]:
         start = m.start(kind)
         if kind == "op" and value == "^":
             value = "**"
+        elif kind == "quoted":
+            value = value[1:-1]
         out.append((kind, value, start))
         pos = m.end()
     return out
@@ -103,9 +118,9 @@ class _Parser:
         kind, text, pos = self.peek()
         if kind != "end":
             raise ExpressionError(f"unexpected {text!r} at position {pos} in {self.text!r}")
-        return e
+        return _to_expression(e)
 
-    def expr(self, min_prec: int) -> Expression:
+    def expr(self, min_prec: int) -> _Node:
         self.enter()
         left = self.unary()
         while True:
@@ -115,42 +130,45 @@ class _Parser:
                 break
             self.take()
             right = self.expr(prec + 1)
-            left = apply(_BINARY_OP[text], left, right)
+            left = (_BINARY_OP[text], left, right)
         self.depth -= 1
         return left
 
-    def unary(self) -> Expression:
+    def unary(self) -> _Node:
         self.enter()
         kind, text, _ = self.peek()
         if kind == "op" and text in "+-" and text:
             self.take()
-            nkind, ntext, _ = self.peek()
+            nkind, ntext, npos = self.peek()
             after = self.peek(1)
             is_float = nkind == "number" and any(c in ntext for c in ".eE")
             if text == "-" and is_float and after[1] != "**":
                 self.take()
-                result = const(-float(ntext))
+                _, value = _number(ntext, npos)  # a float literal is a constant; its finiteness is checked there
+                result = (ops.CONST, -value)
             else:
                 operand = self.unary()
-                result = operand if text == "+" else apply("neg", operand)
+                result = operand if text == "+" else ("neg", operand)
         else:
             result = self.power()
         self.depth -= 1
         return result
 
-    def power(self) -> Expression:
+    def power(self) -> _Node:
         base = self.atom()
         kind, text, _ = self.peek()
         if kind == "op" and text == "**":
             self.take()
             exponent = self.unary()
-            return apply("pow", base, exponent)
+            return ("pow", base, exponent)
         return base
 
-    def atom(self) -> Expression:
+    def atom(self) -> _Node:
         kind, text, pos = self.take()
         if kind == "number":
             return _number(text, pos)
+        if kind == "quoted":
+            return self.variable(text, pos)
         if kind == "name":
             if self.peek()[1] == "(" and self.peek()[0] == "op":
                 return self.call(text, pos)
@@ -164,7 +182,7 @@ class _Parser:
         found = "end of input" if kind == "end" else repr(text)
         raise ExpressionError(f"expected a number, name or '(' at position {pos}, found {found} in {self.text!r}")
 
-    def call(self, fname: str, pos: int) -> Expression:
+    def call(self, fname: str, pos: int) -> _Node:
         self.take()  # "("
         self.enter()
         args = [self.expr(1)]
@@ -176,7 +194,7 @@ class _Parser:
         if fname == "pow":
             if len(args) != 2:
                 raise ExpressionError(f"pow takes 2 arguments, got {len(args)} at position {pos}")
-            return apply("pow", *args)
+            return ("pow", *args)
         op = ops.FUNCTION_ALIASES.get(fname)
         if op is None:
             raise ExpressionError(
@@ -185,30 +203,51 @@ class _Parser:
             )
         if len(args) != 1:
             raise ExpressionError(f"{fname} takes 1 argument, got {len(args)} at position {pos}")
-        return apply(op, args[0])
+        return (op, args[0])
 
-    def name(self, text: str, pos: int) -> Expression:
+    def name(self, text: str, pos: int) -> _Node:
         if text == "pi":
-            return Expression(("pi",))
+            return ("pi",)
         if self.names is not None and text in self.names:
-            return Expression((f"x{self.names[text]}",))
+            return (f"x{self.names[text]}",)
         if text == ops.CONST:  # a free constant placeholder, unless a variable is named C
-            return const(1.0)
+            return (ops.CONST, 1.0)
+        return self.variable(text, pos)
+
+    def variable(self, text: str, pos: int) -> _Node:
+        """A variable by name (bare or between backticks), or an error naming the known ones."""
         if self.names is not None:
+            if text in self.names:
+                return (f"x{self.names[text]}",)
             raise ExpressionError(
                 f"unknown variable {text!r} at position {pos}{did_you_mean(text, self.names)}; "
-                f"variables: {', '.join(self.names)}"
+                f"variables: {', '.join(map(format_name, self.names))}"
             )
         m = re.fullmatch(r"x(\d+)", text)
         if m and len(m.group(1)) <= 4:
-            return Expression((f"x{int(m.group(1))}",))
+            return (f"x{int(m.group(1))}",)
         raise ExpressionError(
             f"unknown name {text!r} at position {pos}: without variable names, variables are x0, x1, ..."
             f"{did_you_mean(text, ops.FUNCTION_ALIASES)}"
         )
 
 
-def _number(text: str, pos: int) -> Expression:
+def _to_expression(root: _Node) -> Expression:
+    """Write a parse tree as prefix tokens, without recursion (a sum of 10,000 terms is 10,000 deep)."""
+    tokens: list[str] = []
+    constants: list[float] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        tokens.append(node[0])
+        if node[0] == ops.CONST:
+            constants.append(node[1])
+        else:
+            stack.extend(reversed(node[1:]))
+    return Expression(tuple(tokens), tuple(constants))
+
+
+def _number(text: str, pos: int) -> _Node:
     try:
         value = float(text)
     except ValueError:  # pragma: no cover - the regex only admits valid numbers
@@ -216,21 +255,51 @@ def _number(text: str, pos: int) -> Expression:
     if value != value or value in (float("inf"), float("-inf")):
         raise ExpressionError(f"number {text!r} at position {pos} is not finite")
     if text in ops.LITERALS:
-        return Expression((text,))
-    return const(value)
+        return (text,)
+    return (ops.CONST, value)
+
+
+def format_name(name: str) -> str:
+    """A variable name as formulas write it: bare when a plain identifier, else between backticks.
+
+    Examples
+    --------
+    >>> format_name("theta"), format_name("mass (kg)")
+    ('theta', '`mass (kg)`')
+    """
+    return name if _IDENT.fullmatch(name) else f"`{name}`"
 
 
 def check_variable_names(names: Sequence[str]) -> dict[str, int]:
-    """Validate variable names for the parser; return name -> column index."""
+    """Validate variable names; return name -> column index.
+
+    Any text is a name (``mass (kg)``, ``E``, ``λ``), written between backticks
+    in formulas where it is not a plain identifier (see :func:`format_name`).
+    Refused, with a :class:`~symdescent.errors.DataError`: empty names, names
+    with unprintable characters, backticks or leading or trailing spaces (they
+    could not be written back unambiguously), the parser's own words (function
+    names, ``pi``, ``pow``) and repeated names.
+
+    Examples
+    --------
+    >>> check_variable_names(["mass (kg)", "E"])
+    {'mass (kg)': 0, 'E': 1}
+    """
     from symdescent.errors import DataError
 
     names = [str(n) for n in names]
     out: dict[str, int] = {}
     for i, n in enumerate(names):
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*", n):
-            raise DataError(f"variable name {n!r} is not an identifier (letters, digits, underscores)")
+        if not n.strip():
+            raise DataError(f"variable name {n!r} (column {i}) is empty; give every column a name")
+        if not n.isprintable():
+            raise DataError(f"variable name {n!r} holds a control character (unprintable); rename the column")
+        if "`" in n:
+            raise DataError(f"variable name {n!r} holds a backtick, which quotes names in formulas; rename the column")
+        if n != n.strip():
+            raise DataError(f"variable name {n!r} has a leading or trailing space; strip it")
         if n in RESERVED:
-            raise DataError(f"variable name {n!r} clashes with a function or constant name")
+            raise DataError(f"variable name {n!r} clashes with a function or constant name; rename the column")
         if n in out:
             raise DataError(f"variable name {n!r} is given twice")
         out[n] = i
@@ -263,4 +332,7 @@ def parse(text: str, variable_names: Sequence[str] | None = None) -> Expression:
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"expression string longer than {MAX_LENGTH} characters")
     names = check_variable_names(variable_names) if variable_names is not None else None
-    return _Parser(text, names).parse()
+    try:
+        return _Parser(text, names).parse()
+    except RecursionError:  # MAX_DEPTH bounds the recursion; this is for a caller already deep in its stack
+        raise ExpressionError("expression nested too deeply for the stack left to the parser") from None

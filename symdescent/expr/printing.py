@@ -4,6 +4,8 @@ Precedence follows Python: ``+ -`` < ``* /`` < unary minus < ``**``.  Operands
 are parenthesised exactly where the parser would otherwise build a different
 tree (``a - (b - c)``, ``(a ** b) ** c``, ``(-x) ** 2``), and constant values
 are printed so that they re-read as constants, never as integer literals.
+Variable names that are not plain identifiers are written between backticks
+(:func:`symdescent.expr.parse.format_name`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from symdescent.expr import ops
+from symdescent.expr.parse import format_name
 
 PREC_ADD, PREC_MUL, PREC_NEG, PREC_POW, PREC_ATOM = 1, 2, 3, 4, 5
 
@@ -43,7 +46,7 @@ def to_infix(expr, variable_names: Sequence[str] | None = None, precision: int |
             pieces.append((tok, PREC_ATOM, False))
         elif ops.is_variable(tok):
             idx = ops.variable_index(tok)
-            name = names[idx] if names is not None and idx < len(names) else tok
+            name = format_name(names[idx]) if names is not None and idx < len(names) else tok
             pieces.append((name, PREC_ATOM, False))
         elif tok == "neg":
             text, prec, is_const = pieces.pop()

@@ -5,6 +5,7 @@ sympy is imported lazily: importing symdescent must stay fast.
 
 from __future__ import annotations
 
+import functools
 import math
 import signal
 import threading
@@ -34,7 +35,8 @@ def exact_number(value: float, max_denominator: int = 12):
     from symdescent.expr.snap import as_fraction
 
     exact = as_fraction(value, max_denominator)
-    if exact is None:
+    # beyond 2**53 every float is a whole number: 1e30 is not the integer 999999999999999597672159772672
+    if exact is None or abs(exact[0].numerator) >= 2**53:
         return sympy.Float(value)
     f, k = exact
     return sympy.Rational(f.numerator, f.denominator) * sympy.pi**k
@@ -101,6 +103,60 @@ def to_sympy(expr: Expression, variable_names: Sequence[str] | None = None, *, s
     return stack.pop()
 
 
+def float_constant(value) -> float:
+    """A sympy number as a float constant; :class:`ExpressionError` where float64 cannot hold it.
+
+    sympy's numbers are unbounded: ``(1e-300)**-2`` is ``1e600`` to sympy, which
+    is ``inf`` (or an ``OverflowError`` from an Integer) as a float, and a tiny
+    Rational would silently become 0.
+    """
+    try:
+        v = float(value)
+    except (OverflowError, TypeError) as exc:
+        raise ExpressionError(f"number {value} cannot be represented as a float: {exc}") from None
+    if not math.isfinite(v) or (v == 0 and value != 0):
+        raise ExpressionError(f"number {value} cannot be represented as a float")
+    return v
+
+
+@functools.cache
+def _sympify_words() -> frozenset[str]:
+    """Names that ``sympy.sympify`` reads as something other than a symbol: what its parser puts in scope
+    (``from sympy import *``, Python's builtins) and Python's keywords."""
+    import builtins
+    import keyword
+
+    import sympy
+
+    return frozenset(sympy.__all__) | frozenset(dir(builtins)) | frozenset(keyword.kwlist)
+
+
+def sympy_string(sexpr) -> str:
+    """``str(sexpr)``, except that a symbol whose name sympy would misread is written ``Symbol('name')``.
+
+    The result reads back with plain ``sympy.sympify`` as the same formula over
+    the same names (as plain symbols, without assumptions), whatever the names:
+    ``E`` stays a symbol, not Euler's number, ``I`` not the imaginary unit,
+    ``lambda`` and ``mass (kg)`` do not fail to parse.  Ordinary identifiers
+    are written bare, as ``str`` writes them.
+
+    Examples
+    --------
+    >>> import sympy
+    >>> sympy_string(sympy.Symbol("E") * sympy.Symbol("m") ** 2)
+    "Symbol('E')*m**2"
+    """
+    from sympy.printing.str import StrPrinter
+
+    class _Printer(StrPrinter):
+        def _print_Symbol(self, expr):
+            name = expr.name
+            plain = name.isascii() and name.isidentifier() and not name.startswith("_")
+            return name if plain and name not in _sympify_words() else f"Symbol({name!r})"
+
+    return _Printer().doprint(sexpr)
+
+
 def from_sympy(sexpr, variable_names: Sequence[str] | None = None) -> Expression:
     """Convert a sympy expression back into an :class:`Expression`.
 
@@ -133,12 +189,11 @@ def from_sympy(sexpr, variable_names: Sequence[str] | None = None) -> Expression
                 return Expression((str(v),))
             if -5 <= v <= -1:
                 return apply("neg", Expression((str(-v),)))
-            return const(float(v))
         if value.is_Rational:
             p, q = int(value.p), int(value.q)
             if abs(p) <= 5 and q <= 5:
                 return apply("div", number(sympy.Integer(p)), number(sympy.Integer(q)))
-        return const(float(value))
+        return const(float_constant(value))
 
     def conv(e) -> Expression:
         if e.is_Symbol:
@@ -156,7 +211,7 @@ def from_sympy(sexpr, variable_names: Sequence[str] | None = None) -> Expression
                 raise ExpressionError(f"number {e} cannot be represented")
             return number(e)
         if e.is_NumberSymbol:
-            return const(float(e))
+            return const(float_constant(e))
         if e.is_Add:
             args = list(e.as_ordered_terms())
             out = conv(args[0])
