@@ -77,7 +77,7 @@ class Program:
         inputs = tuple(str(n) for n in self.inputs)
         object.__setattr__(self, "inputs", inputs)
         object.__setattr__(self, "output", str(self.output))
-        check_variable_names(inputs + (self.output,))  # identifiers, unique, no clash with functions
+        check_variable_names(inputs + (self.output,))  # non-empty, printable, unique, no clash with functions
         used = self.expression.variables
         if used and used[-1] >= len(inputs):
             raise ExpressionError(
@@ -414,6 +414,8 @@ def _loads(text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ExpressionError(f"invalid JSON: {exc}") from None
+    except RecursionError:  # json's decoder recurses per level of nesting
+        raise ExpressionError("invalid JSON: arrays or objects nested too deeply") from None
 
 
 __all__ = ["Program", "Pipeline", "compose"]

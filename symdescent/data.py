@@ -143,11 +143,10 @@ def check_scale(X: np.ndarray, y: np.ndarray, names: Sequence[str]) -> None:
     columns += [(f"X column {j} ({names[j]!r})", float(peak)) for j, peak in enumerate(np.max(np.abs(X), axis=0))]
     for what, peak in columns:
         if peak > hi:
-            raise DataError(f"{what} reaches |value| {peak:.3g}, above {hi:g}: squared errors would overflow "
-                            f"float64; {fix}")
+            raise DataError(f"{what} reaches |value| {peak:.3g}, above {hi:g}: its squares overflow float64; {fix}")
         if 0 < peak < lo:
-            raise DataError(f"{what} stays below |value| {lo:g} (largest {peak:.3g}): squares would vanish in "
-                            f"float64; {fix}")
+            raise DataError(f"{what} stays below |value| {lo:g} (largest {peak:.3g}): its squares vanish (underflow "
+                            f"to 0) in float64; {fix}")
     if not np.var(y) >= np.finfo(float).tiny:
         raise DataError(f"y varies too little (variance {np.var(y):.3g}) for float64 to score a fit; {fix}")
 

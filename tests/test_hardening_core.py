@@ -276,3 +276,15 @@ def test_from_sympy_refuses_numbers_beyond_float(sexpr):
 
 def test_big_integral_floats_print_as_floats():
     assert str(to_sympy(parse("1e30 * x0"))) == "1.0e+30*x0"
+
+
+# -- siblings: the other recursive readers of user text in the expression core ---------------------------------------
+
+@pytest.mark.parametrize("text", ["[" * 100000 + "]" * 100000, '{"a":' * 100000 + "1" + "}" * 100000])
+def test_deeply_nested_expression_json_is_an_expression_error(text):
+    from symdescent.compose import Pipeline
+
+    with pytest.raises(ExpressionError, match="nested too deeply"):
+        Expression.from_json(text)
+    with pytest.raises(ExpressionError, match="nested too deeply"):
+        Pipeline.from_json(text)

@@ -177,6 +177,8 @@ class Expression:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ExpressionError(f"invalid expression JSON: {exc}") from None
+        except RecursionError:  # json's decoder recurses per level of nesting
+            raise ExpressionError("invalid expression JSON: arrays or objects nested too deeply") from None
         if not isinstance(data, dict):
             raise ExpressionError("expression JSON must be an object with 'tokens'")
         return cls.from_dict(data)
