@@ -48,14 +48,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from fractions import Fraction
 
 import numpy as np
 
 ACCURACY_THRESHOLD = 0.999
 RATIONAL_RTOL = 1e-5
-MAX_DENOMINATOR = 12
-MAX_NUMERATOR = 1000
 CHILD_STARTUP_S = 20.0
 
 
@@ -103,14 +100,16 @@ def to_positive(sexpr):
 
 
 def nice_number(value: float, rtol: float = RATIONAL_RTOL):
-    """A simple exact number within ``rtol`` of ``value``, or None.
+    """The simplest exact number within ``rtol`` of ``value``, or None.
 
-    Tries ``p/q``, ``p/q·pi`` and ``p/(q·pi)`` with ``q <= 12`` and
-    ``|p| <= 1000``; like sympy's ``nsimplify`` with a tolerance and ``pi``
-    as a constant, but bounded: sympy's version turns an arbitrary float
-    into a sum of rationals and multiples of pi, and a loose bound here
-    would make about one random float in five "nice" (with these bounds,
-    about one in fifty).
+    The candidates are those that snapping uses
+    (:func:`symdescent.expr.snap.simple_forms`: ``p/q``, ``p/q·pi**±1`` and
+    ``p/q·pi**±2`` with ``q <= 12`` and ``|p| <= 1000``, ``<= 16`` beside
+    pi), so the check and the models agree on what is nice.  Like sympy's
+    ``nsimplify`` with a tolerance and ``pi`` as a constant, but bounded:
+    sympy's version turns an arbitrary float into a sum of rationals and
+    multiples of pi, and a loose bound here would make about one random float
+    in five "nice".
 
     >>> nice_number(0.0795775)
     1/(4*pi)
@@ -119,14 +118,15 @@ def nice_number(value: float, rtol: float = RATIONAL_RTOL):
     """
     import sympy
 
+    from symdescent.expr.snap import simple_forms
+
     if value == 0 or not math.isfinite(value):
         return sympy.Integer(0) if value == 0 else None
-    for basis, exact in ((1.0, sympy.Integer(1)), (math.pi, sympy.pi), (1 / math.pi, 1 / sympy.pi)):
-        q = value / basis
-        frac = Fraction(q).limit_denominator(MAX_DENOMINATOR)
-        if frac.numerator != 0 and abs(frac.numerator) <= MAX_NUMERATOR and abs(float(frac) - q) <= rtol * abs(q):
-            return sympy.Rational(frac.numerator, frac.denominator) * exact
-    return None
+    forms = simple_forms(value, rtol)
+    if not forms:
+        return None
+    _, frac, k = forms[0]
+    return sympy.Rational(frac.numerator, frac.denominator) * sympy.pi**k
 
 
 def rationalize(sexpr, rtol: float = RATIONAL_RTOL):

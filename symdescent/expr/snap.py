@@ -1,14 +1,23 @@
-"""Snap fitted constants to nearby simple values when the fit does not suffer.
+"""Snap fitted constants to nearby simple values where the data determine them.
 
 A constant fitted as ``0.49999999998`` or ``6.283185307`` reads better, and
 compares exactly, as ``0.5`` or ``2*pi``.  Each constant is tried against the
-nearest fractions with a small denominator, alone and times or over ``pi`` or ``pi**2``
-(within 1 %).  A snap removes a free parameter, so it is kept when the mean
-squared error rises by less than that parameter is worth
-(:func:`symdescent.expr.fit.parameter_allowance`, the BIC rule) over the
-unsnapped fit.  On noiseless data an exact fit has an MSE near zero and only
-snaps that cost nothing pass; on noisy data, a constant that the noise has
-pulled off ``1/(4*pi)`` by 0.1 % snaps back.
+nearest fractions with a small denominator, alone and times or over ``pi`` or
+``pi**2`` (:func:`simple_forms`: bounded numerators, ``|p| <= 16`` beside a
+power of pi), simplest first.  Three tests guard a snap:
+
+* the snapped value lies within two standard errors of the fitted one
+  (:func:`symdescent.expr.fit.standard_errors`, from the Jacobian and the
+  residuals);
+* it is clearly shorter to write than the digits the data determine: its length
+  in bits plus :data:`MARGIN_BITS` is at most ``log2(|c| / se)``, so a slope that
+  the data fix to +-45 stays ``671.13`` and never reads ``68*pi**2``;
+* the mean squared error rises by less than the freed parameter is worth
+  (:func:`symdescent.expr.fit.parameter_allowance`, the BIC rule).
+
+On noiseless data the standard errors are tiny and exact values snap; on noisy
+data a constant that the noise has pulled off ``1/(4*pi)`` by 0.1 % snaps back,
+and on real data a fitted constant keeps its decimals.
 """
 
 from __future__ import annotations
@@ -24,34 +33,57 @@ from symdescent.expr.evaluate import evaluate
 from symdescent.expr.expression import Expression
 
 MAX_DENOMINATOR = 12
+MAX_NUMERATOR = 1000  # |p| of a plain fraction p/q
+#: |p| beside a power of pi: ``68*pi**2`` or ``744/(7*pi**2)`` reads worse than the decimal it replaces
+MAX_PI_NUMERATOR = 16
 PI_POWERS = (0, 1, -1, 2, -2)  # snap values are p/q * pi**k for these k
 SCALES = tuple(math.pi**k for k in PI_POWERS)
+PI_BITS = (0, 2, 2, 3, 3)  # the length in bits of the factor pi**k, for each k of PI_POWERS
+#: bits a snapped value must save against the digits the data determine (a decimal digit is 3.3 bits); with
+#: fewer, about one fitted constant in ten would meet some simple value by chance
+MARGIN_BITS = 4
+#: the relative standard error assumed at least: an exact fit's constants carry the fit's own rounding
+MIN_RELATIVE_ERROR = 1e-6
 
 
-def nice_values(c: float, rel: float = 1e-2) -> list[float]:
-    """Simple numbers within ``rel`` of ``c``, simplest first.
+def simple_forms(c: float, rel: float = 1e-2, max_bits: float = math.inf) -> list[tuple[float, Fraction, int]]:
+    """``(bits, p/q, k)`` for the simple numbers ``p/q * pi**k`` within ``rel`` of ``c``, simplest first.
 
-    Candidates are p/q, p/q * pi, p/(q pi), p/q * pi**2 and p/(q pi**2) with
-    q <= 12, ordered by their length in bits (``log2 |p| + log2 q``, plus 2
-    for a factor pi and 3 for pi**2), then by distance to ``c``.
+    ``k`` is one of :data:`PI_POWERS`, ``q <= 12``, ``|p| <= 1000`` (``<= 16``
+    for ``k != 0``).  ``bits`` is the length ``log2 |p| + log2 q`` plus 2 for
+    a factor pi and 3 for pi**2; only forms of at most ``max_bits`` are given.
+    Ties are broken by the distance to ``c``.  The one definition of a simple
+    number: snapping, printing (:func:`as_fraction`) and the benchmark's
+    symbolic check all use it.
+
+    >>> [(round(b, 2), str(f), k) for b, f, k in simple_forms(0.0795775, 1e-5)]
+    [(4.0, '1/4', -1)]
+    """
+    if not math.isfinite(c) or c == 0:
+        return []
+    out = {}
+    for k, scale, extra in zip(PI_POWERS, SCALES, PI_BITS):
+        limit = MAX_NUMERATOR if k == 0 else MAX_PI_NUMERATOR
+        for q in range(1, MAX_DENOMINATOR + 1):
+            p = round(c / scale * q)
+            if p == 0 or abs(p) > limit or math.gcd(p, q) != 1:
+                continue
+            v = p / q * scale  # int / int is correctly rounded: float(Fraction(p, q))
+            bits = math.log2(abs(p)) + math.log2(q) + extra
+            if abs(v - c) <= rel * abs(c) and bits <= max_bits:
+                key = (bits, abs(v - c), Fraction(p, q), k)
+                out[v] = min(key, out.get(v, key))
+    return [(b, f, k) for b, _, f, k in sorted(out.values())]
+
+
+def nice_values(c: float, rel: float = 1e-2, max_bits: float = math.inf) -> list[float]:
+    """The values of :func:`simple_forms` other than ``c`` itself, simplest first.
 
     >>> round(nice_values(9.8696)[0], 6)  # pi**2 before 31/pi or 49/5
     9.869604
     """
-    out = {}
-    if not math.isfinite(c) or c == 0:
-        return []
-    for k, scale in zip(PI_POWERS, SCALES):
-        extra = (0, 2, 3)[abs(k)]
-        for q in range(1, MAX_DENOMINATOR + 1):
-            p = round(c / scale * q)
-            if p == 0 or math.gcd(p, q) != 1:
-                continue
-            v = float(Fraction(p, q)) * scale
-            if abs(v - c) <= rel * abs(c) and v != c:
-                key = (math.log2(abs(p)) + math.log2(q) + extra, abs(v - c))
-                out[v] = min(key, out.get(v, key))
-    return sorted(out, key=out.__getitem__)
+    values = (float(f) * math.pi**k for _, f, k in simple_forms(c, rel, max_bits))
+    return [v for v in values if v != c]
 
 
 def _judge(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: float | None):
@@ -94,7 +126,7 @@ def snap_constants(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: fl
     >>> snap_constants(parse("1.01 * x0**2"), X, X[:, 0] ** 2 * 1.01).to_infix()
     '1.01 * x0**2'
     """
-    from symdescent.expr.fit import fit_expression, strip_scaling
+    from symdescent.expr.fit import fit_expression, standard_errors, strip_scaling
 
     if not expr.n_constants:
         return expr
@@ -109,10 +141,14 @@ def snap_constants(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: fl
         inner = strip_scaling(expr)  # the constants below the outer scale and offset
         start = _inner_offset(expr, inner)
         inner_range = range(start, start + inner.n_constants) if start is not None else range(0)
+        errors = standard_errors(expr, X, y)
         for i, c in enumerate(expr.constants):
-            if is_nice(c):
+            if is_nice(c) or not errors[i] < math.inf:
                 continue
-            for v in nice_values(c):
+            se = max(errors[i], MIN_RELATIVE_ERROR * abs(c))
+            # within two standard errors, and clearly shorter than the log2(|c| / se) bits the data determine
+            window = min(1e-2, 2 * se / abs(c))
+            for v in nice_values(c, window, math.log2(abs(c) / se) - MARGIN_BITS):
                 consts = list(expr.constants)
                 consts[i] = v
                 trial = expr.with_constants(consts)
@@ -137,13 +173,11 @@ def snap_constants(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: fl
 
 
 def as_fraction(c: float, max_denominator: int = MAX_DENOMINATOR) -> tuple[Fraction, int] | None:
-    """``(p/q, k)`` when ``c`` is exactly (as a float) ``p/q * pi**k`` with
-    ``k`` in :data:`PI_POWERS` and ``q <= max_denominator``, as snapped constants are."""
-    if not math.isfinite(c):
-        return None
-    for k, scale in zip(PI_POWERS, SCALES):
-        f = Fraction(c / scale).limit_denominator(max_denominator)
-        if float(f) * scale == c:
+    """``(p/q, k)`` when ``c`` is (to the last few bits of a float) one of the
+    :func:`simple_forms` ``p/q * pi**k`` with ``q <= max_denominator``, as snapped
+    constants are; ``7 / (6 * math.pi**2)`` and ``7 / 6 * math.pi**-2`` differ in the last bit."""
+    for _, f, k in simple_forms(c, 1e-15):
+        if f.denominator <= max_denominator:
             return f, k
     return None
 

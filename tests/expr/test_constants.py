@@ -1,0 +1,78 @@
+"""Constants a reader can trust: snapped only where the data determine them, and only when simpler to read."""
+
+import math
+
+import numpy as np
+import pytest
+
+from symdescent.expr import parse
+from symdescent.expr.fit import fit_expression, standard_errors
+from symdescent.expr.snap import as_fraction, nice_values, snap_constants
+from symdescent.expr.sympy_bridge import exact_number
+
+
+def _real_like(seed=0, n=331):
+    """Standardised features and a noisy linear target, scaled like sklearn's diabetes data."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(0, 0.0476, size=(n, 2))
+    return X, 671.13 * (X[:, 0] + X[:, 1]) + 153 + rng.normal(0, 55, n)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_noisy_constants_keep_their_decimals(seed):
+    X, y = _real_like(seed)
+    fitted = fit_expression(parse("x0 + x1"), X, y).expression
+    assert fitted.n_constants == 2
+    # the data fix the slope to about +-45 and the intercept to about +-3: 68*pi**2 or 153 claim far more
+    assert snap_constants(fitted, X, y).constants == fitted.constants
+
+
+def test_standard_errors_follow_the_noise():
+    X, y = _real_like()
+    fitted = fit_expression(parse("x0 + x1"), X, y).expression
+    slope, intercept = standard_errors(fitted, X, y)
+    assert 30 < slope < 60 and 2 < intercept < 4.5  # 55 / sqrt(331 * 2 * 0.0476**2) and 55 / sqrt(331)
+    exact = fit_expression(parse("x0 + x1"), X, 671.13 * (X[:, 0] + X[:, 1]) + 153).expression
+    assert (standard_errors(exact, X, 671.13 * (X[:, 0] + X[:, 1]) + 153) < 1e-9).all()
+
+
+def test_no_long_numerators_with_powers_of_pi():
+    for c in (671.13, 1077423 * math.pi**2, 744 / (7 * math.pi**2), 4583593441 * math.pi**2):
+        for v in nice_values(c):
+            frac, k = as_fraction(v)
+            assert k == 0 or abs(frac.numerator) <= 16, (c, frac, k)
+    # nor does printing turn such a float into an exact form
+    for c in (68 * math.pi**2, 1077423 * math.pi**2, 4583593441.0, 744 / (7 * math.pi**2)):
+        assert exact_number(c).is_Float, c
+
+
+def test_snap_must_be_shorter_than_the_digits_the_data_determine():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(1, 3, size=(200, 1))
+    # 7/12 with 3 % noise: the data fix about 6 bits; "7/12" costs 6.4 bits and stays a decimal
+    y = 7 / 12 * X[:, 0] ** 2 * (1 + rng.normal(0, 0.03, 200))
+    fitted = fit_expression(parse("x0**2"), X, y).expression
+    assert snap_constants(fitted, X, y).constants == fitted.constants
+    # the same constant from clean data snaps
+    y = 7 / 12 * X[:, 0] ** 2
+    fitted = fit_expression(parse("x0**2"), X, y * (1 + 1e-9)).expression
+    assert snap_constants(fitted, X, y).constants == (7 / 12,)
+
+
+@pytest.mark.parametrize("value, text", [(1 / (4 * math.pi), "1/(4*pi)"), (0.5, "1/2"), (2 * math.pi, "2*pi"),
+                                         (1 / (4 * math.pi**2), "1/(4*pi**2)"), (8 * math.pi / 3, "8*pi/3")])
+def test_clean_data_snaps_exactly(value, text):
+    X = np.random.default_rng(2).uniform(1, 5, size=(300, 2))
+    y = value * X[:, 0] / X[:, 1] ** 2
+    fitted = fit_expression(parse("x0 / x1**2"), X, y * (1 + 3e-10)).expression
+    (c,) = snap_constants(fitted, X, y).constants
+    assert str(exact_number(c)) == text
+
+
+def test_bench_metrics_agree_on_what_is_nice():
+    from symdescent.bench.metrics import nice_number
+
+    for c in (1 / (4 * math.pi), 0.5, 2 * math.pi, 7 / (6 * math.pi**2), 8 * math.pi / 3, 153.0):
+        assert nice_number(c) == exact_number(c), c
+    for c in (68 * math.pi**2, 1077423 * math.pi**2, 4583593441.0):
+        assert nice_number(c) is None, c
