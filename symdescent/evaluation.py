@@ -128,9 +128,10 @@ class Evaluator:
         return out
 
     def polish(self, cand: Candidate, max_nfev: int = 200) -> Candidate:
-        """Refit a candidate's constants on every row with a larger budget, drop
-        added constants that only fit noise, then snap constants to simple
-        values (0.5, 2*pi, ...) where the fit holds."""
+        """Refit a candidate's constants on every row with a larger budget,
+        normalise constants the data cannot tell apart, drop added constants
+        that only fit noise, then snap constants to simple values (0.5,
+        2*pi, ...) where the data determine them."""
         from symdescent.expr.snap import drop_negligible_terms, snap_constants
 
         # outer scale and offset are re-solved in closed form, and kept only where
@@ -140,7 +141,15 @@ class Evaluator:
         # a refit that dropped a scale or offset is simpler, not better: it stays a
         # candidate in its own right (the caller keeps both on the front)
         best = new if new.valid and (new.loss <= cand.loss or new.complexity < cand.complexity) else cand
-        dropped = drop_negligible_terms(best.expression, self.X, self.y, operators=self.allowed)
+        expr = best.expression
+        if expr.n_constants > 1:
+            from symdescent.expr.sympy_bridge import normalise_constants
+
+            # constants the data cannot tell apart (u*C/(C*w + C)) are divided out first: the same
+            # function, and the constants left are identifiable, so they can be snapped
+            normalised = normalise_constants(expr)
+            expr = normalised if self._admissible(normalised) else expr
+        dropped = drop_negligible_terms(expr, self.X, self.y, operators=self.allowed)
         snapped = snap_constants(dropped, self.X, self.y, operators=self.allowed)
         if snapped is best.expression or snapped == best.expression:
             return best

@@ -344,6 +344,51 @@ def simplify(expr: Expression, timeout: float = 2.0) -> Expression:
     return expr
 
 
+def normalise_constants(expr: Expression, timeout: float = 0.5) -> Expression:
+    """The same function with only constants the data can tell apart; ``expr`` itself when none is redundant.
+
+    A fitted ``-9636.8*u/(-3212.3*w - 3212.3)`` is ``3*u/(w + 1)``: its three
+    constants move together without changing a value.  Every quotient is
+    divided through by its denominator's constant term (or, without one, by
+    the coefficient of its first term), so that coefficient becomes 1, and
+    sympy's arithmetic on floats merges the scale factors of a product.  The
+    constants left are then identifiable, so they can be snapped.
+
+    >>> from symdescent.expr import parse
+    >>> normalise_constants(parse("-9.0*x0/(-3.0*x1 - 3.0)")).to_infix()
+    '3.0 * x0 / (x1 + 1)'
+    """
+    import sympy
+
+    def through(node):
+        if not node.is_Mul:
+            return node
+        num, den = sympy.fraction(node)
+        if not den.is_Add:
+            return node
+        lead, _ = den.as_coeff_Add()
+        if lead == 0:
+            lead, _ = den.as_ordered_terms()[0].as_coeff_Mul()
+        if not lead.is_Float or lead == 1:
+            return node
+        # c / c is exactly 1.0: make it the integer, so that ``1.0*w`` reads ``w``
+        den = sympy.expand(den / lead).xreplace({sympy.Float(1.0): sympy.Integer(1)})
+        return (num / lead) / den
+
+    try:
+        with time_limit(timeout):
+            before = to_sympy(expr, exact=False)
+            after = sympy.bottom_up(before, through)
+            if after == before:
+                return expr
+            out = from_sympy(after)
+    except (_Timeout, ExpressionError, RecursionError, TypeError, ValueError, ZeroDivisionError):
+        return expr
+    if out.n_constants < expr.n_constants and all(math.isfinite(c) for c in out.constants):
+        return out
+    return expr
+
+
 def rationalize(sexpr, tolerance: float = 1e-6):
     """Replace Floats by nearby simple rationals or multiples of pi (for comparisons)."""
     import sympy

@@ -76,3 +76,42 @@ def test_bench_metrics_agree_on_what_is_nice():
         assert nice_number(c) == exact_number(c), c
     for c in (68 * math.pi**2, 1077423 * math.pi**2, 4583593441.0):
         assert nice_number(c) is None, c
+
+
+def _rational_data():
+    X = np.random.default_rng(3).uniform(0.5, 4, size=(300, 2))
+    return X, 3 * X[:, 0] / (X[:, 1] + 1)
+
+
+REDUNDANT = "-9636.806*x0/(-3212.2687*x1 - 3212.2687)"  # 3*u/(w + 1) with constants the data cannot tell apart
+
+
+def test_redundant_constants_are_normalised():
+    from symdescent.expr.sympy_bridge import normalise_constants
+
+    out = normalise_constants(parse(REDUNDANT))
+    assert out.n_constants == 1 and out.constants[0] == pytest.approx(3, rel=1e-6)
+    X, _ = _rational_data()
+    np.testing.assert_allclose(out.evaluate(X), parse(REDUNDANT).evaluate(X), rtol=1e-12)
+    assert normalise_constants(parse("2.5*x0/(x1 + 1)")) == parse("2.5*x0/(x1 + 1)")  # nothing to do
+
+
+def test_polish_prints_the_exact_rational_formula():
+    from symdescent.config import SearchConfig
+    from symdescent.evaluation import Evaluator
+
+    X, y = _rational_data()
+    ev = Evaluator(X, y, SearchConfig(), np.random.default_rng(0))
+    (cand,) = ev([parse(REDUNDANT)])
+    polished = ev.polish(cand)
+    assert str(polished.expression.to_sympy(["u", "w"])) == "3*u/(w + 1)"
+
+
+def test_search_prints_an_injected_redundant_model_exactly():
+    from symdescent.search import Search
+
+    X, y = _rational_data()
+    s = Search(X, y, variable_names=["u", "w"], config={"search": {"max_iterations": 1, "time_budget": None}})
+    s.inject([parse(REDUNDANT)])
+    best = s.run().best
+    assert str(best.expression.to_sympy(["u", "w"])) == "3*u/(w + 1)"
