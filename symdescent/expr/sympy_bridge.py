@@ -390,10 +390,19 @@ def normalise_constants(expr: Expression, timeout: float = 0.5) -> Expression:
 
 
 def rationalize(sexpr, tolerance: float = 1e-6):
-    """Replace Floats by nearby simple rationals or multiples of pi (for comparisons)."""
+    """Replace Floats within ``tolerance`` (relative) of a simple number by it (for comparisons).
+
+    The simple numbers are snapping's (:func:`symdescent.expr.snap.simple_forms`);
+    sympy's ``nsimplify`` would write ``1/(4*pi)`` itself as ``-21/38 + 65*pi/323``.
+    """
     import sympy
+
+    from symdescent.expr.snap import simple_forms
 
     reps = {}
     for f in sexpr.atoms(sympy.Float):
-        reps[f] = sympy.nsimplify(f, [sympy.pi], tolerance=tolerance, rational=False)
+        forms = simple_forms(float(f), tolerance)
+        if forms:
+            _, frac, k = forms[0]
+            reps[f] = sympy.Rational(frac.numerator, frac.denominator) * sympy.pi**k
     return sexpr.xreplace(reps)

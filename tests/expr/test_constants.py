@@ -115,3 +115,14 @@ def test_search_prints_an_injected_redundant_model_exactly():
     s.inject([parse(REDUNDANT)])
     best = s.run().best
     assert str(best.expression.to_sympy(["u", "w"])) == "3*u/(w + 1)"
+
+
+def test_rationalize_uses_the_same_simple_numbers():
+    import sympy
+
+    from symdescent.expr.sympy_bridge import rationalize
+
+    x = sympy.Symbol("x")
+    assert rationalize(sympy.Float(0.0795774715459) * x) == x / (4 * sympy.pi)
+    long = sympy.Float(671.1330887) * x  # 68*pi**2 to 1e-9, and not simple
+    assert rationalize(long) == long
