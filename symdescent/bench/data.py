@@ -13,6 +13,10 @@ seed, σ): the noise levels of one seed share the same inputs, so their
 results differ by the noise alone.  SRBench's levels are 0, 0.001, 0.01
 and 0.1.
 
+A real table (:class:`~symdescent.bench.tables.TableProblem`, SRBench's
+black-box track) skips step 1: all its rows are split the same way, seeded
+by (table, seed), and ``n_samples`` does not apply.
+
 Examples
 --------
 >>> from symdescent.bench.problems import load_suite, select
@@ -29,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from symdescent.bench.tables import TableProblem
 from symdescent.errors import DataError
 
 SRBENCH_NOISE_LEVELS = (0.0, 0.001, 0.01, 0.1)
@@ -75,13 +80,14 @@ def make_dataset(problem, seed: int = 0, noise: float = 0.0, n_samples: int = 10
 
     Parameters
     ----------
-    problem : BenchmarkProblem
+    problem : BenchmarkProblem or TableProblem
+        A formula to sample, or a real table whose rows are split.
     seed : int
         Non-negative; the same (problem, seed, noise) always gives the same data.
     noise : float
         σ: the training target's noise is ``σ · RMS(y_train)``.
     n_samples : int
-        Rows before the split.
+        Rows generated before the split (formulas only).
     test_fraction : float
         Share of rows held out for testing.
 
@@ -95,10 +101,14 @@ def make_dataset(problem, seed: int = 0, noise: float = 0.0, n_samples: int = 10
     if not 0 < test_fraction < 1:
         raise DataError(f"test fraction must be in (0, 1), got {test_fraction}")
     rng = _rng(problem.id, seed, 0)
-    low = np.array([v.low for v in problem.variables])
-    high = np.array([v.high for v in problem.variables])
-    X = rng.uniform(low, high, size=(n_samples, len(low)))
-    y = problem.expression.evaluate(X)
+    if isinstance(problem, TableProblem):
+        X, y = problem.X, problem.y
+        n_samples = X.shape[0]
+    else:
+        low = np.array([v.low for v in problem.variables])
+        high = np.array([v.high for v in problem.variables])
+        X = rng.uniform(low, high, size=(n_samples, len(low)))
+        y = problem.expression.evaluate(X)
     if not np.all(np.isfinite(y)):
         bad = int(np.count_nonzero(~np.isfinite(y)))
         raise DataError(f"problem {problem.id}: the formula is not finite on {bad} of {n_samples} sampled rows")

@@ -21,6 +21,11 @@ Method specs, as given to ``--methods``:
 ``pysr``
     PySR, only where the ``symdescent_pysr`` plugin reports Julia available;
     elsewhere the runs are reported as unavailable with the plugin's reason.
+``linear``, ``gbr``
+    Reference rows without a formula (R² only, no complexity): scikit-learn's
+    ``LinearRegression`` and ``GradientBoostingRegressor`` with its defaults.
+    They finish far inside the budget; the budget is an upper bound, not a
+    target.
 
 Examples
 --------
@@ -48,7 +53,11 @@ PYSR_UNARY = ("exp", "log", "sin", "cos", "sqrt", "square")
 
 @dataclass(frozen=True, eq=False)
 class FittedModel:
-    """What a method returns: the model as sympy, and the method's own predictor."""
+    """What a method returns: the model as sympy, and the method's own predictor.
+
+    ``expression`` is None for a method without a formula (``linear``,
+    ``gbr``): its rows have test R² but no complexity and no symbolic check.
+    """
 
     expression: Any
     predict: Callable[[np.ndarray], np.ndarray]
@@ -313,10 +322,57 @@ class PysrMethod(Method):
         return FittedModel(to_positive(est.sympy()), est.predict)
 
 
+# -- reference regressors without a formula -------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class LinearMethod(Method):
+    """scikit-learn's ordinary least squares ``LinearRegression``: the floor a formula should beat.
+
+    >>> import numpy as np
+    >>> X = np.arange(20.0).reshape(10, 2)
+    >>> fitted = LinearMethod().fit(X, 3 * X[:, 0] + 1, ("a", "b"), budget=1.0, seed=0)
+    >>> fitted.expression is None, bool(np.allclose(fitted.predict(X), 3 * X[:, 0] + 1))
+    (True, True)
+    """
+
+    label: str = "linear"
+
+    def warm_up(self):
+        import sklearn.linear_model  # noqa: F401
+
+    def fit(self, X, y, names, budget, seed):
+        from sklearn.linear_model import LinearRegression
+
+        est = LinearRegression().fit(X, y)
+        return FittedModel(None, est.predict)
+
+
+@dataclass(frozen=True, eq=False)
+class GradientBoostingMethod(Method):
+    """scikit-learn's ``GradientBoostingRegressor`` with its defaults (100 trees of depth 3), seeded.
+
+    The classic implementation rather than ``HistGradientBoostingRegressor``:
+    the histogram one needs 20 rows per leaf by default and predicts a
+    constant on the smallest tables (16-25 rows) of the black-box suite.
+    """
+
+    label: str = "gbr"
+
+    def warm_up(self):
+        import sklearn.ensemble  # noqa: F401
+
+    def fit(self, X, y, names, budget, seed):
+        from sklearn.ensemble import GradientBoostingRegressor
+
+        est = GradientBoostingRegressor(random_state=seed).fit(X, y)
+        return FittedModel(None, est.predict)
+
+
 # -- specs --------------------------------------------------------------------
 
-PEERS: dict[str, type[Method]] = {"pyoperon": OperonMethod, "gplearn": GplearnMethod, "pysr": PysrMethod}
-ALIASES = {"operon": "pyoperon"}
+PEERS: dict[str, type[Method]] = {"pyoperon": OperonMethod, "gplearn": GplearnMethod, "pysr": PysrMethod,
+                                  "linear": LinearMethod, "gbr": GradientBoostingMethod}
+ALIASES = {"operon": "pyoperon", "gradient_boosting": "gbr"}
 
 
 def resolve_method(spec: str) -> Method:

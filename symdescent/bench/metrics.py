@@ -147,10 +147,11 @@ class SymbolicCheck:
 
     Attributes
     ----------
-    symbolic : bool
+    symbolic : bool or None
         Symbolic solution: the difference to the truth is a constant, or the
         ratio a non-zero constant (for an accurate model, also after the
-        domain power rules of the module docstring).
+        domain power rules of the module docstring); None without a truth
+        (a real table: only the model is simplified, for its complexity).
     complexity : int
         Node count of the simplified model (the rationalised form counts only
         where it is shorter: ``p/(q*pi)`` must not cost more than a float).
@@ -161,7 +162,7 @@ class SymbolicCheck:
         bound on what a longer simplification could show).
     """
 
-    symbolic: bool
+    symbolic: bool | None
     complexity: int
     simplified: str
     timed_out: bool = False
@@ -181,6 +182,8 @@ def check_symbolic(model, truth, timeout: float = 20.0, rtol: float = RATIONAL_R
 
     ``accurate``: the model is an accuracy solution on the test data, which
     allows the domain power rules of the module docstring as a last step.
+    ``truth=None`` (a real table): only simplify, for the complexity;
+    ``symbolic`` is then None.
 
     Time limits apply only in the main thread (see the module docstring);
     :func:`check_model` is the variant that is safe anywhere.
@@ -202,12 +205,15 @@ def check_symbolic(model, truth, timeout: float = 20.0, rtol: float = RATIONAL_R
         timed_out = timed_out or (out is e and time.monotonic() - t0 >= 0.95 * limit)
         return out
 
-    model, truth = to_positive(model), to_positive(truth)
-    first = simp(model, 0.5)
+    model = to_positive(model)
+    first = simp(model, 0.5 if truth is not None else 1.0)
     simplified = rationalize(first, rtol)
     if simplified is not first:  # exact numbers may cancel further (x**2.0/x -> x)
-        simplified = simp(simplified, 0.5)
+        simplified = simp(simplified, 0.5 if truth is not None else 1.0)
     size = min(complexity(first), complexity(simplified))
+    if truth is None:
+        return SymbolicCheck(None, size, str(simplified), timed_out)
+    truth = to_positive(truth)
     diff = simp(simplified - truth, 0.5)
     symbolic = _is_constant(diff)
     if not symbolic:
@@ -242,7 +248,8 @@ def check_model(model, truth, timeout: float = 20.0, rtol: float = RATIONAL_RTOL
         raise RuntimeError(f"symbolic check failed: {reason[0]}")
     except subprocess.TimeoutExpired:
         fallback = rationalize(to_positive(model), rtol)
-        return SymbolicCheck(False, complexity(fallback), str(fallback), timed_out=True)
+        return SymbolicCheck(False if truth is not None else None, complexity(fallback), str(fallback),
+                             timed_out=True)
     finally:
         os.unlink(out_path)
 
@@ -256,11 +263,13 @@ def symbolic_columns(model, truth, timeout: float = 20.0, accurate: bool = False
     (sympy cannot handle the model), ``symbolic_solution`` is False, the
     complexity is that of the unsimplified model and ``message`` says why.
     The bench runner and the LEE ablation both build their rows with it.
+    With ``truth=None`` (a real table) ``symbolic_solution`` is None: the
+    check does not apply.
     """
     try:
         check = check_model(model, truth, timeout, accurate=accurate)
     except Exception as exc:  # a model sympy cannot simplify is a failed check, not a failed run
-        return {"symbolic_solution": False, "complexity": complexity(model),
+        return {"symbolic_solution": False if truth is not None else None, "complexity": complexity(model),
                 "message": f"symbolic check failed: {type(exc).__name__}: {exc}"[:max_chars]}
     return {"symbolic_solution": check.symbolic, "complexity": check.complexity,
             "simplify_timed_out": check.timed_out, "model_simplified": check.simplified[:max_chars]}

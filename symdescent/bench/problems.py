@@ -4,7 +4,9 @@ A suite is a CSV file in the AI Feynman / SRBench format: columns
 ``Filename`` (the problem id), ``Output`` (the target's name), ``Formula``
 (infix, sympy syntax), ``# variables``, then ``vK_name, vK_low, vK_high`` for
 each variable K = 1, 2, ...  The AI Feynman equations ship with symdescent
-(suite name ``feynman``); any other suite is a path to such a file.
+(suite name ``feynman``); any other suite is a path to such a file.  The
+black-box suites of real tables (``blackbox``, or a folder of CSV files)
+come from :mod:`symdescent.bench.tables` through the same :func:`load_suite`.
 
 Formulas are read with symdescent's safe parser
 (:func:`symdescent.expr.parse`), never with ``eval`` or ``sympify``.
@@ -32,7 +34,7 @@ from typing import Iterable, Sequence
 from symdescent.errors import DataError, ExpressionError, did_you_mean
 from symdescent.expr import Expression, parse
 
-BUILTIN_SUITES = ("feynman",)
+BUILTIN_SUITES = ("feynman", "blackbox")
 _REQUIRED = ("Filename", "Formula", "# variables")
 
 
@@ -92,11 +94,12 @@ class BenchmarkProblem:
 
 
 def _suite_path(suite: str | Path) -> Path:
-    if str(suite) in BUILTIN_SUITES:
+    if str(suite) == "feynman":
         return Path(str(resources.files("symdescent.bench") / "data" / f"{suite}.csv"))
     path = Path(suite)
     if not path.is_file():
-        raise DataError(f"suite {str(suite)!r} is neither a built-in suite ({', '.join(BUILTIN_SUITES)}) nor a CSV file")
+        raise DataError(f"suite {str(suite)!r} is neither a built-in suite ({', '.join(BUILTIN_SUITES)}), a CSV "
+                        "file of formulas nor a folder of tables")
     return path
 
 
@@ -135,25 +138,33 @@ def _problem(row: dict, where: str) -> BenchmarkProblem:
     return problem
 
 
-def load_suite(suite: str | Path) -> list[BenchmarkProblem]:
-    """Read a suite: a built-in name (``"feynman"``) or a path to a CSV file.
+def load_suite(suite: str | Path) -> list:
+    """Read a suite: a built-in name, a CSV file of formulas or a folder of tables.
 
     Parameters
     ----------
     suite : str or Path
-        ``"feynman"`` or the path of a CSV file in the same format.
+        ``"feynman"`` or the path of a CSV file in the same format (ground
+        truth: :class:`BenchmarkProblem`); ``"blackbox"`` or a folder of CSV
+        tables (real data: :class:`~symdescent.bench.tables.TableProblem`,
+        see :mod:`symdescent.bench.tables`).
 
     Returns
     -------
-    list of BenchmarkProblem
-        In file order.
+    list of BenchmarkProblem or TableProblem
+        In file order (the black-box registry: alphabetical).
 
     Raises
     ------
     DataError
         For a missing file or column, a bad range, a duplicate id or a formula
-        the safe parser rejects (naming the problem).
+        the safe parser rejects (naming the problem); for tables, see
+        :func:`~symdescent.bench.tables.load_folder`.
     """
+    if str(suite) == "blackbox" or Path(suite).is_dir():
+        from symdescent.bench.tables import load_folder, load_registry
+
+        return load_registry() if str(suite) == "blackbox" else load_folder(suite)
     path = _suite_path(suite)
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)

@@ -13,6 +13,19 @@ Plots (PNG, drawn with matplotlib's Agg canvas, no pyplot state):
   Pareto front (fewer nodes, higher rate) of each noise level;
 * ``noise.png``: accuracy and symbolic solution rates against the noise level.
 
+A rate is ``–`` for a method none of whose runs has the column (``linear``
+and ``gbr`` have no formula to check), not 0 %.
+
+Rows of real tables (``truth`` is :data:`~symdescent.bench.runner.NO_TRUTH`,
+SRBench's black-box track) have no accuracy or symbolic solution; they get
+their own summary (:func:`summarize_blackbox`): per method, the data sets,
+runs, median test R² and median complexity (each the median over data sets
+of the per-data-set median over splits), median time and errors; a table of
+each data set's median test R² per method; and ``pareto.png`` as median test
+R² against median complexity, the methods without a formula drawn as
+horizontal reference lines (``pareto_blackbox.png`` when the results also
+hold ground-truth rows).
+
 Examples
 --------
 >>> import pandas as pd
@@ -33,34 +46,52 @@ SUMMARY_COLUMNS = ("method", "noise", "runs", "median_r2_test", "accuracy_rate",
                    "median_complexity", "median_time_s", "errors")
 
 
+BLACKBOX_COLUMNS = ("method", "noise", "datasets", "runs", "median_r2_test", "median_complexity", "median_time_s",
+                    "errors")
+
+
 def _flag(series: pd.Series) -> pd.Series:
     return series.astype(str).str.strip().str.lower().isin(("true", "1", "1.0"))
 
 
+def _rate(runs: pd.DataFrame, column: str) -> float:
+    """Share of ``runs`` where ``column`` holds; NaN when no finished run has the column (it does not apply)."""
+    ok = runs[runs["status"] == "ok"]
+    if column not in runs or not ok[column].notna().any():
+        return np.nan
+    return float(_flag(runs[column]).sum() / len(runs))
+
+
+def _is_blackbox(df: pd.DataFrame) -> pd.Series:
+    from symdescent.bench.runner import NO_TRUTH
+
+    return df["truth"].eq(NO_TRUTH) if "truth" in df else pd.Series(False, index=df.index)
+
+
 def load_results(path: str | Path) -> pd.DataFrame:
-    """Read a results CSV with typed columns."""
-    df = pd.read_csv(path, dtype={"method": str, "problem": str, "status": str, "message": str},
+    """Read a results CSV with typed columns (blank flags stay NaN: the metric did not apply)."""
+    df = pd.read_csv(path, dtype={"method": str, "problem": str, "status": str, "message": str, "truth": str},
                      keep_default_na=False, na_values=[""])
     for col in ("r2_test", "r2_train", "complexity", "time_s", "noise", "budget_s"):
         if col in df:
             df[col] = pd.to_numeric(df[col], errors="coerce")
     for col in ("accuracy_solution", "symbolic_solution"):
         if col in df:
-            df[col] = _flag(df[col])
+            df[col] = _flag(df[col]).astype(object).where(df[col].notna(), np.nan)
     return df
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per (method, noise) over the attempted runs (see the module docstring)."""
-    attempted = df[df["status"].isin(["ok", "error"])]
+    """One row per (method, noise) over the attempted runs of formulas (see the module docstring)."""
+    attempted = df[df["status"].isin(["ok", "error"]) & ~_is_blackbox(df)]
     rows = []
     for (method, noise), g in attempted.groupby(["method", "noise"], sort=False):
         ok = g[g["status"] == "ok"]
         rows.append({
             "method": method, "noise": float(noise), "runs": len(g),
             "median_r2_test": float(ok["r2_test"].median()) if len(ok) else np.nan,
-            "accuracy_rate": float(_flag(g["accuracy_solution"]).sum() / len(g)),
-            "symbolic_rate": float(_flag(g["symbolic_solution"]).sum() / len(g)),
+            "accuracy_rate": _rate(g, "accuracy_solution"),
+            "symbolic_rate": _rate(g, "symbolic_solution"),
             "median_complexity": float(ok["complexity"].median()) if len(ok) else np.nan,
             "median_time_s": float(ok["time_s"].median()) if len(ok) else np.nan,
             "errors": int((g["status"] == "error").sum()),
@@ -87,9 +118,11 @@ def to_markdown(summary: pd.DataFrame, missing: dict[str, str] | None = None, ti
             "median complexity", "median time (s)", "errors"]
     lines = [f"# {title}", ""] + ([notes, ""] if notes else [])
     lines += ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|"]
+    def share(rate: float, runs: int) -> str:
+        return "–" if np.isnan(rate) else f"{rate:.0%} ({round(rate * runs)}/{runs})"
+
     for r in summary.itertuples(index=False):
-        acc = f"{r.accuracy_rate:.0%} ({round(r.accuracy_rate * r.runs)}/{r.runs})"
-        sym = f"{r.symbolic_rate:.0%} ({round(r.symbolic_rate * r.runs)}/{r.runs})"
+        acc, sym = share(r.accuracy_rate, r.runs), share(r.symbolic_rate, r.runs)
         lines.append(f"| {r.method} | {r.noise:g} | {r.runs} | {_num(r.median_r2_test, '.6f')} | {acc} | {sym} | "
                      f"{_num(r.median_complexity, '.1f')} | {_num(r.median_time_s, '.1f')} | {r.errors} |")
     for method, reason in (missing or {}).items():
@@ -164,28 +197,132 @@ def plot_noise(summary: pd.DataFrame, path: str | Path) -> Path:
     return Path(path)
 
 
+def summarize_blackbox(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (method, noise) over the attempted runs of real tables (see the module docstring)."""
+    attempted = df[df["status"].isin(["ok", "error"]) & _is_blackbox(df)]
+    rows = []
+    for (method, noise), g in attempted.groupby(["method", "noise"], sort=False):
+        per_set = g[g["status"] == "ok"].groupby("problem")[["r2_test", "complexity"]].median()
+        ok = g[g["status"] == "ok"]
+        rows.append({
+            "method": method, "noise": float(noise), "datasets": len(per_set), "runs": len(g),
+            "median_r2_test": float(per_set["r2_test"].median()) if len(per_set) else np.nan,
+            "median_complexity": float(per_set["complexity"].median()) if per_set["complexity"].notna().any()
+            else np.nan,
+            "median_time_s": float(ok["time_s"].median()) if len(ok) else np.nan,
+            "errors": int((g["status"] == "error").sum()),
+        })
+    out = pd.DataFrame(rows, columns=list(BLACKBOX_COLUMNS))
+    return out.sort_values(["noise", "method"], kind="stable").reset_index(drop=True)
+
+
+def per_dataset(df: pd.DataFrame) -> pd.DataFrame:
+    """Median test R² over the splits of each real table (rows) per method and noise (columns)."""
+    ok = df[(df["status"] == "ok") & _is_blackbox(df)]
+    if ok.empty:
+        return pd.DataFrame()
+    label = ok["method"] + np.where(ok["noise"] > 0, " (noise " + ok["noise"].map("{:g}".format) + ")", "")
+    table = ok.assign(column=label).pivot_table(index="problem", columns="column", values="r2_test",
+                                                aggfunc="median", sort=False)
+    return table.sort_index()[list(dict.fromkeys(label))]
+
+
+def blackbox_markdown(summary: pd.DataFrame, by_set: pd.DataFrame, missing: dict[str, str] | None = None,
+                      title: str = "Black-box summary", notes: str = "") -> str:
+    """Render the black-box summary and the per-data-set table as markdown."""
+    head = ["method", "noise", "data sets", "runs", "median test R²", "median complexity", "median time (s)",
+            "errors"]
+    lines = [f"# {title}", ""] + ([notes, ""] if notes else [])
+    lines += ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|"]
+    for r in summary.itertuples(index=False):
+        lines.append(f"| {r.method} | {r.noise:g} | {r.datasets} | {r.runs} | {_num(r.median_r2_test, '.4f')} | "
+                     f"{_num(r.median_complexity, '.1f')} | {_num(r.median_time_s, '.1f')} | {r.errors} |")
+    for method, reason in (missing or {}).items():
+        lines.append(f"| {method} | – | 0 | 0 | unavailable: {reason.replace('|', '/')} | | | |")
+    if len(by_set):
+        lines += ["", "Median test R² per data set (over its splits):", "",
+                  "| data set | " + " | ".join(by_set.columns) + " |", "|---|" + "---:|" * len(by_set.columns)]
+        for name, r in by_set.iterrows():
+            lines.append(f"| {name} | " + " | ".join(_num(float(v), ".4f") for v in r) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_blackbox(summary: pd.DataFrame, path: str | Path) -> Path:
+    """Median test R² against median complexity; methods without a formula as horizontal lines."""
+    fig, axes = _canvas(1)
+    ax = axes[0]
+    markers = "osD^v<>"
+    noises = sorted(summary["noise"].unique())
+    for i, r in enumerate(summary.itertuples(index=False)):
+        tag = r.method if len(noises) == 1 else f"{r.method}, noise {r.noise:g}"
+        if np.isnan(r.median_r2_test):
+            continue
+        if np.isnan(r.median_complexity):
+            ax.axhline(r.median_r2_test, color=f"C{i % 10}", linestyle=":", linewidth=1.2, label=f"{tag} (no formula)")
+            continue
+        ax.scatter(r.median_complexity, r.median_r2_test, color=f"C{i % 10}",
+                   marker=markers[noises.index(r.noise) % 7], s=60, label=tag)
+        ax.annotate(r.method, (r.median_complexity, r.median_r2_test), fontsize=7, textcoords="offset points",
+                    xytext=(4, 4))
+    for noise in noises:
+        part = summary[(summary["noise"] == noise) & summary["median_complexity"].notna()]
+        front = _front(list(zip(part["median_complexity"], part["median_r2_test"])))
+        if len(front) > 1:
+            ax.plot(*zip(*front), linestyle="--", color="grey", linewidth=0.8)
+    ax.set_xlabel("median complexity (nodes of the simplified model)")
+    ax.set_ylabel("median test R² (over data sets)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.suptitle("Black-box track: test R² against model size\n(Pareto front dashed)", fontsize=10)
+    fig.savefig(path, dpi=120)
+    return Path(path)
+
+
+def _notes(df: pd.DataFrame, name: str, what: str, rows: str) -> str:
+    budgets = sorted(set(df["budget_s"].dropna()))
+    return (f"{df['problem'].nunique()} {what}, seeds {', '.join(sorted(set(df['seed'].astype(str))))}, "
+            f"budget {', '.join(f'{b:g}' for b in budgets)} s per run, {rows} (75 % train / 25 % test); "
+            f"from `{name}` ({len(df)} rows).")
+
+
 def write_report(results_csv: str | Path, title: str | None = None) -> dict[str, Path]:
     """Write ``summary.md``, ``pareto.png`` and ``noise.png`` next to the results CSV.
+
+    Rows of formulas and of real tables get their own summary each (both in
+    ``summary.md``, formulas first); see the module docstring for the plots.
 
     Returns
     -------
     dict
         ``{"summary": path, "pareto": path, "noise": path}`` (plots only when
-        some method has finished runs) and ``"markdown"``: the table's text.
+        some method has finished runs with a complexity; ``"noise"`` only for
+        formulas; ``"pareto_blackbox"`` when both tracks are there) and
+        ``"markdown"``: the tables' text.
     """
     results_csv = Path(results_csv)
     folder = results_csv.parent
     df = load_results(results_csv)
-    summary = summarize(df)
-    budgets = sorted(set(df["budget_s"].dropna()))
-    samples = sorted(set(df["n_samples"].dropna().astype(int))) if "n_samples" in df else []
-    notes = (f"{df['problem'].nunique()} problems, seeds {', '.join(sorted(set(df['seed'].astype(str))))}, "
-             f"budget {', '.join(f'{b:g}' for b in budgets)} s per run, {', '.join(map(str, samples))} samples "
-             f"(75 % train / 25 % test); from `{results_csv.name}` ({len(df)} rows).")
-    markdown = to_markdown(summary, unavailable(df), title or f"Benchmark summary: {folder.name}", notes)
-    out: dict = {"summary": folder / "summary.md", "markdown": markdown}
-    out["summary"].write_text(markdown, encoding="utf-8")
-    if len(summary) and summary["median_complexity"].notna().any():
-        out["pareto"] = plot_pareto(summary, folder / "pareto.png")
-        out["noise"] = plot_noise(summary, folder / "noise.png")
+    blackbox = _is_blackbox(df)
+    truth_df, table_df = df[~blackbox], df[blackbox]
+    title = title or f"Benchmark summary: {folder.name}"
+    out: dict = {"summary": folder / "summary.md"}
+    parts = []
+    if len(truth_df) or not len(table_df):
+        summary = summarize(truth_df)
+        samples = sorted(set(truth_df["n_samples"].dropna().astype(int))) if "n_samples" in df else []
+        notes = _notes(truth_df, results_csv.name, "problems", f"{', '.join(map(str, samples))} samples")
+        parts.append(to_markdown(summary, unavailable(truth_df), title, notes))
+        if len(summary) and summary["median_complexity"].notna().any():
+            out["pareto"] = plot_pareto(summary, folder / "pareto.png")
+            out["noise"] = plot_noise(summary, folder / "noise.png")
+    if len(table_df):
+        summary = summarize_blackbox(table_df)
+        notes = _notes(table_df, results_csv.name, "data sets (black-box track)", "all rows of each table")
+        parts.append(blackbox_markdown(summary, per_dataset(table_df), unavailable(table_df),
+                                       title if not parts else "Black-box track", notes))
+        if len(summary) and summary["median_r2_test"].notna().any():
+            key = "pareto_blackbox" if "pareto" in out else "pareto"
+            out[key] = plot_blackbox(summary, folder / f"{key}.png")
+    out["markdown"] = "\n".join(parts)
+    out["summary"].write_text(out["markdown"], encoding="utf-8")
     return out

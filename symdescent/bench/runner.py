@@ -11,6 +11,12 @@ Runs of a method that cannot run here (PySR without Julia) are written as
 again on the next invocation.  Runs that raised are ``error`` rows, kept on
 resume unless ``retry_errors``.
 
+Rows of a real table (the black-box track) have ``truth`` =
+:data:`NO_TRUTH`, the table's row count as ``n_samples``, and blank
+``accuracy_solution`` and ``symbolic_solution``: those are ground-truth
+metrics.  Rows of a method without a formula (``linear``, ``gbr``) have a
+test R² and a blank ``model``, ``complexity`` and ``symbolic_solution``.
+
 Examples
 --------
 >>> from symdescent.bench.problems import load_suite
@@ -40,6 +46,8 @@ COLUMNS = ("method", "problem", "seed", "noise", "status", "r2_test", "r2_train"
            "symbolic_solution", "complexity", "time_s", "budget_s", "n_samples", "simplify_timed_out",
            "model", "model_simplified", "truth", "message")
 MAX_MODEL_CHARS = 4000
+#: The ``truth`` of every row of a real table: there is none, and the report tells the black-box track by it.
+NO_TRUTH = "(black-box)"
 #: Each worker runs one task at a time with one thread; libraries must not fan out either.
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
               "NUMEXPR_NUM_THREADS": "1", "JULIA_NUM_THREADS": "1"}
@@ -54,7 +62,8 @@ class RunSettings:
     budget : float
         Wall-clock seconds per run, the same for every method.
     n_samples : int
-        Rows generated per problem before the 75/25 split.
+        Rows generated per problem before the 75/25 split (formulas only: a
+        real table uses all its rows).
     simplify_timeout : float
         Seconds allowed to the symbolic check of one model.
     """
@@ -94,9 +103,22 @@ def _fmt(value) -> str:
     return "" if value is None else str(value)
 
 
+def is_table(problem) -> bool:
+    """True for a real table (black-box track), False for a formula."""
+    from symdescent.bench.tables import TableProblem
+
+    return isinstance(problem, TableProblem)
+
+
+def samples_of(problem, settings: RunSettings) -> int:
+    """The rows a run of ``problem`` splits: all of a table's, ``settings.n_samples`` of a formula's."""
+    return int(problem.X.shape[0]) if is_table(problem) else settings.n_samples
+
+
 def _base_row(run: Run, settings: RunSettings) -> dict:
-    return {"method": run.method.label, "problem": run.problem.id, "seed": run.seed, "noise": run.noise,
-            "budget_s": settings.budget, "n_samples": settings.n_samples}
+    row = {"method": run.method.label, "problem": run.problem.id, "seed": run.seed, "noise": run.noise,
+           "budget_s": settings.budget, "n_samples": samples_of(run.problem, settings)}
+    return {**row, "truth": NO_TRUTH} if is_table(run.problem) else row
 
 
 def unavailable_row(run: Run, settings: RunSettings, reason: str) -> dict:
@@ -119,15 +141,18 @@ def execute_run(run: Run, settings: RunSettings) -> dict:
         fitted = run.method.fit(data.X_train, data.y_train, data.names, settings.budget, run.seed)
         row["time_s"] = round(time.monotonic() - start, 3)
         r2 = r2_score(data.y_test, fitted.predict(data.X_test))
-        row.update(status="ok", r2_test=r2, r2_train=r2_score(data.y_train, fitted.predict(data.X_train)),
-                   accuracy_solution=accuracy_solution(r2), model=str(fitted.expression)[:MAX_MODEL_CHARS])
+        row.update(status="ok", r2_test=r2, r2_train=r2_score(data.y_train, fitted.predict(data.X_train)))
     except Exception as exc:  # one broken run must not stop the benchmark
         row.update(status="error", message=f"{type(exc).__name__}: {exc}"[:MAX_MODEL_CHARS])
         return row
     truth = run.problem.truth_sympy()
-    row["truth"] = str(truth)
+    if truth is not None:
+        row.update(truth=str(truth), accuracy_solution=accuracy_solution(r2))
+    if fitted.expression is None:  # no formula: nothing to simplify, count or compare
+        return row
+    row["model"] = str(fitted.expression)[:MAX_MODEL_CHARS]
     row.update(symbolic_columns(fitted.expression, truth, settings.simplify_timeout,
-                                accurate=bool(row["accuracy_solution"]), max_chars=MAX_MODEL_CHARS))
+                                accurate=bool(row.get("accuracy_solution")), max_chars=MAX_MODEL_CHARS))
     return row
 
 
@@ -165,8 +190,12 @@ class ResultsFile:
             writer.writerow({k: _fmt(row.get(k)) for k in COLUMNS})
             fh.flush()
 
-    def resume(self, settings: RunSettings, retry_errors: bool = False) -> set[tuple]:
+    def resume(self, settings: RunSettings, retry_errors: bool = False,
+               samples: dict[str, int] | None = None) -> set[tuple]:
         """Keys of the finished rows; drops the rows to redo (unavailable, and errors if asked).
+
+        ``samples`` maps a problem id to the rows its runs split where that
+        is not ``settings.n_samples`` (a real table: all its rows).
 
         Raises
         ------
@@ -174,6 +203,7 @@ class ResultsFile:
             When the finished rows were made with another budget or sample
             count: mixing them would make the comparison meaningless.
         """
+        samples = samples or {}
         rows = self.read()
         keep, done = [], set()
         for r in rows:
@@ -181,9 +211,10 @@ class ResultsFile:
             redo = r["status"] == "unavailable" or (retry_errors and r["status"] == "error")
             if redo or key in done:
                 continue
-            if float(r["budget_s"]) != settings.budget or int(r["n_samples"]) != settings.n_samples:
+            expected = samples.get(r["problem"], settings.n_samples)
+            if float(r["budget_s"]) != settings.budget or int(r["n_samples"]) != expected:
                 raise DataError(f"{self.path} holds runs with budget {r['budget_s']} s and {r['n_samples']} samples, "
-                                f"not {settings.budget} s and {settings.n_samples}; use another --out to compare")
+                                f"not {settings.budget} s and {expected}; use another --out to compare")
             keep.append(r)
             done.add(key)
         if len(keep) != len(rows):
@@ -268,7 +299,8 @@ def run_benchmark(runs: Sequence[Run], settings: RunSettings, results: ResultsFi
     from distributed import as_completed
 
     out = Outcome(planned=len(runs))
-    done = results.resume(settings, retry_errors)
+    tables = {r.problem.id: samples_of(r.problem, settings) for r in runs if is_table(r.problem)}
+    done = results.resume(settings, retry_errors, tables)
     pending = [r for r in runs if r.key not in done]
     out.skipped = len(runs) - len(pending)
     reasons = {}

@@ -6,7 +6,8 @@ import importlib
 import pytest
 
 MODULES = ["symdescent.bench", "symdescent.bench.problems", "symdescent.bench.data", "symdescent.bench.metrics",
-           "symdescent.bench.methods", "symdescent.bench.runner", "symdescent.bench.report"]
+           "symdescent.bench.methods", "symdescent.bench.runner", "symdescent.bench.report",
+           "symdescent.bench.tables"]
 
 
 @pytest.mark.parametrize("name", MODULES)
