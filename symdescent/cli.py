@@ -72,13 +72,16 @@ def _fit(args) -> int:
     cfg = cfg.with_overrides(search={**sets.get("search", {}), **search}, strategy=sets.get("strategy"),
                              plugins=sets.get("plugins"))
     callbacks = [] if args.quiet else [RichProgress(cfg.search.time_budget, cfg.search.max_iterations)]
-    if not args.quiet and sys.stderr.isatty():
-        from rich.console import Console
-
+    if not args.quiet:
         from symdescent.expr import compiled
 
-        with Console(stderr=True).status("preparing the compiled kernels (slow only on the first run)"):
-            compiled.warm_up()
+        if sys.stderr.isatty():
+            from rich.console import Console
+
+            with Console(stderr=True).status("preparing the compiled kernels (slow only on the first run)"):
+                compiled.warm_up()
+        else:  # a log or a pipe: one plain line, and only when it really compiles
+            compiled.warm_up(notify=lambda msg: print(msg, file=sys.stderr, flush=True))
     t0 = time.monotonic()
     result = Search(X, y, variable_names=names, config=cfg, callbacks=callbacks).run()
     elapsed = time.monotonic() - t0

@@ -34,7 +34,8 @@ Examples
 ([2.0, -1.5], True, True)
 """
 
-import functools
+import threading
+from typing import Callable
 
 import numpy as np
 
@@ -45,17 +46,36 @@ from symdescent.expr.compiled.program import Program, _jit, compile_program
 __all__ = ["Program", "compile_program", "evaluate", "evaluate_jacobian", "fit_constants", "warm_up", "_jit"]
 
 
-@functools.lru_cache(maxsize=1)
-def warm_up() -> None:
-    """Compile (or load from numba's cache) every kernel once per process.
+_warm = threading.Lock()
+_warmed: list[bool] = []  # one entry once this process has the kernels
 
-    The search calls this before its clock starts, so a first run's JIT
-    compilation (tens of seconds, once per installation) never eats into a
-    time budget.
+
+def warm_up(notify: Callable[[str], None] | None = None, *, after: float = 1.0) -> None:
+    """Compile (or load from numba's on-disk cache) the kernels a fit uses, once per process.
+
+    The search calls this before its clock starts, so a first run's JIT compilation (about 10 s on a
+    2-core machine, once per installation) never eats into a time budget.  What a fit runs is compiled
+    here: evaluation, the Jacobian (the constants' standard errors) and the constant fit.
+
+    ``notify`` is called with a one-line message when the work takes longer than ``after`` seconds,
+    which is when it compiles rather than loads from the cache (loading takes well under a second).
     """
-    X = np.linspace(1.0, 2.0, 4)[:, None]
-    p = compile_program(("mul", "C", "exp", "x0"))
-    c = np.ones(1)
-    evaluate(p, c, X)
-    evaluate_jacobian(p, c, X)
-    fit_constants(p, c, X, X[:, 0], True, True, 2)
+    with _warm:
+        if _warmed:
+            return
+        timer = None
+        if notify is not None:
+            timer = threading.Timer(after, notify, ["compiling the numba kernels (first run only; about 10 s)"])
+            timer.daemon = True
+            timer.start()
+        try:
+            X = np.linspace(1.0, 2.0, 4)[:, None]
+            p = compile_program(("mul", "C", "exp", "x0"))
+            c = np.ones(1)
+            evaluate(p, c, X)
+            evaluate_jacobian(p, c, X)
+            fit_constants(p, c, X, X[:, 0], True, True, 2)
+        finally:
+            if timer is not None:
+                timer.cancel()
+        _warmed.append(True)

@@ -283,6 +283,17 @@ def _binary_vs(op, a, z, out):
 
 
 @_jit
+def copy_into(dst, src):
+    """``dst[:] = src`` for 1-d arrays of the same length, as a plain loop.
+
+    numba compiles an array-to-slice assignment with a shape check whose error message needs its string
+    formatting machinery: about 8 s of the first run's compilation, for a mismatch that cannot happen here.
+    """
+    for i in range(dst.shape[0]):
+        dst[i] = src[i]
+
+
+@_jit
 def _gather_columns(X, columns):
     """The used columns of ``X`` (n, d) as contiguous rows (len(columns), n)."""
     n = X.shape[0]
@@ -357,9 +368,9 @@ def _eval_into(code, arg, value, consts, XT, stack, kind, ref, sval, out):
     if kind[0] == _SCALAR:
         out[:] = sval[0]
     elif kind[0] == _IN_X:
-        out[:] = XT[ref[0]]
+        copy_into(out, XT[ref[0]])
     else:
-        out[:] = stack[0]
+        copy_into(out, stack[0])
 
 
 @_jit
@@ -376,7 +387,7 @@ def _jac_into(code, arg, value, consts, XT, vstack, gstack, has, da, db, out, J)
     for t in range(code.shape[0]):
         op = code[t]
         if op == OP_VAR:
-            vstack[sp, :] = XT[arg[t]]
+            copy_into(vstack[sp], XT[arg[t]])
             has[sp] = False
             sp += 1
         elif op == OP_CONST:
@@ -422,9 +433,10 @@ def _jac_into(code, arg, value, consts, XT, vstack, gstack, has, da, db, out, J)
                     ga = gstack[ta, j]
                     for i in range(n):
                         ga[i] = da[i] * ga[i]
-    out[:] = vstack[0]
+    copy_into(out, vstack[0])
     if has[0]:
-        J[:, :] = gstack[0]
+        for j in range(k):
+            copy_into(J[j], gstack[0, j])
     else:
         J[:, :] = 0.0
 

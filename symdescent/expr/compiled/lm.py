@@ -8,6 +8,7 @@ import numpy as np
 
 from symdescent.expr.compiled.kernels import (
     _eval_into,
+    copy_into,
     _gather_columns,
     _jac_into,
 )
@@ -342,7 +343,7 @@ def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_it
         if attempt == 0:
             if not _all_finite(c0):
                 continue
-            c[:] = c0
+            copy_into(c, c0)
         elif k == 0:
             break
         else:
@@ -413,7 +414,7 @@ def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_it
                 pred += h[j] * (lam * D[j] * h[j] - g[j])
             actual = sse - sse_new
             rho = actual / pred if pred > 0.0 else 1.0
-            c[:] = c_new
+            copy_into(c, c_new)
             a = a_new
             b = b_new
             fm = fm_new
