@@ -11,17 +11,49 @@ import numpy as np
 from symdescent.expr import ops
 
 
-def _jit(fn):
-    """``numba.njit`` with on-disk caching where a cache directory is writable.
+def _outside_package_cache():
+    """A numba ``FunctionCache`` class that never writes beside the package's source files.
 
-    numba raises at decoration time when it finds no writable cache location;
-    then the function is compiled per process instead.  ``error_model="numpy"``
-    makes ``x / 0`` give inf/NaN instead of raising ``ZeroDivisionError``.
+    numba's default (``cache=True``) writes into ``__pycache__`` next to the source when that is writable.
+    For an installed package that is ``site-packages/symdescent/expr/compiled/__pycache__``: files pip does
+    not know of, so ``pip uninstall`` leaves the folder behind, and the leftover ``symdescent`` folder then
+    shadows an editable install of the same name as a namespace package.  This cache keeps numba's other
+    two places, in numba's order: ``NUMBA_CACHE_DIR`` when the user set it, else the user-wide cache
+    (``~/.cache/numba`` or ``$XDG_CACHE_HOME/numba``, one subfolder per source folder, so a site-packages
+    install and a checkout never share entries).  None when this numba lacks the classes.
     """
-    try:
-        return numba.njit(cache=True, nogil=True, error_model="numpy")(fn)
-    except RuntimeError:  # "cannot cache function ...: no locator available"
-        return numba.njit(nogil=True, error_model="numpy")(fn)
+    from numba.core import caching
+
+    def pick(*names):
+        return next((getattr(caching, n) for n in names if hasattr(caching, n)), None)
+
+    impl, cache = pick("CompileResultCacheImpl", "_CompileResultCacheImpl"), pick("FunctionCache")
+    locators = [pick("UserProvidedCacheLocator", "_UserProvidedCacheLocator"),
+                pick("UserWideCacheLocator", "_UserWideCacheLocator")]
+    if impl is None or cache is None or None in locators:
+        return None
+    impl = type("OutsidePackageCacheImpl", (impl,), {"_locator_classes": locators})
+    return type("OutsidePackageCache", (cache,), {"_impl_class": impl})
+
+
+_CACHE = _outside_package_cache()
+
+
+def _jit(fn):
+    """``numba.njit``, cached on disk outside the package (:func:`_outside_package_cache`).
+
+    Without a writable cache location (or a numba whose cache classes moved) the function is compiled per
+    process instead.  ``error_model="numpy"`` makes ``x / 0`` give inf/NaN instead of raising
+    ``ZeroDivisionError``.
+    """
+    dispatcher = numba.njit(nogil=True, error_model="numpy")(fn)
+    if _CACHE is not None:
+        try:
+            # what njit(cache=True) does (Dispatcher.enable_caching), with the locators above
+            dispatcher._cache = _CACHE(fn)
+        except RuntimeError:  # "cannot cache function ...: no locator available"
+            pass
+    return dispatcher
 
 
 # ---------------------------------------------------------------------------
