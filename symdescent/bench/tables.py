@@ -243,7 +243,10 @@ def _finish(pid: str, X: np.ndarray, y: np.ndarray, names: Sequence[str], where:
 
     if X.shape[0] < MIN_ROWS:
         raise DataError(f"{where}: table {pid!r} has {X.shape[0]} rows; a 75/25 split needs at least {MIN_ROWS}")
-    X, y, names = check_X_y(X, y, list(names))
+    try:
+        X, y, names = check_X_y(X, y, list(names))
+    except DataError as exc:
+        raise DataError(f"{where}: table {pid!r}: {exc}") from None
     keep = np.ptp(X, axis=0) > 0
     if not keep.any():
         raise DataError(f"{where}: every feature of table {pid!r} is constant: there is nothing to learn from")
@@ -336,7 +339,10 @@ def _user_table(folder: Path, entry: dict, where: str) -> TableProblem:
     if not path.is_file():
         raise DataError(f"{where}: file {entry['file']!r} not found in {folder}")
     target = entry.get("target") or _header(path)[-1]
-    X, y, names = read_csv(path, target)
+    try:
+        X, y, names = read_csv(path, target)
+    except DataError as exc:  # read_csv names the file for some faults only
+        raise (exc if str(path) in str(exc) else DataError(f"{where}: {exc}")) from None
     features = entry.get("features")
     if features is not None:
         if not isinstance(features, list) or not all(isinstance(f, str) for f in features) or not features:
