@@ -7,7 +7,10 @@
 
 Writes ``results.csv`` (one row per method, problem, seed and noise level;
 a rerun skips the rows already there), ``summary.md``, ``pareto.png`` and
-``noise.png`` into ``--out``.
+``noise.png`` into ``--out``.  ``--suite blackbox`` (or a folder of CSV
+tables) runs SRBench's black-box track on real tables: ``--seeds`` are the
+split seeds; the summary is test R² and complexity (see
+:mod:`symdescent.bench.tables`).
 """
 
 from __future__ import annotations
@@ -50,16 +53,19 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "bench", help="benchmark symdescent and peers on formula suites (SRBench style, on Dask)",
         description="Run methods on generated data of ground-truth formulas; write results.csv, summary.md and plots.")
-    p.add_argument("--suite", default="feynman", help="'feynman' (built in) or a CSV of formulas in the same format")
+    p.add_argument("--suite", default="feynman",
+                   help="'feynman' (formulas, built in), a CSV of formulas in the same format, 'blackbox' (real "
+                        "tables, built in) or a folder of CSV tables (see BENCHMARKS.md)")
     p.add_argument("--limit", type=int, help="only the first N problems")
     p.add_argument("--problems", help="comma-separated problem ids, e.g. I.6.2a,I.8.14")
     p.add_argument("--methods", default=DEFAULT_METHODS,
-                   help="comma-separated: symdescent, symdescent:NAME|PATH.toml, pyoperon, gplearn, pysr "
+                   help="comma-separated: symdescent, symdescent:NAME|PATH.toml, pyoperon, gplearn, pysr, linear, gbr "
                         f"(default {DEFAULT_METHODS})")
     p.add_argument("--budget", type=float, default=60.0, help="wall-clock seconds per run (default 60)")
-    p.add_argument("--seeds", default="0", help="seeds, e.g. 0,1,2 or 0-9 (default 0)")
+    p.add_argument("--seeds", default="0", help="seeds of the data and split, e.g. 0,1,2 or 0-9 (default 0)")
     p.add_argument("--noise", default="0", help="target noise levels σ, e.g. 0,0.001,0.01,0.1 (default 0)")
-    p.add_argument("--samples", type=int, default=1000, help="rows generated per problem (default 1000)")
+    p.add_argument("--samples", type=int, default=1000,
+                   help="rows generated per formula (default 1000; a table uses all its rows)")
     p.add_argument("--out", help="output folder (default bench_results/SUITE)")
     p.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a local cluster)")
     p.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core)")
@@ -112,9 +118,10 @@ def _row_line(row: dict) -> str:
     head = f"{row['method']} {row['problem']} seed {row['seed']} noise {row['noise']:g}"
     if row.get("status") != "ok":
         return f"[yellow]{head}: {row.get('status')}[/] {row.get('message', '')}"
-    mark = {True: "[green]yes[/]", False: "no"}
-    return (f"{head}: R² {row['r2_test']:.6f}  accuracy {mark[bool(row['accuracy_solution'])]}  "
-            f"symbolic {mark[bool(row.get('symbolic_solution'))]}  complexity {row.get('complexity')}  "
+    mark = {True: "[green]yes[/]", False: "no", None: "–"}  # –: the metric does not apply (no truth, no formula)
+    complexity = row.get("complexity")
+    return (f"{head}: R² {row['r2_test']:.6f}  accuracy {mark[row.get('accuracy_solution')]}  "
+            f"symbolic {mark[row.get('symbolic_solution')]}  complexity {'–' if complexity is None else complexity}  "
             f"{row['time_s']:.1f} s")
 
 
@@ -155,6 +162,6 @@ def run(args) -> int:
         raise ConfigError(f"no results at {results.path}")
     report = write_report(results.path)
     sys.stdout.write(report["markdown"])
-    written = [report[k] for k in ("summary", "pareto", "noise") if k in report]
+    written = [report[k] for k in ("summary", "pareto", "noise", "pareto_blackbox") if k in report]
     console.print("wrote " + ", ".join(escape(str(p)) for p in [results.path, *written]))
     return 130 if outcome is not None and outcome.interrupted else 0
