@@ -50,22 +50,22 @@ _warm = threading.Lock()
 _warmed: list[bool] = []  # one entry once this process has the kernels
 
 
-def warm_up(notify: Callable[[str], None] | None = None, *, after: float = 1.0) -> None:
+def warm_up(notify: Callable[[str], None] | None = None, *, after: float = 3.0) -> None:
     """Compile (or load from numba's on-disk cache) the kernels a fit uses, once per process.
 
-    The search calls this before its clock starts, so a first run's JIT compilation (about 10 s on a
-    2-core machine, once per installation) never eats into a time budget.  What a fit runs is compiled
+    The search calls this before its clock starts, so a first run's JIT compilation (13 s of CPU time,
+    once per installation) never eats into a time budget.  What a fit runs is compiled
     here: evaluation, the Jacobian (the constants' standard errors) and the constant fit.
 
     ``notify`` is called with a one-line message when the work takes longer than ``after`` seconds,
-    which is when it compiles rather than loads from the cache (loading takes well under a second).
+    which is when it compiles rather than loads from the cache (loading takes about a second).
     """
     with _warm:
         if _warmed:
             return
         timer = None
         if notify is not None:
-            timer = threading.Timer(after, notify, ["compiling the numba kernels (first run only; about 10 s)"])
+            timer = threading.Timer(after, notify, ["compiling the numba kernels (once per installation: 15-40 s)"])
             timer.daemon = True
             timer.start()
         try:
