@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from pathlib import Path
 
 from symdescent.errors import SymdescentError
 
@@ -51,6 +49,10 @@ def _fit(args) -> int:
     from symdescent.progress import RichProgress
     from symdescent.search import Search, resolve_config
 
+    if args.json:
+        from symdescent.fileio import check_writable
+
+        check_writable(args.json, "--json file")  # before the search, not after it
     X, y, names = read_csv(args.data, args.target)
     cfg: Config = resolve_config(args.config)
     search = {}
@@ -82,44 +84,65 @@ def _fit(args) -> int:
                 compiled.warm_up()
         else:  # a log or a pipe: one plain line, and only when it really compiles
             compiled.warm_up(notify=lambda msg: print(msg, file=sys.stderr, flush=True))
-    t0 = time.monotonic()
     result = Search(X, y, variable_names=names, config=cfg, callbacks=callbacks).run()
-    elapsed = time.monotonic() - t0
     if result.best is None:
         print("error: no valid expression was found", file=sys.stderr)
         return 1
+    # one record for the console and the JSON: the same sympy expressions, the same elapsed time
+    out = result.to_dict()
     if not args.quiet:
         _report(result, args.target)
     else:
-        print(result.best.expression.to_infix(names))
+        print(out["best"]["expression"])
     if args.json:
-        out = result.to_dict()
-        out["best"] = {k: out["best"][k] for k in ("expression", "complexity", "r2", "loss")}
-        out["pareto_front"] = [{k: c[k] for k in ("expression", "complexity", "r2", "loss")} for c in out["pareto_front"]]
+        from symdescent.fileio import write_text_atomic
+
+        keys = ("expression", "complexity", "r2", "loss")
+        out["best"] = {k: out["best"][k] for k in keys}
+        out["pareto_front"] = [{k: c[k] for k in keys} for c in out["pareto_front"]]
         out["config"] = cfg.to_dict()
-        out["elapsed_s"] = elapsed
         out["target"] = args.target
-        Path(args.json).write_text(json.dumps(out, indent=2))
+        sys.stdout.flush()  # before the file, in case it is /dev/stdout
+        write_text_atomic(args.json, json.dumps(out, indent=2) + "\n", "--json file")
     return 0
+
+
+def readable(expression, names, digits: int = 6) -> str:
+    """The model as a person reads it: the sympy form the JSON's ``expression`` holds
+    (``m*v**2/2``, not the search's tree ``0.5 * (m * square(v))``), with its
+    decimal constants shown to ``digits`` significant digits."""
+    try:
+        import sympy
+
+        sexpr = expression.to_sympy(names)
+        floats = sexpr.atoms(sympy.Float)
+        if floats:
+            sexpr = sexpr.xreplace({f: sympy.Float(f, digits) for f in floats})
+        return str(sexpr)
+    except (ValueError, OverflowError, RecursionError):  # no sympy form: the exact infix instead
+        return expression.to_infix(names, precision=digits)
 
 
 def _report(result, target: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     names = result.variable_names
     console = Console()
     best = result.best
-    console.print(f"[bold]{target} = {best.expression.to_infix(names, precision=6)}[/]")
+    console.print(f"[bold]{escape(target)} = {escape(readable(best.expression, names))}[/]")
+    # result.elapsed: the search's own clock (start to the end of the final polish), as the JSON's elapsed_s
     console.print(f"R² {best.r2:.8f}   loss {best.loss:.4g}   complexity {best.complexity}   "
                   f"{result.iterations} iterations, {result.n_evaluations} evaluations, {result.elapsed:.1f} s"
                   + ("   (interrupted)" if result.interrupted else ""))
-    table = Table(title="Pareto front")
-    for col in ("complexity", "loss", "R²", "expression"):
-        table.add_column(col, justify="right" if col != "expression" else "left")
+    table = Table(title="Pareto front (the chosen model is marked best)")
+    for col in ("model", "complexity", "loss", "R²", "expression"):
+        table.add_column(col, justify="right" if col in ("complexity", "loss", "R²") else "left")
     for c in result.front:
-        mark = " *" if c is best or c == best else ""
-        table.add_row(str(c.complexity), f"{c.loss:.4g}", f"{c.r2:.6f}", c.expression.to_infix(names, precision=5) + mark)
+        chosen = c is best or c == best
+        table.add_row("best" if chosen else "", str(c.complexity), f"{c.loss:.4g}", f"{c.r2:.6f}",
+                      escape(readable(c.expression, names, 5)), style="bold" if chosen else None)
     console.print(table)
 
 
@@ -166,16 +189,27 @@ def build_parser() -> argparse.ArgumentParser:
     pl.set_defaults(func=_plugins)
     try:
         from symdescent.bench.cli import add_parser as add_bench
-    except ImportError:
-        add_bench = None
-    if add_bench is not None:
+    except ImportError as exc:  # keep the sub-command, to say what to install
+        missing = exc.name or str(exc)
+        b = sub.add_parser("bench", help="benchmark symdescent and peers (needs the 'bench' extra)", add_help=False)
+        b.set_defaults(func=lambda args: _missing_extra("bench", missing), any_arguments=True)
+    else:
         add_bench(sub)
     return p
 
 
+def _missing_extra(extra: str, missing: str) -> int:
+    from symdescent.errors import DependencyError
+
+    raise DependencyError(f"symdescent {extra} needs the {extra!r} extra (cannot import {missing}): "
+                          f'pip install "symdescent[{extra}]"')
+
+
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "any_arguments", False):  # what parse_args does, except for the bench stub
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return args.func(args)
     except SymdescentError as exc:

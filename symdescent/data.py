@@ -15,6 +15,7 @@ import numpy as np
 from symdescent.errors import DataError, DataTypeError
 from symdescent.expr.parse import check_variable_names
 
+
 def _first_bad(a: np.ndarray) -> str:
     bad = np.argwhere(~np.isfinite(a))[0]
     kind = "NaN" if np.isnan(a[tuple(bad)]) else "inf"
@@ -28,6 +29,7 @@ def _as_float(a, what: str) -> np.ndarray:
 
         if isinstance(a, (pd.DataFrame, pd.Series)):
             frame = a.to_frame() if isinstance(a, pd.Series) else a
+            check_unique_columns(frame.columns, what)
             for col in frame.columns:
                 if not (pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col])):
                     raise DataError(f"{what} column {col!r} is not numeric (dtype {frame[col].dtype})")
@@ -50,6 +52,20 @@ def _as_float(a, what: str) -> np.ndarray:
     elif arr.dtype.kind not in "biuf":
         raise DataError(f"{what} has unsupported dtype {arr.dtype}")
     return arr.astype(float)
+
+
+def check_unique_columns(columns, what: str) -> None:
+    """A DataFrame whose column names repeat cannot be matched by name: refuse it."""
+    names = list(columns)
+    seen: dict = {}
+    for i, c in enumerate(names):
+        seen.setdefault(c, []).append(i)
+    repeated = {c: where for c, where in seen.items() if len(where) > 1}
+    if repeated:
+        c, where = next(iter(repeated.items()))
+        more = f" (and {len(repeated) - 1} more repeated name(s))" if len(repeated) > 1 else ""
+        raise DataError(f"{what} has duplicate column names: {c!r} is the name of columns "
+                        f"{', '.join(map(str, where))}{more}; give each column its own name")
 
 
 def frame_names(X) -> list[str] | None:
@@ -151,6 +167,58 @@ def check_scale(X: np.ndarray, y: np.ndarray, names: Sequence[str]) -> None:
         raise DataError(f"y varies too little (variance {np.var(y):.3g}) for float64 to score a fit; {fix}")
 
 
+def _check_csv_shape(p: Path) -> list[str] | None:
+    """Check that every row has as many fields as the header and the header's names are distinct.
+
+    Returns the header's names (None for a file without one, which pandas then
+    reports).  Raises :class:`DataError` with the line number of the first row
+    that is longer or shorter than the header: pandas would silently take the
+    first field of over-long rows as an index (shifting every column) and pad
+    short rows with NaN.  Blank lines are skipped, as pandas does.
+    """
+    import csv
+
+    def blank(row: list[str]) -> bool:
+        return not row or (len(row) == 1 and not row[0].strip())
+
+    try:
+        with p.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            header = None
+            for row in reader:
+                if not blank(row):
+                    header = row
+                    break
+            if header is None:
+                return None
+            names = [h.strip() for h in header]
+            for i, name in enumerate(names, start=1):
+                if not name:
+                    hint = (" (a row index written by pandas' to_csv? write with index=False)"
+                            if i == 1 else "")
+                    raise DataError(f"{p}: column {i} of the header has no name{hint}")
+            seen: dict[str, list[int]] = {}
+            for i, name in enumerate(header, start=1):
+                seen.setdefault(name, []).append(i)
+            for name, where in seen.items():
+                if len(where) > 1:
+                    raise DataError(f"{p}: column name {name!r} appears {len(where)} times in the header "
+                                    f"(columns {', '.join(map(str, where))}); give each column its own name")
+            n = len(header)
+            for row in reader:
+                if len(row) != n and not blank(row):
+                    what = "more" if len(row) > n else "fewer"
+                    hint = (": an unquoted decimal comma or a stray delimiter? Quote such fields or use '.' "
+                            "for decimals" if len(row) > n else "")
+                    raise DataError(f"{p}: line {reader.line_num} has {len(row)} fields, {what} than the "
+                                    f"{n} of the header ({','.join(header)}){hint}")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{p}: cannot read as CSV: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise DataError(f"{p}: cannot read as CSV: {exc}") from None
+    return header
+
+
 def read_csv(path: str | Path, target: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Read a CSV with a header; return X, y and the feature column names."""
     import pandas as pd
@@ -158,10 +226,14 @@ def read_csv(path: str | Path, target: str) -> tuple[np.ndarray, np.ndarray, tup
     p = Path(path)
     if not p.is_file():
         raise DataError(f"data file not found: {p}")
+    header = _check_csv_shape(p)
     try:
-        frame = pd.read_csv(p)
+        # index_col=False: never take a column as the index (pandas does when a row is one field longer)
+        frame = pd.read_csv(p, index_col=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(f"{p}: cannot read as CSV: {exc}") from None
+    if header is not None and [str(c) for c in frame.columns] != header:
+        raise DataError(f"{p}: the header reads as {header} but pandas read the columns {list(frame.columns)}")
     if target not in frame.columns:
         from symdescent.errors import did_you_mean
 

@@ -35,6 +35,14 @@ class ExpressionError(SymdescentError):
     """An expression string or token sequence is malformed."""
 
 
+class OutputError(SymdescentError):
+    """An output file (``--json``, a saved model) cannot be written there."""
+
+
+class DependencyError(SymdescentError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+
 class NotFittedError(SymdescentError, AttributeError):
     """A fitted attribute was asked for before ``fit``."""
 

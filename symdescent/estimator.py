@@ -9,13 +9,13 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.exceptions import NotFittedError as _SklearnNotFitted
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import validate_data
 
 from symdescent.config import Config
-from symdescent.data import check_X, check_X_y
-from sklearn.exceptions import NotFittedError as _SklearnNotFitted
-
-from symdescent.errors import DataError
+from symdescent.data import check_unique_columns, check_X, check_X_y
+from symdescent.errors import DataError, DataTypeError, SymdescentError
 from symdescent.errors import NotFittedError as _NotFitted
 from symdescent.expr import Expression
 from symdescent.types import Candidate, SearchResult
@@ -67,7 +67,11 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
     result_ : SearchResult
     n_features_in_ : int
     feature_names_in_ : ndarray of str
-        Only when ``X`` was a DataFrame with string column names.
+        Only when ``X`` was a DataFrame with string column names.  ``predict``
+        then checks its input's columns against them (same names, same order;
+        a :class:`~symdescent.errors.DataError` otherwise) and warns, as
+        scikit-learn does, when given a bare array.  Saved and loaded with the
+        model.
     variable_names_ : tuple of str
 
     Examples
@@ -154,10 +158,6 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         from symdescent.search import Search
 
         self._validate_params()
-        names_in = None
-        cols = getattr(X, "columns", None)
-        if cols is not None and all(isinstance(c, str) for c in cols):
-            names_in = np.asarray(cols, dtype=object)
         if y is not None and not hasattr(y, "iloc"):
             y = np.asarray(y)
         if y is not None and y.ndim == 2 and y.shape[1] == 1:
@@ -169,14 +169,35 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
                           DataConversionWarning, stacklevel=2)
             y = np.ravel(y)
         Xa, ya, names = check_X_y(X, y, variable_names)
+        self._check_feature_names(X, reset=True)
         search = Search(Xa, ya, variable_names=names, config=self.build_config(), callbacks=self.callbacks or ())
         result = search.run()
         self._set_result(result, Xa.shape[1], names)
-        if names_in is not None:
-            self.feature_names_in_ = names_in
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
         return self
+
+    def _check_feature_names(self, X, *, reset: bool) -> None:
+        """Set (``reset``) or check ``feature_names_in_`` with scikit-learn's own rules.
+
+        Only the names are checked here (``ensure_2d=False`` skips sklearn's
+        feature count check): ``check_X`` checks shapes and values with its
+        own messages.  A mismatch of names or order is a :class:`DataError`
+        naming both column lists; a bare array for a model fitted on names
+        gets sklearn's warning.
+        """
+        columns = getattr(X, "columns", None)
+        if columns is not None and not isinstance(X, np.ndarray):
+            check_unique_columns(columns, "X")
+        try:
+            validate_data(self, X, reset=reset, skip_check_array=True, ensure_2d=False)
+        except TypeError as exc:  # column names of mixed types (str and int)
+            raise DataTypeError(f"X's column names cannot be used: {exc}") from None
+        except ValueError as exc:
+            given = [str(c) for c in getattr(X, "columns", ())]
+            expected = [str(c) for c in getattr(self, "feature_names_in_", ())]
+            raise DataError(
+                f"X's columns {_names(given)} do not match the columns {type(self).__name__} was fitted on "
+                f"{_names(expected)}; select them by name, in that order: X[model.feature_names_in_]. {exc}"
+            ) from None
 
     def _set_result(self, result: SearchResult, n_features: int, names: Sequence[str]) -> None:
         if result.best is None:
@@ -195,6 +216,7 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
     def predict(self, X) -> np.ndarray:
         """Evaluate the selected model on ``X``."""
         self._check_fitted()
+        self._check_feature_names(X, reset=False)
         Xa = check_X(X, self.n_features_in_, owner=type(self).__name__)
         return self.expression_.evaluate(Xa)
 
@@ -213,41 +235,84 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
     def to_dict(self) -> dict:
         self._check_fitted()
         names = self.variable_names_
+        feature_names = getattr(self, "feature_names_in_", None)
         return {
             "format": "symdescent-model", "version": FORMAT_VERSION,
             "variable_names": list(names), "n_features_in": self.n_features_in_,
+            "feature_names_in": None if feature_names is None else [str(c) for c in feature_names],
             "best": self.best_.to_dict(names),
             "pareto_front": [c.to_dict(names) for c in self.pareto_front_],
             "params": {k: v for k, v in self.get_params().items() if k not in ("callbacks",) and _jsonable(v)},
         }
 
     def save(self, path: str | Path) -> None:
-        """Write the fitted model as JSON (``load`` reads it back)."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+        """Write the fitted model as JSON (``load`` reads it back).
+
+        The file is replaced atomically (a temporary file in the same folder,
+        then a rename): a reader never sees half a model.  Raises
+        :class:`~symdescent.errors.OutputError` when ``path`` cannot be written.
+        """
+        from symdescent.fileio import write_text_atomic
+
+        write_text_atomic(path, json.dumps(self.to_dict(), indent=2), what="model file")
 
     @classmethod
     def load(cls, path: str | Path) -> "SymbolicRegressor":
         """Read a model written by :meth:`save`; ``predict`` works without refitting."""
         try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON or not UTF-8
             raise DataError(f"cannot read model file {path}: {exc}") from None
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except DataError as exc:
+            raise DataError(f"model file {path}: {exc}") from None
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "SymbolicRegressor":
+        """Rebuild a fitted model from :meth:`to_dict`'s record.
+
+        Every field is checked here, so that a damaged or hand-edited record
+        is a :class:`DataError` naming the field now, not an error at
+        ``predict``: the types, ``n_features_in``, the names, and that every
+        expression is well formed, has finite constants and uses only
+        variables ``x0 .. x{n_features_in - 1}``.
+        """
+        if not isinstance(data, Mapping):
+            raise DataError(f"not a symdescent model record: expected a JSON object, got {_kind(data)}")
         if data.get("format") != "symdescent-model":
             raise DataError("not a symdescent model record (missing format: symdescent-model)")
-        params = {k: v for k, v in data.get("params", {}).items() if k in cls._parameter_constraints}
-        est = cls(**params)
-        best = Candidate.from_dict(data["best"])
-        front = [Candidate.from_dict(d) for d in data["pareto_front"]]
-        names = tuple(data["variable_names"])
+        version = data.get("version")
+        if version != FORMAT_VERSION or isinstance(version, bool):
+            raise DataError(f"model record: version {version!r} is not supported (this symdescent reads version "
+                            f"{FORMAT_VERSION})")
+        n = data.get("n_features_in")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise DataError(f"model record: n_features_in must be a positive integer, got {n!r}")
+        names = _name_list(data, "variable_names", n, required=True)
+        feature_names = _name_list(data, "feature_names_in", n, required=False)
+        if "best" not in data:
+            raise DataError("model record: the field 'best' (the selected model) is missing")
+        best = _candidate(data["best"], "best", n)
+        front_data = data.get("pareto_front")
+        if not isinstance(front_data, list):
+            raise DataError(f"model record: pareto_front must be a list of candidates, got {_kind(front_data)}")
+        front = [_candidate(d, f"pareto_front[{i}]", n) for i, d in enumerate(front_data)]
+        params = data.get("params", {})
+        if not isinstance(params, Mapping):
+            raise DataError(f"model record: params must be an object, got {_kind(params)}")
+        est = cls(**{k: v for k, v in params.items() if k in cls._parameter_constraints})
+        try:
+            est._validate_params()
+        except ValueError as exc:  # sklearn's InvalidParameterError
+            raise DataError(f"model record: params: {exc}") from None
         est.best_ = best
         est.expression_ = best.expression
         est.pareto_front_ = front
-        est.n_features_in_ = int(data["n_features_in"])
+        est.n_features_in_ = n
         est.variable_names_ = names
+        if feature_names is not None:
+            est.feature_names_in_ = np.asarray(feature_names, dtype=object)
         return est
 
     def __sklearn_tags__(self):
@@ -255,6 +320,89 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         tags.non_deterministic = False
         tags.regressor_tags.poor_score = True
         return tags
+
+
+def _names(names: Sequence[str], limit: int = 12) -> str:
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return f"[{shown}, ... ({len(names)} in all)]" if len(names) > limit else f"[{shown}]"
+
+
+def _kind(value) -> str:
+    return {dict: "an object", list: "a list", str: "a string", type(None): "null", bool: "a boolean"}.get(
+        type(value), f"a {type(value).__name__}")
+
+
+def _name_list(data: Mapping, key: str, n: int, *, required: bool) -> tuple[str, ...] | None:
+    value = data.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise DataError(f"model record: {key} must be a list of {n} string(s), got {_kind(value)}")
+    if len(value) != n:
+        raise DataError(f"model record: {key} has {len(value)} name(s) but n_features_in is {n}")
+    if len(set(value)) != len(value):
+        twice = next(v for v in value if value.count(v) > 1)
+        raise DataError(f"model record: {key} names {twice!r} twice")
+    return tuple(value)
+
+
+_REQUIRED = object()
+
+
+def _number(d: Mapping, key: str, where: str, *, integer: bool = False, default=_REQUIRED) -> float:
+    if key not in d:
+        if default is _REQUIRED:
+            raise DataError(f"model record: {where} has no field {key!r}")
+        return default
+    v = d[key]
+    ok = isinstance(v, int) if integer else isinstance(v, (int, float))
+    if not ok or isinstance(v, bool):
+        raise DataError(f"model record: {where}.{key} must be {'an integer' if integer else 'a number'}, "
+                        f"got {v!r}")
+    try:
+        return float(v)
+    except OverflowError:  # an integer beyond float's range
+        raise DataError(f"model record: {where}.{key} is out of range ({str(v)[:20]}...)") from None
+
+
+def _candidate(d, where: str, n_features: int) -> Candidate:
+    """A candidate from its record, every field checked (see ``from_dict``)."""
+    from symdescent.types import Score
+
+    if not isinstance(d, Mapping):
+        raise DataError(f"model record: {where} must be an object with 'tokens' and 'constants', got {_kind(d)}")
+    tokens = d.get("tokens")
+    if not isinstance(tokens, list) or not tokens or not all(isinstance(t, str) for t in tokens):
+        what = "missing" if "tokens" not in d else f"{_kind(tokens)}"
+        raise DataError(f"model record: {where}.tokens must be a non-empty list of strings, got {what}")
+    consts = d.get("constants", [])
+    if not isinstance(consts, list):
+        raise DataError(f"model record: {where}.constants must be a list of numbers, got {_kind(consts)}")
+    for i, c in enumerate(consts):
+        if not isinstance(c, (int, float)) or isinstance(c, bool):
+            raise DataError(f"model record: {where}.constants must be a list of numbers, got {c!r} at position {i}")
+    try:
+        values = tuple(float(c) for c in consts)
+    except OverflowError:  # an integer beyond float's range
+        values = (float("inf"),)
+    if not all(np.isfinite(values)):
+        raise DataError(f"model record: {where}.constants holds a non-finite value")
+    try:
+        expr = Expression(tuple(tokens), values)
+        variables = expr.variables
+    except (SymdescentError, ValueError) as exc:
+        raise DataError(f"model record: {where} is not a valid expression: {exc}") from None
+    if variables and variables[-1] >= n_features:
+        raise DataError(f"model record: {where} uses the variable x{variables[-1]}, but the model has "
+                        f"{n_features} feature(s) (x0 .. x{n_features - 1})")
+    loss = _number(d, "loss", where)
+    r2 = _number(d, "r2", where)
+    complexity = _number(d, "complexity", where, integer=True)
+    value = _number(d, "score", where, default=loss)
+    origin = d.get("origin", "")
+    if not isinstance(origin, str):
+        raise DataError(f"model record: {where}.origin must be a string, got {_kind(origin)}")
+    return Candidate(expr, origin, Score(loss, int(complexity), value, r2))
 
 
 def _jsonable(v) -> bool:

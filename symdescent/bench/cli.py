@@ -125,6 +125,30 @@ def _row_line(row: dict) -> str:
             f"{row['time_s']:.1f} s")
 
 
+def require_extra(report_only: bool = False) -> None:
+    """Raise :class:`~symdescent.errors.DependencyError` naming the extra when what ``bench`` needs is missing.
+
+    Runs need Dask's ``distributed`` and the plots ``matplotlib`` (both in the
+    ``bench`` extra); the peer methods (pyoperon, gplearn) are optional per
+    method and reported as unavailable rows instead.
+    """
+    import importlib
+
+    needed = ("matplotlib",) if report_only else ("distributed", "matplotlib")
+    missing = []
+    for module in needed:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        from symdescent.errors import DependencyError
+
+        raise DependencyError(f"symdescent bench needs the 'bench' extra ({', '.join(missing)} "
+                              f"{'is' if len(missing) == 1 else 'are'} not installed): "
+                              'pip install "symdescent[bench]"')
+
+
 def run(args) -> int:
     """Execute ``symdescent bench``; returns the exit code."""
     from rich.console import Console
@@ -136,6 +160,7 @@ def run(args) -> int:
     from symdescent.bench.runner import ResultsFile, RunSettings, plan_runs, run_benchmark
 
     _check(args)
+    require_extra(report_only=args.report_only)
     out_dir = Path(args.out or Path("bench_results") / Path(args.suite).stem)
     results = ResultsFile(out_dir / "results.csv")
     console = Console(stderr=True, highlight=False, soft_wrap=True)
