@@ -226,8 +226,10 @@ def _frame(spec: TableSpec):
         try:
             module = importlib.import_module(f"statsmodels.datasets.{name}")
         except ImportError as exc:
-            raise DataError(f"data set {spec.name!r} ships with statsmodels, which is not installed "
-                            f"({exc}); pip install 'symdescent[bench]'") from None
+            from symdescent.errors import DependencyError
+
+            raise DependencyError(f"data set {spec.name!r} ships with statsmodels, which is not installed "
+                                  f"({exc}): pip install \"symdescent[bench]\"") from None
         frame = module.load_pandas().data
     else:
         import sklearn.datasets

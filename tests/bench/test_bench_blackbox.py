@@ -3,6 +3,7 @@
 import csv
 import re
 import socket
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -211,3 +212,12 @@ def test_tiny_blackbox_benchmark_end_to_end_then_resume(tmp_path, capsys):
     capsys.readouterr()
     assert main(args) == 0  # the rerun finds every row (tables keep their own row counts) and runs nothing
     assert "4 run(s) already in" in capsys.readouterr().err
+
+
+def test_without_statsmodels_the_error_names_the_extra(monkeypatch):
+    from symdescent.errors import DependencyError
+
+    monkeypatch.setitem(sys.modules, "statsmodels.datasets.longley", None)  # import fails as if not installed
+    spec = next(s for s in REGISTRY if s.name == "longley")
+    with pytest.raises(DependencyError, match=r"longley.*symdescent\[bench\]"):
+        load_table(spec)
