@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Callable, Sequence
 
 import numpy as np
@@ -46,6 +48,8 @@ class Evaluator:
         self.allowed = frozenset(config.operators)
         self.cache: dict[str, Candidate] = {}
         self.n_evaluations = 0
+        #: set (by a signal handler, or any thread) to stop the search at its next evaluation
+        self.stop = threading.Event()
         self.score_fn: Callable[[Candidate], Score] | None = None
 
     def _admissible(self, expr: Expression) -> bool:
@@ -105,6 +109,8 @@ class Evaluator:
     def __call__(self, items: Sequence[Expression | Candidate], origin: str = "") -> list[Candidate]:
         out = []
         for item in items:
+            if self.stop.is_set():
+                raise KeyboardInterrupt("stop requested")
             if isinstance(item, Candidate):
                 expr, org = item.expression, item.origin or origin
             elif isinstance(item, Expression):
@@ -127,11 +133,14 @@ class Evaluator:
             out.append(cand)
         return out
 
-    def polish(self, cand: Candidate, max_nfev: int = 200) -> Candidate:
+    def polish(self, cand: Candidate, max_nfev: int = 200, until: float | None = None) -> Candidate:
         """Refit a candidate's constants on every row with a larger budget,
         normalise constants the data cannot tell apart, drop added constants
         that only fit noise, then snap constants to simple values (0.5,
-        2*pi, ...) where the data determine them."""
+        2*pi, ...) where the data determine them.
+
+        ``until`` (``time.monotonic()``) bounds the sympy normalisation, the
+        one step whose cost does not scale with the rows."""
         from symdescent.expr.snap import drop_negligible_terms, snap_constants
 
         # outer scale and offset are re-solved in closed form, and kept only where
@@ -147,7 +156,8 @@ class Evaluator:
 
             # constants the data cannot tell apart (u*C/(C*w + C)) are divided out first: the same
             # function, and the constants left are identifiable, so they can be snapped
-            normalised = normalise_constants(expr)
+            timeout = 0.5 if until is None else min(0.5, until - time.monotonic())
+            normalised = normalise_constants(expr, timeout=timeout) if timeout > 0.01 else expr
             expr = normalised if self._admissible(normalised) else expr
         dropped = drop_negligible_terms(expr, self.X, self.y, operators=self.allowed)
         snapped = snap_constants(dropped, self.X, self.y, operators=self.allowed)

@@ -188,7 +188,7 @@ class Search:
         stop the loop and keep the best found so far: the front is finalised
         and returned as usual, with ``interrupted`` set.
         """
-        with terminate_as_interrupt():
+        with stop_on_signals(self.evaluator.stop):
             return self._run()
 
     def _run(self) -> SearchResult:
@@ -204,11 +204,14 @@ class Search:
                     reason = "time_budget"
                     break
                 self.step()
+                if self.evaluator.stop.is_set():
+                    raise KeyboardInterrupt("stop requested")
                 if any(self.pm.hook.symdescent_should_stop(problem=self.problem, state=self.state())):
                     reason = "stopped by a plugin"
                     break
         except KeyboardInterrupt:
             interrupted, reason = True, "interrupted"
+            self.evaluator.stop.clear()  # the finish evaluates too; a second signal interrupts it
         return self.close(reason, interrupted)
 
     # -- ask / tell --------------------------------------------------------------
@@ -305,7 +308,7 @@ class Search:
         for i, cand in enumerate(members):
             if i and until is not None and time.monotonic() >= until:
                 break  # the best is always polished; the rest, best first, while time is left
-            polished = self.evaluator.polish(cand)
+            polished = self.evaluator.polish(cand, until=until)
             # a snapped constant may cost a hair of loss (bounded in polish): keep the readable one
             self.front.add(polished, replace=polished.complexity == cand.complexity)
         if not self.config.search.simplify:
@@ -318,30 +321,40 @@ class Search:
             if simpler is not cand.expression:
                 (new,) = self.evaluator([simpler], cand.origin)
                 if new.valid:
-                    self.front.add(self.evaluator.polish(new))
+                    self.front.add(self.evaluator.polish(new, until=until))
 
 
 @contextlib.contextmanager
-def terminate_as_interrupt():
-    """Within the block, SIGTERM raises KeyboardInterrupt, as Ctrl-C does.
+def stop_on_signals(stop: threading.Event):
+    """Within the block, SIGINT (Ctrl-C) and SIGTERM ask the search to stop.
 
-    Only in the main thread (the only one where Python can set a signal
-    handler) and only where SIGTERM has its default action; the previous
-    handler is restored on exit.
+    The first signal only sets ``stop``: the search raises KeyboardInterrupt
+    itself at its next safe point (the next candidate it evaluates, or the end
+    of an iteration), never inside compiled code, where an exception raised by
+    a signal handler would surface as a SystemError.  A second signal before
+    that raises KeyboardInterrupt at once.  Only in the main thread (the only
+    one where Python can set a handler) and only for signals that have
+    Python's default handling; the previous handlers are restored on exit.
     """
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum, frame):
-        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+        if stop.is_set():
+            raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}, twice")
+        stop.set()
 
-    signal.signal(signal.SIGTERM, handler)
+    replaced = {}
+    for sig, default in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, signal.SIG_DFL)):
+        if signal.getsignal(sig) is default:
+            replaced[sig] = default
+            signal.signal(sig, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for sig, old in replaced.items():
+            signal.signal(sig, old)
 
 
 def fit(X, y, *, variable_names=None, config=None, **search_settings) -> SearchResult:

@@ -17,18 +17,23 @@ import pytest
 from symdescent.config import Config, SearchConfig
 from symdescent.errors import ConfigError
 from symdescent.evaluation import Evaluator
-from symdescent.search import Search, terminate_as_interrupt
+from symdescent.search import Search, stop_on_signals
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_sigterm_raises_keyboard_interrupt_inside_the_block_only():
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_asks_to_stop_and_a_second_one_interrupts(sig):
+    before = signal.getsignal(sig)
+    stop = threading.Event()
     with pytest.raises(KeyboardInterrupt):
-        with terminate_as_interrupt():
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(1)  # the handler runs at the next bytecode
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        with stop_on_signals(stop):
+            os.kill(os.getpid(), sig)
+            time.sleep(0.2)  # the handler runs at the next bytecode
+            assert stop.is_set()
+            os.kill(os.getpid(), sig)
+            time.sleep(1)
+    assert signal.getsignal(sig) is before
 
 
 def test_search_stopped_by_sigterm_returns_its_best():
