@@ -46,7 +46,6 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -276,8 +275,19 @@ def train(args) -> Path:
     def on_signal(signum, frame):
         stop["flag"] = True
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    # restored when training returns, so a caller's own handling (a test run, a search) is left as it was
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _loop(args, out, cfg, model, opt, gen, valid_sets, history, anneal, step, samples, end, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _loop(args, out, cfg, model, opt, gen, valid_sets, history, anneal, step, samples, end, stop):
+    """The training loop of :func:`train`, until the flag in ``stop``, the deadline or the last step."""
+    ckpt_path = out / "checkpoint.pt"
+    device = next(model.parameters()).device
     deadline = time.time() + args.hours * 3600 if args.hours else math.inf
     last_ckpt = time.time()
     t0, s0 = time.time(), samples

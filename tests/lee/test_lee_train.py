@@ -102,3 +102,11 @@ def test_set_changes_the_data_mix_of_a_resumed_run_and_keeps_it(tmp_path, config
 def test_set_rejects_bad_settings_by_name(tmp_path, config_file, setting, message):
     with pytest.raises(SystemExit, match=message):
         _run(tmp_path / "run", "--config", str(config_file), "--set", setting, "--steps", "1")
+
+
+def test_training_restores_the_callers_signal_handlers(tmp_path, config_file):
+    import signal
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    _run(tmp_path / "run", "--config", str(config_file), "--steps", "1")
+    assert {s: signal.getsignal(s) for s in before} == before
