@@ -65,7 +65,10 @@ def simple_forms(c: float, rel: float = 1e-2, max_bits: float = math.inf) -> lis
     for k, scale, extra in zip(PI_POWERS, SCALES, PI_BITS):
         limit = MAX_NUMERATOR if k == 0 else MAX_PI_NUMERATOR
         for q in range(1, MAX_DENOMINATOR + 1):
-            p = round(c / scale * q)
+            t = c / scale * q
+            if not abs(t) <= limit + 1:  # also a huge c, whose t overflows to inf (round(inf) raises)
+                continue
+            p = round(t)
             if p == 0 or abs(p) > limit or math.gcd(p, q) != 1:
                 continue
             v = p / q * scale  # int / int is correctly rounded: float(Fraction(p, q))

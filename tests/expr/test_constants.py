@@ -126,3 +126,10 @@ def test_rationalize_uses_the_same_simple_numbers():
     assert rationalize(sympy.Float(0.0795774715459) * x) == x / (4 * sympy.pi)
     long = sympy.Float(671.1330887) * x  # 68*pi**2 to 1e-9, and not simple
     assert rationalize(long) == long
+
+
+@pytest.mark.parametrize("c", [1.7e308, -1.7e308, 1e300, 5e-324])
+def test_no_simple_form_for_constants_at_the_ends_of_float_range(c):
+    # c / pi**-2 * q overflowed to inf and round(inf) raised OverflowError (a Feynman run's error)
+    assert nice_values(c) == [] or all(math.isfinite(v) for v in nice_values(c))
+    assert as_fraction(c) is None or math.isfinite(c)
