@@ -8,6 +8,7 @@ import pytest
 MODULES = [
     "symdescent",
     "symdescent.expr.expression",
+    "symdescent.expr.export_torch",
     "symdescent.expr.parse",
     "symdescent.expr.fit",
     "symdescent.expr.generate",

@@ -152,6 +152,29 @@ class Expression:
         f.__doc__ = f"Evaluate {self.to_infix()} on the rows of X."
         return f
 
+    def to_torch(self, variable_names: Sequence[str] | None = None, dtype=None):
+        """A :class:`torch.nn.Module` of this expression whose constants are a trainable
+        :class:`torch.nn.Parameter`; its ``forward`` takes an ``(n, d)`` tensor.
+
+        See :class:`symdescent.expr.export_torch.TorchExpression` (torch is optional:
+        a :class:`~symdescent.errors.DependencyError` when it is missing).
+
+        >>> import torch
+        >>> m = Expression(("mul", "C", "x0"), (2.0,)).to_torch()
+        >>> m(torch.tensor([[1.0], [3.0]], dtype=torch.float64)).tolist()
+        [2.0, 6.0]
+        """
+        from symdescent.expr.export import to_torch
+
+        return to_torch(self, variable_names, dtype)
+
+    def to_jax(self):
+        """A pure, jit-able jax function ``f(X, params=None)`` of this expression;
+        ``f.params`` holds the fitted constants (see :func:`symdescent.expr.export.to_jax`)."""
+        from symdescent.expr.export import to_jax
+
+        return to_jax(self)
+
     def to_dict(self, variable_names: Sequence[str] | None = None) -> dict:
         d = {"tokens": list(self.tokens), "constants": list(self.constants)}
         d["infix"] = self.to_infix(variable_names)

@@ -36,6 +36,7 @@ class Op:
     func: Callable[..., np.ndarray]
     infix: str  # infix symbol for binary operators, function name for unary
     precedence: int = 0  # binary operators only; higher binds tighter
+    description: str = ""  # one line, for ``symdescent operators``
 
 
 def _square(a):
@@ -51,29 +52,74 @@ def _pow(a, b):
 
 
 BINARY: dict[str, Op] = {
-    "add": Op("add", 2, np.add, "+", 1),
-    "sub": Op("sub", 2, np.subtract, "-", 1),
-    "mul": Op("mul", 2, np.multiply, "*", 2),
-    "div": Op("div", 2, np.divide, "/", 2),
-    "pow": Op("pow", 2, _pow, "**", 4),
+    "add": Op("add", 2, np.add, "+", 1, description="a + b"),
+    "sub": Op("sub", 2, np.subtract, "-", 1, description="a - b"),
+    "mul": Op("mul", 2, np.multiply, "*", 2, description="a * b"),
+    "div": Op("div", 2, np.divide, "/", 2, description="a / b (inf or NaN where b = 0)"),
+    "pow": Op("pow", 2, _pow, "**", 4, description="a ** b, the exponent a constant (x ** y is left to exp and log)"),
 }
 
 UNARY: dict[str, Op] = {
-    "neg": Op("neg", 1, np.negative, "-"),
-    "sqrt": Op("sqrt", 1, np.sqrt, "sqrt"),
-    "exp": Op("exp", 1, np.exp, "exp"),
-    "log": Op("log", 1, np.log, "log"),
-    "sin": Op("sin", 1, np.sin, "sin"),
-    "cos": Op("cos", 1, np.cos, "cos"),
-    "tan": Op("tan", 1, np.tan, "tan"),
-    "tanh": Op("tanh", 1, np.tanh, "tanh"),
-    "asin": Op("asin", 1, np.arcsin, "asin"),
-    "abs": Op("abs", 1, np.abs, "abs"),
-    "square": Op("square", 1, _square, "square"),
-    "cube": Op("cube", 1, _cube, "cube"),
+    "neg": Op("neg", 1, np.negative, "-", description="-a"),
+    "sqrt": Op("sqrt", 1, np.sqrt, "sqrt", description="square root (NaN below 0)"),
+    "exp": Op("exp", 1, np.exp, "exp", description="e ** a"),
+    "log": Op("log", 1, np.log, "log", description="natural logarithm (NaN below 0)"),
+    "sin": Op("sin", 1, np.sin, "sin", description="sine (radians)"),
+    "cos": Op("cos", 1, np.cos, "cos", description="cosine (radians)"),
+    "tan": Op("tan", 1, np.tan, "tan", description="tangent (radians)"),
+    "tanh": Op("tanh", 1, np.tanh, "tanh", description="hyperbolic tangent"),
+    "asin": Op("asin", 1, np.arcsin, "asin", description="inverse sine (NaN outside [-1, 1])"),
+    "abs": Op("abs", 1, np.abs, "abs", description="absolute value"),
+    "square": Op("square", 1, _square, "square", description="a ** 2"),
+    "cube": Op("cube", 1, _cube, "cube", description="a ** 3"),
 }
 
 OPERATORS: dict[str, Op] = {**BINARY, **UNARY}
+
+#: Each operator on torch tensors, as ``f(torch, *args)``: the module is passed in so that torch is imported only
+#: by the export that needs it (:func:`symdescent.expr.export.to_torch`).  Every operator must have an entry, with
+#: the numpy semantics of :attr:`Op.func` (NaN on domain errors, inf on overflow); a test checks both.
+TORCH: dict[str, Callable[..., object]] = {
+    "add": lambda t, a, b: a + b,
+    "sub": lambda t, a, b: a - b,
+    "mul": lambda t, a, b: a * b,
+    "div": lambda t, a, b: a / b,
+    "pow": lambda t, a, b: t.pow(a, b),
+    "neg": lambda t, a: -a,
+    "sqrt": lambda t, a: t.sqrt(a),
+    "exp": lambda t, a: t.exp(a),
+    "log": lambda t, a: t.log(a),
+    "sin": lambda t, a: t.sin(a),
+    "cos": lambda t, a: t.cos(a),
+    "tan": lambda t, a: t.tan(a),
+    "tanh": lambda t, a: t.tanh(a),
+    "asin": lambda t, a: t.asin(a),
+    "abs": lambda t, a: t.abs(a),
+    "square": lambda t, a: a * a,
+    "cube": lambda t, a: a * a * a,
+}
+
+#: Each operator on jax arrays, as ``f(jax.numpy, *args)`` (see :data:`TORCH`; used by
+#: :func:`symdescent.expr.export.to_jax`).
+JAX: dict[str, Callable[..., object]] = {
+    "add": lambda jnp, a, b: a + b,
+    "sub": lambda jnp, a, b: a - b,
+    "mul": lambda jnp, a, b: a * b,
+    "div": lambda jnp, a, b: a / b,
+    "pow": lambda jnp, a, b: jnp.power(a, b),
+    "neg": lambda jnp, a: -a,
+    "sqrt": lambda jnp, a: jnp.sqrt(a),
+    "exp": lambda jnp, a: jnp.exp(a),
+    "log": lambda jnp, a: jnp.log(a),
+    "sin": lambda jnp, a: jnp.sin(a),
+    "cos": lambda jnp, a: jnp.cos(a),
+    "tan": lambda jnp, a: jnp.tan(a),
+    "tanh": lambda jnp, a: jnp.tanh(a),
+    "asin": lambda jnp, a: jnp.arcsin(a),
+    "abs": lambda jnp, a: jnp.abs(a),
+    "square": lambda jnp, a: a * a,
+    "cube": lambda jnp, a: a * a * a,
+}
 
 #: Integer literals and ``pi``: values the model and the parser use exactly.
 LITERALS: dict[str, float] = {"1": 1.0, "2": 2.0, "3": 3.0, "4": 4.0, "5": 5.0, "pi": math.pi}
