@@ -4,6 +4,7 @@
 
     symdescent fit DATA.csv --target y [--config FILE] [--time-budget S] [--seed N] [--json OUT]
     symdescent plugins
+    symdescent operators [--json]
     symdescent bench ...
 
 Errors caused by the input (a missing column, NaN, a bad config key) print one
@@ -20,10 +21,15 @@ from symdescent.errors import SymdescentError
 
 
 def parse_settings(items) -> dict:
-    """``["search.seed=3", "plugins.lee.samples=64"]`` -> nested dict (values read as TOML)."""
+    """``["search.seed=3", "plugins.lee.samples=64"]`` -> nested dict (values read as TOML).
+
+    A value that is not TOML is a bare word (:class:`~symdescent.config.CommandLineWord`):
+    a string, or for a list-valued setting comma-separated items
+    (``search.operators=add,mul``).
+    """
     import tomllib
 
-    from symdescent.config import loads_toml
+    from symdescent.config import CommandLineWord, loads_toml
     from symdescent.errors import ConfigError
 
     out: dict = {}
@@ -35,7 +41,7 @@ def parse_settings(items) -> dict:
         try:
             value = loads_toml(f"v = {raw.strip()}", f"--set {key.strip()}")["v"]
         except tomllib.TOMLDecodeError:
-            value = raw.strip()  # a bare word: take it as a string
+            value = CommandLineWord(raw.strip())  # a bare word: a string, or a comma-separated list
         node = out
         for p in parts[:-1]:
             node = node.setdefault(p, {})
@@ -168,6 +174,33 @@ def _plugins(args) -> int:
     return 0
 
 
+def operator_rows() -> list[dict]:
+    """Every operator the search knows: name, arity, whether the default set has it, and what it computes."""
+    from symdescent.config import DEFAULT_OPERATORS
+    from symdescent.expr import ops
+
+    return [{"name": op.name, "arity": op.arity, "default": op.name in DEFAULT_OPERATORS,
+             "description": op.description} for op in ops.OPERATORS.values()]
+
+
+def _operators(args) -> int:
+    rows = operator_rows()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="operators (search.operators; the default set is marked)",
+                  caption="e.g. --set search.operators=add,mul,sin or, in TOML, operators = [\"add\", \"mul\"]")
+    for col in ("name", "arity", "default", "description"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], str(r["arity"]), "yes" if r["default"] else "", r["description"])
+    Console(width=120).print(table)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="symdescent", description="Symbolic descent: find closed-form models of data.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -181,9 +214,14 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--json", help="write the result as JSON to this file")
     f.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                    help="override any config setting, e.g. --set search.max_complexity=20 "
-                        "--set 'strategy.proposers=[\"lee\"]' --set plugins.descent.population_size=100")
+                        "--set 'strategy.proposers=[\"lee\"]' --set plugins.descent.population_size=100; "
+                        "a list may be comma-separated: --set search.operators=add,mul,sin "
+                        "(symdescent operators lists them)")
     f.add_argument("--quiet", action="store_true", help="no progress display; print only the best expression")
     f.set_defaults(func=_fit)
+    op = sub.add_parser("operators", help="list the operators search.operators can name")
+    op.add_argument("--json", action="store_true", help="machine-readable output")
+    op.set_defaults(func=_operators)
     pl = sub.add_parser("plugins", help="list installed plugins and what each provides")
     pl.add_argument("--json", action="store_true", help="machine-readable output")
     pl.set_defaults(func=_plugins)

@@ -156,8 +156,33 @@ def _type_name(tp) -> str:
     return getattr(tp, "__name__", str(tp)).replace("typing.", "")
 
 
+class CommandLineWord(str):
+    """A bare word typed as ``--set KEY=WORD`` (not TOML): a list-valued setting reads it as comma-separated items.
+
+    So ``--set search.operators=add,mul`` means ``["add", "mul"]``, while a
+    string from a TOML file (or a quoted ``--set KEY='"a,b"'``) is never split.
+    Each item is read as a TOML value where it is one (``1,2`` gives integers),
+    else taken as a string.
+    """
+
+    def items(self) -> list:
+        out = []
+        for part in self.split(","):
+            part = part.strip()
+            if not part:
+                raise ConfigError(f"empty item in the comma-separated list {str(self)!r}")
+            try:
+                out.append(loads_toml(f"v = {part}", "--set")["v"])
+            except tomllib.TOMLDecodeError:
+                out.append(part)
+        return out
+
+
 def coerce(value: Any, tp, where: str) -> Any:
-    """Check ``value`` against the annotation ``tp``; convert lists to tuples."""
+    """Check ``value`` against the annotation ``tp``; convert lists to tuples.
+
+    A :class:`CommandLineWord` given for a list is split at its commas.
+    """
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
@@ -173,8 +198,11 @@ def coerce(value: Any, tp, where: str) -> Any:
                 errors.append(str(exc))
         raise ConfigError(f"{where}: expected {' or '.join(_type_name(a) for a in args)}, got {value!r}")
     if origin is tuple:
+        if isinstance(value, CommandLineWord):
+            value = value.items()
         if isinstance(value, str) or not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {value!r}")
+            hint = ' (a list: ["a", "b"]; on the command line also --set KEY=a,b)' if isinstance(value, str) else ""
+            raise ConfigError(f"{where}: expected a list{hint}, got {type(value).__name__} {value!r}")
         item = args[0] if args else Any
         return tuple(coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
     if origin in (dict, Mapping) or tp in (dict,):
@@ -198,7 +226,7 @@ def coerce(value: Any, tp, where: str) -> Any:
     if tp is str:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
+        return str(value)  # a plain str, also for a CommandLineWord
     return value
 
 
@@ -291,5 +319,5 @@ def plugin_config(cls, section: Mapping[str, Any], name: str):
 
 __all__ = [
     "Config", "SearchConfig", "StrategyConfig", "load_config", "config_from_dict", "plugin_config",
-    "build_dataclass", "loads_toml", "replace",
+    "build_dataclass", "loads_toml", "replace", "CommandLineWord", "DEFAULT_OPERATORS",
 ]

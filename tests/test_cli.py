@@ -66,3 +66,53 @@ def test_set_overrides_any_setting(csv, tmp_path):
     cfg = json.loads(out.read_text())["config"]
     assert cfg["search"]["max_complexity"] == 12 and cfg["strategy"]["scorer"] == "r2"
     assert cfg["plugins"]["descent"]["population_size"] == 30 and cfg["plugins"]["r2"]["parsimony"] == 0.01
+
+
+def test_set_takes_a_comma_separated_list(csv, tmp_path):
+    out = tmp_path / "o.json"
+    code = main(["fit", str(csv), "--target", "E", "--max-iterations", "1", "--quiet", "--json", str(out),
+                 "--set", "search.operators=add,mul, square", "--set", "strategy.proposers=random"])
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert data["config"]["search"]["operators"] == ["add", "mul", "square"]
+    assert data["config"]["strategy"]["proposers"] == ["random"]
+    names = {"m", "v"}
+    assert set(sympy.sympify(data["best"]["expression"]).free_symbols) <= {sympy.Symbol(n) for n in names}
+
+
+def test_comma_lists_only_from_the_command_line():
+    from symdescent.cli import parse_settings
+    from symdescent.config import Config, config_from_dict
+    from symdescent.errors import ConfigError
+
+    sets = parse_settings(["search.operators=add,mul", "search.seed=3", "plugins.x.values=1,2"])
+    cfg = Config().with_overrides(search=sets["search"])
+    assert cfg.search.operators == ("add", "mul") and cfg.search.seed == 3
+    from symdescent.config import coerce
+
+    assert coerce(sets["plugins"]["x"]["values"], tuple[int, ...], "plugins.x.values") == (1, 2)
+    # a string in a TOML file is a string: never split behind the user's back
+    with pytest.raises(ConfigError, match="expected a list"):
+        config_from_dict({"search": {"operators": "add,mul"}})
+    # a bare word for a string setting stays one string, commas and all
+    assert Config().with_overrides(strategy=parse_settings(["strategy.scorer=r2"])["strategy"]).strategy.scorer == "r2"
+    with pytest.raises(ConfigError, match="unknown operator in search.operators 'mull'; did you mean 'mul'"):
+        Config().with_overrides(search=parse_settings(["search.operators=add,mull"])["search"])
+    with pytest.raises(ConfigError, match="empty item"):
+        Config().with_overrides(search=parse_settings(["search.operators=add,,mul"])["search"])
+
+
+def test_operators_lists_every_operator(capsys):
+    from symdescent.config import DEFAULT_OPERATORS
+    from symdescent.expr import ops
+
+    assert main(["operators", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == list(ops.OPERATORS)
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["pow"]["arity"] == 2 and by_name["sin"]["arity"] == 1
+    assert {n for n, r in by_name.items() if r["default"]} == set(DEFAULT_OPERATORS)
+    assert all(r["description"] for r in rows)
+    assert main(["operators"]) == 0
+    table = capsys.readouterr().out
+    assert all(name in table for name in ops.OPERATORS) and "tanh" in table and "hyperbolic tangent" in table

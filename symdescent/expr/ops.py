@@ -164,7 +164,7 @@ def validate_operator_names(names, *, what: str = "operator") -> tuple[str, ...]
         if name not in OPERATORS:
             raise ConfigError(
                 f"unknown {what} {name!r}{did_you_mean(name, OPERATORS)}; "
-                f"known: {', '.join(OPERATORS)}"
+                f"known: {', '.join(OPERATORS)} (symdescent operators describes each)"
             )
         out.append(name)
     return tuple(dict.fromkeys(out))
