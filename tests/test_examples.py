@@ -28,3 +28,35 @@ def test_ode_discovery_recovers_lotka_volterra(tmp_path):
     assert system.outputs == ("dx", "dy") and system.inputs == ("x", "y")
     x, y = 2.0, 1.0
     np.testing.assert_allclose(system.to_callable()(np.array([x, y])), [1.5 * x - x * y, -3 * y + x * y], rtol=1e-6)
+
+
+def _readme_fit(tmp_path, seed):
+    """README's first command (its fit part) with a given seed; returns the JSON it wrote."""
+    out = tmp_path / f"out{seed}.json"
+    proc = subprocess.run([sys.executable, "-m", "symdescent.cli", "fit", str(EXAMPLES / "projectile.csv"),
+                           "--target", "R", "--time-budget", "10", "--seed", str(seed), "--json", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(out.read_text())
+
+
+def _is_range_formula(expression: str) -> bool:
+    import sympy
+
+    v, theta, g = sympy.symbols("v theta g")
+    found = sympy.sympify(expression, locals={"v": v, "theta": theta, "g": g})
+    return sympy.simplify(found - v**2 * sympy.sin(2 * theta) / g) == 0
+
+
+def test_readme_example_finds_the_range_formula(tmp_path):
+    data = _readme_fit(tmp_path, 0)
+    assert _is_range_formula(data["best"]["expression"]), data["best"]
+    assert data["elapsed_s"] <= 11.5
+
+
+@pytest.mark.slow
+def test_readme_example_finds_it_for_every_seed(tmp_path):
+    """The README promises the formula in every run; 20 seeds, 10 s each (about 4 minutes)."""
+    missed = {s: d["best"]["expression"] for s in range(1, 20)
+              if not _is_range_formula((d := _readme_fit(tmp_path, s))["best"]["expression"])}
+    assert not missed, missed
