@@ -135,6 +135,55 @@ def check_X_y(X, y, variable_names: Sequence[str] | None = None) -> tuple[np.nda
     return Xa, ya, tuple(str(n) for n in names)
 
 
+def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
+    """Validate row weights; return them scaled to mean 1, or None for an unweighted fit.
+
+    ``sample_weight`` is None, a number (the same weight for every row) or one
+    non-negative finite weight per row, not all zero.  Weights are relative:
+    they are divided by their mean, and uniform weights (all equal, or a
+    number) are the unweighted problem and return None, so that they take
+    its code path and give its model bit for bit.
+
+    Raises
+    ------
+    DataError
+        Naming what is wrong: the shape or length, a NaN or inf (with its row),
+        a negative weight (with its row), or weights that are all zero.
+
+    Examples
+    --------
+    >>> check_sample_weight([1, 1, 2], 3).tolist()
+    [0.75, 0.75, 1.5]
+    >>> check_sample_weight([2.0, 2.0], 2) is None
+    True
+    """
+    if sample_weight is None:
+        return None
+    w = _as_float(sample_weight, "sample_weight")
+    if w.ndim == 0:
+        if not (np.isfinite(w) and w > 0):
+            raise DataError(f"sample_weight must be a positive finite number or one weight per row, got {float(w)}")
+        return None
+    if w.ndim == 2 and w.shape[1] == 1:
+        w = w[:, 0]
+    if w.ndim != 1:
+        raise DataError(f"sample_weight must be 1-D, one weight per row (shape ({n_samples},)), got shape {w.shape}")
+    if w.shape[0] != n_samples:
+        raise DataError(f"sample_weight has {w.shape[0]} weight(s) but X has {n_samples} row(s)")
+    if not np.isfinite(w).all():
+        raise DataError(f"sample_weight contains {_first_bad(w)}; every weight must be a finite number")
+    if (w < 0).any():
+        row = int(np.argmax(w < 0))
+        raise DataError(f"sample_weight must be non-negative; row {row} has weight {float(w[row])!r}")
+    if not (w > 0).any():
+        raise DataError("sample_weight is zero for every row: there is nothing to fit")
+    if (w == w[0]).all():
+        return None
+    with np.errstate(over="ignore"):
+        mean = float(np.mean(w / w.max()))  # relative to the largest: no overflow for huge weights
+    return w / w.max() / mean
+
+
 #: the magnitudes a fit works in: the largest |value| of y and of each column of X must lie in this range, so that
 #: squares and products of two values stay normal float64 numbers (losses, variances and constants neither
 #: overflow to inf nor vanish to 0)

@@ -10,7 +10,7 @@ import numpy as np
 
 from symdescent.config import SearchConfig
 from symdescent.expr import Expression, ops
-from symdescent.expr.fit import fit_expression, strip_scaling
+from symdescent.expr.fit import fit_expression, strip_scaling, weighted_mse, weighted_var
 from symdescent.expr.variation import canonical_key, fold_constants
 from symdescent.types import Candidate, Score
 
@@ -29,22 +29,35 @@ class Evaluator:
     are fitted on a seeded subsample of those of at most ``config.fit_rows``
     rows.  Each canonical form is fitted once: asking again returns the cached
     candidate.
+
+    With ``sample_weight`` (non-negative, as from
+    :func:`~symdescent.data.check_sample_weight`) every loss is the weighted
+    mean squared error and ``var_y`` the weighted variance; rows of weight 0
+    take no part (they are dropped before the subsamples are drawn), and the
+    subsamples carry their rows' weights (``w``, ``w_fit``; None unweighted).
     """
 
-    def __init__(self, X: np.ndarray, y: np.ndarray, config: SearchConfig, rng: np.random.Generator):
+    def __init__(self, X: np.ndarray, y: np.ndarray, config: SearchConfig, rng: np.random.Generator,
+                 sample_weight: np.ndarray | None = None):
         from symdescent.expr import compiled
 
         compiled.warm_up()  # JIT-compile (first run only) before any clock starts
         self.config = config
+        w = sample_weight
+        if w is not None:
+            keep = w > 0
+            X, y, w = X[keep], y[keep], w[keep]
         n = X.shape[0]
         if config.score_rows is not None and n > config.score_rows:
             # drawn only for large data, so smaller problems keep their random stream
             idx = np.sort(rng.choice(n, size=config.score_rows, replace=False))
             X, y, n = X[idx], y[idx], config.score_rows
-        self.X, self.y = X, y
+            w = None if w is None else w[idx]
+        self.X, self.y, self.w = X, y, w
         idx = np.sort(rng.choice(n, size=config.fit_rows, replace=False)) if n > config.fit_rows else np.arange(n)
         self.X_fit, self.y_fit = X[idx], y[idx]
-        self.var_y = float(np.var(y))
+        self.w_fit = None if w is None else w[idx]
+        self.var_y = weighted_var(y, w)
         self.allowed = frozenset(config.operators)
         self.cache: dict[str, Candidate] = {}
         self.n_evaluations = 0
@@ -73,16 +86,20 @@ class Evaluator:
 
     def fit(self, expr: Expression, max_nfev: int | None = None, rows: str = "fit",
             optimize: bool = True) -> tuple[Expression, float, bool]:
-        X, y = (self.X_fit, self.y_fit) if rows == "fit" else (self.X, self.y)
+        X, y, w = (self.X_fit, self.y_fit, self.w_fit) if rows == "fit" else (self.X, self.y, self.w)
         if not optimize:  # score the expression exactly as it is
             from symdescent.expr.evaluate import evaluate
 
             pred = evaluate(expr, X)
+            if w is not None:
+                mse = weighted_mse(pred, y, w)
+                ok = bool(np.isfinite(mse))
+                return expr, mse if ok else float("inf"), ok
             with np.errstate(all="ignore"):
                 mse = float(((pred - y) ** 2).mean())
             ok = bool(np.isfinite(mse))
             return expr, mse if ok else float("inf"), ok
-        res = fit_expression(expr, X, y, max_nfev=max_nfev, operators=self.allowed)
+        res = fit_expression(expr, X, y, max_nfev=max_nfev, operators=self.allowed, sample_weight=w)
         if not res.valid:
             return res.expression, float("inf"), False
         if rows == "fit" and X is not self.X:
@@ -91,6 +108,9 @@ class Evaluator:
             pred = evaluate(res.expression, self.X)
             if not np.isfinite(pred).all():
                 return res.expression, float("inf"), False
+            if self.w is not None:
+                mse = weighted_mse(pred, self.y, self.w)
+                return res.expression, mse, bool(np.isfinite(mse))
             with np.errstate(all="ignore"):
                 r = pred - self.y
                 mse = float(r @ r) / len(self.y)
@@ -159,8 +179,8 @@ class Evaluator:
             timeout = 0.5 if until is None else min(0.5, until - time.monotonic())
             normalised = normalise_constants(expr, timeout=timeout) if timeout > 0.01 else expr
             expr = normalised if self._admissible(normalised) else expr
-        dropped = drop_negligible_terms(expr, self.X, self.y, operators=self.allowed)
-        snapped = snap_constants(dropped, self.X, self.y, operators=self.allowed)
+        dropped = drop_negligible_terms(expr, self.X, self.y, operators=self.allowed, sample_weight=self.w)
+        snapped = snap_constants(dropped, self.X, self.y, operators=self.allowed, sample_weight=self.w)
         if snapped is best.expression or snapped == best.expression:
             return best
         fitted, mse, valid = self.fit(snapped, optimize=False, rows="all")

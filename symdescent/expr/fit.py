@@ -25,7 +25,7 @@ from symdescent.expr.expression import Expression, apply, const
 
 @dataclass(frozen=True)
 class FitResult:
-    """The fitted expression and its mean squared error on the fitting data."""
+    """The fitted expression and its mean squared error on the fitting data (weighted, with weights)."""
 
     expression: Expression
     mse: float
@@ -66,11 +66,47 @@ def _root_has_constant(expr: Expression, ops_: tuple[str, ...]) -> bool:
     return toks[1] == ops.CONST or (toks[left_end] == ops.CONST and left_end + 1 == len(toks))
 
 
-def _scale(f: np.ndarray, y: np.ndarray, use_a: bool, use_b: bool) -> tuple[float, float]:
-    """Least-squares ``a`` and ``b`` for ``a f + b ~ y`` (fixed to 1 / 0 when unused)."""
+def _scale(f: np.ndarray, y: np.ndarray, use_a: bool, use_b: bool, w: np.ndarray | None = None) -> tuple[float, float]:
+    """Least-squares ``a`` and ``b`` for ``a f + b ~ y`` (fixed to 1 / 0 when unused), weighted by ``w``."""
     with np.errstate(all="ignore"):
-        a, b = _scale_raw(f, y, use_a, use_b)
-    return (a, b) if np.isfinite(a) and np.isfinite(b) else (0.0, float(y.mean()))
+        if w is None:
+            a, b = _scale_raw(f, y, use_a, use_b)
+        else:  # weighted least squares is plain least squares on rows scaled by sqrt(w)
+            a, b = _scale_weighted(f, y, use_a, use_b, w)
+    return (a, b) if np.isfinite(a) and np.isfinite(b) else (0.0, _mean(y, w))
+
+
+def _mean(v: np.ndarray, w: np.ndarray | None) -> float:
+    return float(v.mean()) if w is None else float(w @ v) / float(w.sum())
+
+
+def weighted_var(y: np.ndarray, w: np.ndarray | None = None) -> float:
+    """The variance of ``y``, weighted by ``w`` (None: ``np.var(y)``, bit for bit).
+
+    >>> weighted_var(np.array([1.0, 2.0, 9.0]), np.array([1.0, 1.0, 0.0]))
+    0.25
+    """
+    if w is None:
+        return float(np.var(y))
+    m = _mean(y, w)
+    return float(w @ (y - m) ** 2) / float(w.sum())
+
+
+def _scale_weighted(f, y, use_a, use_b, w):
+    if use_a and use_b:
+        fm, ym = _mean(f, w), _mean(y, w)
+        fc = f - fm
+        denom = float(w @ (fc * fc))
+        if denom <= 1e-300:
+            return 0.0, ym
+        a = float(w @ (fc * (y - ym))) / denom
+        return a, ym - a * fm
+    if use_a:
+        denom = float(w @ (f * f))
+        return (float(w @ (f * y)) / denom if denom > 1e-300 else 0.0), 0.0
+    if use_b:
+        return 1.0, _mean(y - f, w)
+    return 1.0, 0.0
 
 
 def _scale_raw(f, y, use_a, use_b):
@@ -90,11 +126,23 @@ def _scale_raw(f, y, use_a, use_b):
     return 1.0, 0.0
 
 
-def _mse(pred: np.ndarray, y: np.ndarray) -> float:
+def _mse(pred: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> float:
     with np.errstate(all="ignore"):
         r = pred - y
-        v = float(r @ r) / len(y)
+        v = float(r @ r) / len(y) if w is None else float(w @ (r * r)) / float(w.sum())
     return v if np.isfinite(v) else np.inf
+
+
+def weighted_mse(pred: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> float:
+    """``sum(w r**2) / sum(w)`` of the residuals ``r = pred - y`` (None: the plain mean); ``inf`` when not finite.
+
+    The one definition of the loss: the search, constant fitting, snapping and
+    the scorers all use it.
+
+    >>> weighted_mse(np.array([1.0, 2.0]), np.array([0.0, 0.0]), np.array([3.0, 1.0]))
+    1.75
+    """
+    return _mse(pred, y, w)
 
 
 def fit_expression(
@@ -106,6 +154,7 @@ def fit_expression(
     max_nfev: int | None = None,
     optimize: bool = True,
     operators: Collection[str] | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> FitResult:
     """Fit ``expr``'s constants (and a linear scale/offset) to ``(X, y)``.
 
@@ -125,6 +174,10 @@ def fit_expression(
     operators : collection of str, optional
         Operators the result may use (default: all): the outer ``a *`` needs
         ``mul`` and the ``+ b`` needs ``add``, so neither is added without them.
+    sample_weight : ndarray (n,), optional
+        Non-negative weights of the rows: everything minimises and reports
+        the weighted mean squared error ``sum(w r**2) / sum(w)``
+        (:func:`weighted_mse`).  None: unweighted.
 
     Returns
     -------
@@ -144,13 +197,14 @@ def fit_expression(
 
     y = np.asarray(y, dtype=float)
     X = np.asarray(X, dtype=float)
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
     use_a = scaling and (operators is None or "mul" in operators) and not _root_has_constant(expr, ("mul", "div"))
     use_b = scaling and (operators is None or "add" in operators) and not _root_has_constant(expr, ("add", "sub"))
     prog = compiled.compile_program(expr.tokens)
     c = np.asarray(expr.constants, dtype=float)
     if optimize and len(c):
         budget = max_nfev if max_nfev is not None else 3 * len(c) + 10
-        c, a, b, _, ok = compiled.fit_constants(prog, c, X, y, use_a, use_b, budget)
+        c, a, b, _, ok = compiled.fit_constants(prog, c, X, y, use_a, use_b, budget, sample_weight=w)
         if not ok:
             return FitResult(expr, np.inf, False, budget)
         f = compiled.evaluate(prog, c, X)
@@ -158,11 +212,12 @@ def fit_expression(
         f = compiled.evaluate(prog, c, X)
         if not np.isfinite(f).all():
             return FitResult(expr, np.inf, False, 1)
-        a, b = _scale(f, y, use_a, use_b)
-    return _choose_scaling(expr.with_constants(c), f, a, b, y, 1)
+        a, b = _scale(f, y, use_a, use_b, w)
+    return _choose_scaling(expr.with_constants(c), f, a, b, y, 1, w)
 
 
-def standard_errors(expr: Expression, X: np.ndarray, y: np.ndarray, max_rows: int = 2000) -> np.ndarray:
+def standard_errors(expr: Expression, X: np.ndarray, y: np.ndarray, max_rows: int = 2000,
+                    sample_weight: np.ndarray | None = None) -> np.ndarray:
     """Standard error of each of ``expr``'s constants as a least-squares estimate from ``(X, y)``.
 
     The usual asymptotic ones: ``s**2 (J^T J)^-1`` with ``J`` the Jacobian of
@@ -171,7 +226,9 @@ def standard_errors(expr: Expression, X: np.ndarray, y: np.ndarray, max_rows: in
     and with a model's misfit alike.  They are computed on at most
     ``max_rows`` evenly spaced rows and scaled to all rows.  Constants the data
     cannot tell apart (a singular ``J^T J``) get the error of the
-    pseudo-inverse; where the Jacobian is not finite, ``inf``.
+    pseudo-inverse; where the Jacobian is not finite, ``inf``.  With
+    ``sample_weight``, those of weighted least squares (rows of ``J`` and the
+    residuals scaled by ``sqrt(w)``).
 
     >>> import numpy as np
     >>> from symdescent.expr import parse
@@ -191,6 +248,10 @@ def standard_errors(expr: Expression, X: np.ndarray, y: np.ndarray, max_rows: in
     with np.errstate(all="ignore"):
         f, J = compiled.evaluate_jacobian(compiled.compile_program(expr.tokens), np.asarray(expr.constants), Xs)
         r = f - ys
+        if sample_weight is not None:
+            sw = np.sqrt(np.asarray(sample_weight, dtype=float)[rows])
+            sw = sw / np.sqrt(np.mean(sw * sw))  # weights of mean 1: the errors' scale stays that of the rows
+            r, J = r * sw, J * sw[:, None]
         if m <= k or not (np.isfinite(r).all() and np.isfinite(J).all()):
             return np.full(k, np.inf)
         s2 = float(r @ r) / (m - k)
@@ -215,30 +276,32 @@ def parameter_allowance(n: int) -> float:
     return math.expm1(math.log(max(n, 2)) / max(n, 2))
 
 
-def _choose_scaling(inner: Expression, f, a, b, y, nfev) -> FitResult:
+def _choose_scaling(inner: Expression, f, a, b, y, nfev, w=None) -> FitResult:
     """Keep ``a`` and ``b`` only where they are worth their parameter."""
     with np.errstate(all="ignore"):
-        return _choose_scaling_quiet(inner, f, a, b, y, nfev)
+        return _choose_scaling_quiet(inner, f, a, b, y, nfev, w)
 
 
-def _choose_scaling_quiet(inner: Expression, f, a, b, y, nfev) -> FitResult:
+def _choose_scaling_quiet(inner: Expression, f, a, b, y, nfev, w) -> FitResult:
     if np.ptp(f) == 0 and a == 0.0:
-        return FitResult(const(float(y.mean())), _mse(np.full_like(y, y.mean()), y), True, nfev)
-    full = _mse(a * f + b, y)
-    floor = 1e-14 * (float(np.var(y)) + float(np.mean(y) ** 2) * 1e-6)
+        ym = _mean(y, w)
+        return FitResult(const(ym), _mse(np.full_like(y, ym), y, w), True, nfev)
+    full = _mse(a * f + b, y, w)
+    floor = 1e-14 * (weighted_var(y, w) + _mean(y, w) ** 2 * 1e-6)
     beta = parameter_allowance(len(y))
     best, best_mse = (a, b), full
     options = []  # (parameters dropped, (a, b)); only the fitted ones can be dropped
     if a != 1.0 and b != 0.0:
         options.append((2, (1.0, 0.0)))
     if a != 1.0:
-        options.append((1, (1.0, float((y - f).mean()) if b != 0.0 else 0.0)))
+        options.append((1, (1.0, _mean(y - f, w) if b != 0.0 else 0.0)))
     if b != 0.0:
-        denom = float(f @ f)
-        options.append((1, (float(f @ y) / denom if a != 1.0 and denom > 1e-300 else a, 0.0)))
+        fw = f if w is None else w * f
+        denom = float(fw @ f)
+        options.append((1, (float(fw @ y) / denom if a != 1.0 and denom > 1e-300 else a, 0.0)))
     tried = []
     for k, (a_try, b_try) in options:
-        m = _mse(a_try * f + b_try, y)
+        m = _mse(a_try * f + b_try, y, w)
         if m <= full * (1 + beta) ** k + floor:
             tried.append((-k, m, (a_try, b_try)))
     if tried:

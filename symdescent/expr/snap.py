@@ -89,12 +89,14 @@ def nice_values(c: float, rel: float = 1e-2, max_bits: float = math.inf) -> list
     return [v for v in values if v != c]
 
 
-def _judge(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: float | None):
-    """``mse(e)`` on ``(X, y)`` and ``accepts(m, k)``: is an MSE of ``m`` with ``k``
-    fewer free constants than ``expr`` still as good a fit (the BIC rule)?"""
-    from symdescent.expr.fit import parameter_allowance
+def _judge(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: float | None, w: np.ndarray | None = None):
+    """``mse(e)`` on ``(X, y)`` (weighted by ``w``) and ``accepts(m, k)``: is an MSE of ``m``
+    with ``k`` fewer free constants than ``expr`` still as good a fit (the BIC rule)?"""
+    from symdescent.expr.fit import parameter_allowance, weighted_mse, weighted_var
 
     def mse(e: Expression) -> float:
+        if w is not None:
+            return weighted_mse(evaluate(e, X), y, w)
         with np.errstate(all="ignore"):
             r = evaluate(e, X) - y
             v = float(r @ r) / len(y)
@@ -102,7 +104,7 @@ def _judge(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: float | No
 
     tol = parameter_allowance(len(y)) if tolerance is None else tolerance
     base = mse(expr)
-    floor = 1e-12 * float(np.var(y)) + 1e-300
+    floor = 1e-12 * weighted_var(y, w) + 1e-300
 
     def accepts(m: float, k: int) -> bool:
         return m <= base * (1 + tol) ** k + floor
@@ -111,13 +113,14 @@ def _judge(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: float | No
 
 
 def snap_constants(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: float | None = None,
-                   operators: Collection[str] | None = None) -> Expression:
+                   operators: Collection[str] | None = None, sample_weight: np.ndarray | None = None) -> Expression:
     """Return ``expr`` with constants snapped where the fit stays as good.
 
     ``tolerance`` is the relative rise in MSE allowed per snapped constant;
     by default :func:`~symdescent.expr.fit.parameter_allowance` of the number
     of rows.  ``operators`` are those the outer scale and offset may use when
     they are refitted (see :func:`~symdescent.expr.fit.fit_expression`).
+    With ``sample_weight`` the errors, standard errors and refits are weighted.
 
     Examples
     --------
@@ -133,7 +136,7 @@ def snap_constants(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: fl
 
     if not expr.n_constants:
         return expr
-    mse, accepts = _judge(expr, X, y, tolerance)
+    mse, accepts = _judge(expr, X, y, tolerance, sample_weight)
 
     def free(e):
         return sum(not is_nice(c) for c in e.constants)
@@ -144,7 +147,7 @@ def snap_constants(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: fl
         inner = strip_scaling(expr)  # the constants below the outer scale and offset
         start = _inner_offset(expr, inner)
         inner_range = range(start, start + inner.n_constants) if start is not None else range(0)
-        errors = standard_errors(expr, X, y)
+        errors = standard_errors(expr, X, y, sample_weight=sample_weight)
         for i, c in enumerate(expr.constants):
             if is_nice(c) or not errors[i] < math.inf:
                 continue
@@ -159,7 +162,8 @@ def snap_constants(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: fl
                 if i in inner_range:
                     # an inner constant moved: let the outer scale and offset follow
                     moved = inner.with_constants(consts[start:start + inner.n_constants])
-                    refit = fit_expression(moved, X, y, optimize=False, operators=operators)
+                    refit = fit_expression(moved, X, y, optimize=False, operators=operators,
+                                           sample_weight=sample_weight)
                     if refit.valid:
                         options.append(refit.expression)
                 scored = [(mse(o), o) for o in options]
@@ -201,11 +205,13 @@ def _inner_offset(expr: Expression, inner: Expression) -> int | None:
 
 
 def drop_negligible_terms(expr: Expression, X: np.ndarray, y: np.ndarray, tolerance: float | None = None,
-                          operators: Collection[str] | None = None) -> Expression:
+                          operators: Collection[str] | None = None,
+                          sample_weight: np.ndarray | None = None) -> Expression:
     """Remove added constants (``f + c``, ``f - c``, ``c - f``) below the root that
     are not worth their parameter (same rule as :func:`snap_constants`).
 
     ``c - f`` becomes ``-f`` only where ``operators`` (default: all) allow ``neg``.
+    With ``sample_weight`` the errors and refits are weighted.
 
     On noisy data a fitted ``h + 0.007`` inside a product only fits the noise;
     the outer offset is handled by the linear scaling of the fit.
@@ -223,7 +229,7 @@ def drop_negligible_terms(expr: Expression, X: np.ndarray, y: np.ndarray, tolera
     from symdescent.expr.expression import apply
     from symdescent.expr.fit import fit_expression
 
-    mse, accepts = _judge(expr, X, y, tolerance)
+    mse, accepts = _judge(expr, X, y, tolerance, sample_weight)
     dropped = 0
     i = 1
     while i < len(expr.tokens):
@@ -239,7 +245,7 @@ def drop_negligible_terms(expr: Expression, X: np.ndarray, y: np.ndarray, tolera
         if new is not None:
             trial = expr.replace(i, new)
             if trial.n_constants:  # the other constants absorb what the term did
-                refit = fit_expression(trial, X, y, scaling=False, max_nfev=100)
+                refit = fit_expression(trial, X, y, scaling=False, max_nfev=100, sample_weight=sample_weight)
                 if refit.valid:
                     trial = refit.expression
             if accepts(mse(trial), dropped + 1):

@@ -40,6 +40,7 @@ _STOP_DAMPING = 5  # no acceptable step even with huge damping
 _STOP_FLAT = 6  # Jacobian vanishes (e.g. a = 0): nothing to fit
 _STOP_START = 7  # no iterations: k = 0, max_iter <= 0 or exact or infinite SSE at the start
 _STOP_INVALID = 8  # no starting point with finite f
+_NO_WEIGHTS = np.empty(0)  # the weights argument of an unweighted fit
 
 
 @_jit
@@ -142,6 +143,110 @@ def _exact(f, y, a, b):
 
 
 @_jit
+def _wmean(v, w):
+    """``sum(w v) / sum(w)``, with the same guard against overflow as :func:`_mean`."""
+    s = 0.0
+    t = 0.0
+    for i in range(v.shape[0]):
+        s += w[i] * v[i]
+        t += w[i]
+    m = s / t
+    if not math.isfinite(m):
+        s = 0.0
+        for i in range(v.shape[0]):
+            s += w[i] / t * v[i]
+        m = s
+    return m
+
+
+@_jit
+def _scale_w(f, y, ymean, use_a, use_b, w):
+    """:func:`_scale` for weighted least squares: ``a, b`` minimise ``sum(w (a f + b - y)**2)``;
+    ``ymean`` and the returned mean of ``f`` are weighted means."""
+    n = f.shape[0]
+    if use_a and use_b:
+        fm = _wmean(f, w)
+        s = 0.0
+        big = abs(fm)
+        for i in range(n):
+            if w[i] > 0.0:
+                s = max(s, abs(f[i] - fm))
+                big = max(big, abs(f[i]))
+        if not (s > _DEGENERATE * big) or not math.isfinite(s):
+            return 0.0, ymean, fm
+        num = 0.0
+        den = 0.0
+        for i in range(n):
+            u = (f[i] - fm) / s
+            num += w[i] * u * (y[i] - ymean)
+            den += w[i] * u * u
+        a = num / den / s
+        b = ymean - a * fm
+        if not (math.isfinite(a) and math.isfinite(b)):
+            return 0.0, ymean, fm
+        return a, b, fm
+    if use_a:
+        s = 0.0
+        for i in range(n):
+            if w[i] > 0.0:
+                s = max(s, abs(f[i]))
+        if not (s > 0.0) or not math.isfinite(s):
+            return 0.0, 0.0, 0.0
+        num = 0.0
+        den = 0.0
+        for i in range(n):
+            u = f[i] / s
+            num += w[i] * u * y[i]
+            den += w[i] * u * u
+        a = num / den / s
+        if not math.isfinite(a):
+            return 0.0, ymean, 0.0
+        return a, 0.0, 0.0
+    if use_b:
+        b = 0.0
+        t = 0.0
+        for i in range(n):
+            b += w[i] * (y[i] - f[i])
+            t += w[i]
+        b /= t
+        if not math.isfinite(b):
+            return 0.0, ymean, 0.0
+        return 1.0, b, 0.0
+    return 1.0, 0.0, 0.0
+
+
+@_jit
+def _sse_w(f, y, a, b, w):
+    s = 0.0
+    for i in range(f.shape[0]):
+        r = a * f[i] + b - y[i]
+        s += w[i] * r * r
+    return s if math.isfinite(s) else np.inf
+
+
+@_jit
+def _exact_w(f, y, a, b, w):
+    """:func:`_exact` over the rows of positive weight."""
+    for i in range(f.shape[0]):
+        p = a * f[i]
+        if w[i] > 0.0 and not abs(p + b - y[i]) <= _EXACT * (abs(y[i]) + abs(p) + abs(b)):
+            return False
+    return True
+
+
+@_jit
+def _fit_scale_w(f, y, ymean, use_a, use_b, w):
+    """:func:`_fit_scale` with the weighted SSE ``sum(w r**2)``."""
+    a, b, fm = _scale_w(f, y, ymean, use_a, use_b, w)
+    sse = _sse_w(f, y, a, b, w)
+    if (use_a or use_b) and (a != 1.0 or b != 0.0):
+        plain = _sse_w(f, y, 1.0, 0.0, w)
+        if plain <= sse:
+            return 1.0, 0.0, fm, plain
+    return a, b, fm, sse
+
+
+@_jit
 def _fit_scale(f, y, ymean, use_a, use_b):
     """``a, b, mean(f), SSE`` at the closed-form scaling, or at ``a = 1, b = 0``
     when that is no worse.
@@ -162,8 +267,13 @@ def _fit_scale(f, y, ymean, use_a, use_b):
 
 
 @_jit
-def _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, dnorm, g, scale, colnorm):
+def _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, dnorm, g, scale, colnorm, sw):
     """Kaufman's projected Jacobian, column-scaled, as normal equations.
+
+    With weights, ``sw`` holds their square roots (empty: unweighted): every
+    row of the Jacobian and of the residual is multiplied by its ``sw``, and
+    the outer terms' span is ``{sw f, sw}`` (the standard reduction of
+    weighted to plain least squares).
 
     ``J`` (k, n) is overwritten with ``a J`` minus its component in the span
     of the used outer terms ``{f, 1}``, non-finite entries set to 0 first
@@ -178,17 +288,32 @@ def _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, dnorm, g, scale,
     vanishes (nothing left to fit).
     """
     k, n = J.shape
+    weighted = sw.shape[0] > 0
     for j in range(k):
         s = 0.0
         for i in range(n):
             v = a * J[j, i]
+            if weighted:
+                v *= sw[i]
             if not math.isfinite(v):
                 v = 0.0
             J[j, i] = v
             s = max(s, abs(v))
         colnorm[j] = s  # size before the projection
     # orthonormal basis of the outer terms: 1/sqrt(n), then f (centred if 1 is used)
-    if use_b:
+    if use_b and weighted:  # sw / |sw|
+        nw = 0.0
+        for i in range(n):
+            nw += sw[i] * sw[i]
+        inv = 1.0 / math.sqrt(nw)
+        for j in range(k):
+            d = 0.0
+            for i in range(n):
+                d += J[j, i] * sw[i]
+            d *= inv
+            for i in range(n):
+                J[j, i] -= d * inv * sw[i]
+    elif use_b:
         inv = 1.0 / math.sqrt(n)
         for j in range(k):
             d = 0.0
@@ -206,6 +331,8 @@ def _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, dnorm, g, scale,
             nrm = 0.0
             for i in range(n):
                 q[i] = (f[i] - c) / s
+                if weighted:
+                    q[i] *= sw[i]
                 nrm += q[i] * q[i]
             nrm = math.sqrt(nrm)
             for i in range(n):
@@ -237,7 +364,10 @@ def _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, dnorm, g, scale,
         cn = 0.0
         for i in range(n):
             v = J[j, i]
-            gj += v * (a * f[i] + b - y[i])
+            if weighted:
+                gj += v * sw[i] * (a * f[i] + b - y[i])
+            else:
+                gj += v * (a * f[i] + b - y[i])
             cn += v * v
         g[j] = gj
         colnorm[j] = math.sqrt(cn)
@@ -298,9 +428,11 @@ def _solve_damped(A, D, g, lam, h, L):
 
 
 @_jit
-def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_iter):
+def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_iter, w):
     n = X.shape[0]
     k = c0.shape[0]
+    weighted = w.shape[0] > 0  # w: the rows' weights, or empty (unweighted: the plain code path)
+    sw = np.sqrt(w)
     d = max(depth, 1)
     XT = _gather_columns(X, columns)
     vstack = np.empty((d, n))
@@ -329,7 +461,12 @@ def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_it
         for j in range(k):
             c[j] = c0[j] if math.isfinite(c0[j]) else 1.0
         return c, 1.0, 0.0, np.inf, False, 0, 0, _STOP_INVALID
-    ymean = _mean(y)
+    ymean = _wmean(y, w) if weighted else _mean(y)
+    wsum = float(n)
+    if weighted:
+        wsum = 0.0
+        for i in range(n):
+            wsum += w[i]
     if not math.isfinite(ymean):  # y holds NaN or inf: nothing can be fitted
         for j in range(k):
             c[j] = c0[j] if math.isfinite(c0[j]) else 1.0
@@ -358,13 +495,18 @@ def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_it
             c[j] = c0[j] if math.isfinite(c0[j]) else 1.0
         return c, 1.0, 0.0, np.inf, False, nfev, njev, _STOP_INVALID
 
-    a, b, fm, sse = _fit_scale(f, y, ymean, use_a, use_b)
-    if k == 0 or max_iter <= 0 or not math.isfinite(sse) or _exact(f, y, a, b):
-        return c, a, b, sse / n, True, nfev, njev, _STOP_START
+    if weighted:
+        a, b, fm, sse = _fit_scale_w(f, y, ymean, use_a, use_b, w)
+        exact = _exact_w(f, y, a, b, w)
+    else:
+        a, b, fm, sse = _fit_scale(f, y, ymean, use_a, use_b)
+        exact = _exact(f, y, a, b)
+    if k == 0 or max_iter <= 0 or not math.isfinite(sse) or exact:
+        return c, a, b, sse / wsum, True, nfev, njev, _STOP_START
 
     _jac_into(code, arg, value, c, XT, vstack, gstack, has, da, db, f, J)
     njev += 1
-    live = _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, dnorm, g, scale, colnorm)
+    live = _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, dnorm, g, scale, colnorm, sw)
     lam = 1e-3
     nu = 2.0
     trials = 0
@@ -406,7 +548,9 @@ def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_it
         if finite:
             _eval_into(code, arg, value, c_new, XT, vstack, kind, ref, sval, f)
             nfev += 1
-            if _all_finite(f):
+            if _all_finite(f) and weighted:
+                a_new, b_new, fm_new, sse_new = _fit_scale_w(f, y, ymean, use_a, use_b, w)
+            elif _all_finite(f):
                 a_new, b_new, fm_new, sse_new = _fit_scale(f, y, ymean, use_a, use_b)
         if sse_new < sse:
             pred = 0.0  # predicted SSE reduction of the damped linear model
@@ -423,7 +567,7 @@ def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_it
             lam *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
             lam = max(lam, 1e-12)
             nu = 2.0
-            if _exact(f, y, a, b):
+            if _exact_w(f, y, a, b, w) if weighted else _exact(f, y, a, b):
                 stop = _STOP_EXACT
                 break
             if actual <= _FTOL * sse_old and pred <= _FTOL * sse_old:
@@ -433,7 +577,7 @@ def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_it
                 break
             _jac_into(code, arg, value, c, XT, vstack, gstack, has, da, db, f, J)
             njev += 1
-            live = _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, dnorm, g, scale, colnorm)
+            live = _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, dnorm, g, scale, colnorm, sw)
             if not live:
                 stop = _STOP_FLAT
         else:
@@ -454,10 +598,11 @@ def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_it
             if lam > 1e20:
                 stop = _STOP_DAMPING
                 break
-    return c, a, b, sse / n, True, nfev, njev, stop
+    return c, a, b, sse / wsum, True, nfev, njev, stop
 
 
-def fit_constants(program, c0, X, y, use_a: bool = True, use_b: bool = True, max_iter: int = 100):
+def fit_constants(program, c0, X, y, use_a: bool = True, use_b: bool = True, max_iter: int = 100,
+                  sample_weight=None):
     """Fit the constants of ``a * f(x; c) + b`` to ``y`` by Levenberg-Marquardt.
 
     For each ``c`` the outer ``a`` and ``b`` are solved in closed form
@@ -490,6 +635,11 @@ def fit_constants(program, c0, X, y, use_a: bool = True, use_b: bool = True, max
         Most trial steps: one evaluation of ``f`` each, and an accepted step
         costs one Jacobian evaluation more.  ``0`` gives the closed-form
         ``a, b`` at the start.
+    sample_weight : array-like (n,), optional
+        Non-negative weights of the rows, not all zero: the fit minimises
+        ``sum(w (a f + b - y)**2)`` (residuals and Jacobian rows scaled by
+        ``sqrt(w)``, ``a`` and ``b`` by weighted least squares) and ``mse`` is
+        the weighted mean ``sum(w r**2) / sum(w)``.  None: unweighted.
 
     Returns
     -------
@@ -499,7 +649,7 @@ def fit_constants(program, c0, X, y, use_a: bool = True, use_b: bool = True, max
     a, b : float
         The outer scale and offset at ``c``.
     mse : float
-        ``mean((a f(c) + b - y) ** 2)``; ``inf`` when not finite.
+        ``mean((a f(c) + b - y) ** 2)`` (weighted with ``sample_weight``); ``inf`` when not finite.
     ok : bool
         False when no starting point with finite ``f`` was found (or ``y`` is
         not finite, or has no rows); then ``a, b, mse = 1, 0, inf``.
@@ -516,6 +666,14 @@ def fit_constants(program, c0, X, y, use_a: bool = True, use_b: bool = True, max
     y = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
+    if sample_weight is None:
+        w = _NO_WEIGHTS
+    else:
+        w = np.ascontiguousarray(sample_weight, dtype=np.float64).reshape(-1)
+        if w.shape[0] != y.shape[0]:
+            raise ValueError(f"y has {y.shape[0]} rows but sample_weight has {w.shape[0]}")
+        if not (np.isfinite(w).all() and (w >= 0).all() and w.sum() > 0):
+            raise ValueError("sample_weight must be finite, non-negative and not all zero")
     c, a, b, mse, ok, _, _, _ = _fit_kernel(p.code, p.arg, p.value, p.columns, p.depth, c0, X, y,
-                                            bool(use_a), bool(use_b), int(max_iter))
+                                            bool(use_a), bool(use_b), int(max_iter), w)
     return c, float(a), float(b), float(mse), bool(ok)
