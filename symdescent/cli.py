@@ -70,6 +70,10 @@ def _fit(args) -> int:
             search["time_budget"] = None
     if args.seed is not None:
         search["seed"] = args.seed
+    if args.workers is not None:
+        search["workers"] = args.workers
+    if args.scheduler is not None:
+        search["scheduler"] = args.scheduler
     sets = parse_settings(args.set)
     unknown = set(sets) - {"search", "strategy", "plugins"}
     if unknown:
@@ -201,6 +205,16 @@ def _operators(args) -> int:
     return 0
 
 
+def _workers(text: str):
+    """``--workers``: an integer, or ``auto`` (the config checks the range)."""
+    if text.strip() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or auto, got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="symdescent", description="Symbolic descent: find closed-form models of data.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -211,6 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--time-budget", type=float, help="seconds of search")
     f.add_argument("--max-iterations", type=int, help="iterations of the descent loop")
     f.add_argument("--seed", type=int, help="random seed")
+    f.add_argument("--workers", type=_workers, metavar="N",
+                   help="worker processes: 1 (default) is one process; N > 1 runs N islands on a local Dask "
+                        "cluster; 0 or auto: one per core")
+    f.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the islands on an existing Dask cluster, e.g. tcp://host:8786")
     f.add_argument("--json", help="write the result as JSON to this file")
     f.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                    help="override any config setting, e.g. --set search.max_complexity=20 "

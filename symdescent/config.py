@@ -68,6 +68,17 @@ class SearchConfig:
         Time slice of one iteration, finite (None: a tenth of the budget, 0.5 to 10 s).
     simplify : bool
         Simplify the final front with sympy.
+    workers : int or "auto"
+        Worker processes of one search (see :mod:`symdescent.islands`): 1 runs today's single-process loop
+        (no Dask); N > 1 runs N islands on a Dask ``LocalCluster`` of N single-threaded worker processes;
+        0 or ``"auto"`` means one per core this process may use.
+    scheduler : str or None
+        Address of an existing Dask scheduler (``"tcp://host:8786"``) to run the islands on: ``workers``
+        islands when it is above 1, else one per worker process of the cluster.
+    migration_every : int
+        Iterations each island runs between two migrations (a round).
+    migration_size : int
+        Candidates each island receives per migration: the best of the other islands' fronts (0: none).
     """
 
     time_budget: float | None = 30.0
@@ -79,6 +90,10 @@ class SearchConfig:
     score_rows: int | None = 10_000
     iteration_seconds: float | None = None
     simplify: bool = True
+    workers: int | str = 1
+    scheduler: str | None = None
+    migration_every: int = 2
+    migration_size: int = 3
 
     def validate(self) -> "SearchConfig":
         if self.time_budget == math.inf:  # no time limit: the same as None, so only an iteration limit can end it
@@ -103,7 +118,49 @@ class SearchConfig:
         if not self.operators:
             raise ConfigError('search.operators is empty: name at least one operator, e.g. ["add", "mul"]')
         ops.validate_operator_names(self.operators, what="operator in search.operators")
+        if self.workers != "auto" and not (isinstance(self.workers, int) and self.workers >= 0):
+            raise ConfigError(f'search.workers must be an integer >= 0 or "auto" (0 and "auto": one per core), '
+                              f"got {self.workers!r}")
+        if self.scheduler is not None:
+            check_scheduler_address(self.scheduler)
+        if self.migration_every < 1:
+            raise ConfigError(f"search.migration_every must be >= 1 iteration, got {self.migration_every}")
+        if self.migration_size < 0:
+            raise ConfigError(f"search.migration_size must be >= 0, got {self.migration_size}")
         return self
+
+
+#: the transports a Dask scheduler address may name (``distributed.comm`` registers these)
+SCHEDULER_PROTOCOLS = ("tcp", "tls", "inproc", "ucx", "ws", "wss")
+
+
+def check_scheduler_address(address: str) -> str:
+    """Check the form of a Dask scheduler address, ``[protocol://]host[:port]``, without contacting it.
+
+    Examples
+    --------
+    >>> check_scheduler_address("tcp://10.0.0.5:8786")
+    'tcp://10.0.0.5:8786'
+    >>> check_scheduler_address("http://host:8786")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    symdescent.errors.ConfigError: search.scheduler: unknown protocol 'http' in 'http://host:8786' ...
+    """
+    form = "a Dask scheduler address looks like tcp://host:8786"
+    protocol, sep, rest = address.strip().rpartition("://")
+    if address != address.strip() or not address:
+        raise ConfigError(f"search.scheduler: {address!r} is not an address ({form})")
+    if sep and protocol not in SCHEDULER_PROTOCOLS:
+        raise ConfigError(f"search.scheduler: unknown protocol {protocol!r} in {address!r} ({form}; protocols: "
+                          f"{', '.join(SCHEDULER_PROTOCOLS)})")
+    host, colon, port = rest.rpartition(":") if not rest.endswith("]") else (rest, "", "")
+    if not colon:
+        host = rest
+    if not host or any(c.isspace() or c in "/?#@" for c in host) or "://" in rest:
+        raise ConfigError(f"search.scheduler: no host in {address!r} ({form})")
+    if colon and not (port.isdigit() and 0 < int(port) < 65536):
+        raise ConfigError(f"search.scheduler: the port in {address!r} must be a number from 1 to 65535 ({form})")
+    return address
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import NotFittedError as _SklearnNotFitted
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, Options
 from sklearn.utils.validation import validate_data
 
 from symdescent.config import Config
@@ -56,6 +56,13 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         ``{plugin name: {key: value}}``, as the config's ``[plugins.NAME]``.
     callbacks : list, optional
         Objects implementing lifecycle hooks, to observe or steer the search.
+    n_jobs : int, optional
+        Worker processes of the search (``search.workers``): 1 is one process,
+        no Dask; N > 1 runs N islands on a Dask ``LocalCluster`` of N
+        single-threaded worker processes (:mod:`symdescent.islands`); -1 is
+        one per core.
+    client : distributed.Client, optional
+        Run the islands on this Dask cluster (left open; ``clone`` shares it).
 
     Attributes
     ----------
@@ -96,11 +103,13 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         "scorer": [str, None],
         "plugin_options": [dict, None],
         "callbacks": [list, tuple, None],
+        "n_jobs": [Options(Integral, {-1}), Interval(Integral, 1, None, closed="left"), None],
+        "client": "no_validation",
     }
 
     def __init__(self, config=None, *, time_budget=None, max_iterations=None, random_state=None,
                  max_complexity=None, operators=None, proposers=None, refiners=None, scorer=None,
-                 plugin_options=None, callbacks=None):
+                 plugin_options=None, callbacks=None, n_jobs=None, client=None):
         self.config = config
         self.time_budget = time_budget
         self.max_iterations = max_iterations
@@ -112,6 +121,8 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         self.scorer = scorer
         self.plugin_options = plugin_options
         self.callbacks = callbacks
+        self.n_jobs = n_jobs
+        self.client = client
 
     # -- configuration -------------------------------------------------------
     def _seed(self) -> int | None:
@@ -141,6 +152,8 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
             search["seed"] = seed
         if self.max_complexity is not None:
             search["max_complexity"] = int(self.max_complexity)
+        if self.n_jobs is not None:
+            search["workers"] = "auto" if self.n_jobs == -1 else int(self.n_jobs)
         if self.operators is not None:
             search["operators"] = list(self.operators)
         strategy: dict[str, Any] = {}
@@ -170,7 +183,8 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
             y = np.ravel(y)
         Xa, ya, names = check_X_y(X, y, variable_names)
         self._check_feature_names(X, reset=True)
-        search = Search(Xa, ya, variable_names=names, config=self.build_config(), callbacks=self.callbacks or ())
+        search = Search(Xa, ya, variable_names=names, config=self.build_config(), callbacks=self.callbacks or (),
+                        client=self.client)
         result = search.run()
         self._set_result(result, Xa.shape[1], names)
         return self
@@ -242,7 +256,7 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
             "feature_names_in": None if feature_names is None else [str(c) for c in feature_names],
             "best": self.best_.to_dict(names),
             "pareto_front": [c.to_dict(names) for c in self.pareto_front_],
-            "params": {k: v for k, v in self.get_params().items() if k not in ("callbacks",) and _jsonable(v)},
+            "params": {k: v for k, v in self.get_params().items() if k not in ("callbacks", "client") and _jsonable(v)},
         }
 
     def save(self, path: str | Path) -> None:
@@ -314,6 +328,16 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         if feature_names is not None:
             est.feature_names_in_ = np.asarray(feature_names, dtype=object)
         return est
+
+    def __sklearn_clone__(self):
+        """A clone shares the Dask ``client`` (a live connection cannot be deep-copied)."""
+        client, self.client = self.client, None
+        try:
+            new = super().__sklearn_clone__()
+        finally:
+            self.client = client
+        new.client = client
+        return new
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -68,12 +68,16 @@ class Search:
     callbacks : iterable of objects
         Objects implementing lifecycle hooks (``symdescent_iteration_end``,
         ``symdescent_should_stop``, ...) to observe or steer the search.
+    client : distributed.Client, optional
+        Run :meth:`run` as an island search on this Dask cluster (see
+        :mod:`symdescent.islands`), whatever ``search.workers`` says; the
+        client is left open.
     """
 
     def __init__(self, X, y, *, variable_names: Sequence[str] | None = None,
                  config: Config | Mapping[str, Any] | str | Path | None = None,
                  plugins: Iterable[PluginInfo] = (), callbacks: Iterable[object] = (),
-                 registry: Registry | None = None):
+                 registry: Registry | None = None, client: Any = None):
         X, y, names = check_X_y(X, y, variable_names)
         self.config = resolve_config(config)
         self.registry = registry if registry is not None else Registry.discover(plugins)
@@ -81,6 +85,7 @@ class Search:
             for info in plugins:
                 self.registry.add(info)
         self.pm = build_manager(self.config, self.registry, callbacks)
+        self.client = client
         sc = self.config.search
         self.evaluator = Evaluator(X, y, sc, derive_rng(sc.seed, "fit-rows"))
         self.problem = Problem(X, y, names, sc.operators, sc.max_complexity, sc.seed, evaluator=self.evaluator)
@@ -163,6 +168,16 @@ class Search:
         """Start the clock and call ``symdescent_start`` (``run`` and ``ask`` do this for you)."""
         if self._running:
             return
+        self.start_clock()
+        self._running = True
+        self.pm.hook.symdescent_start(problem=self.problem, state=self.state())
+
+    def start_clock(self) -> None:
+        """Start the budget's clock (and pay the first ``import sympy``) without calling any hook.
+
+        :meth:`start` does this first; an island search calls it alone, in
+        the caller, once its islands are ready.
+        """
         sc = self.config.search
         self._started = time.monotonic()
         if sc.simplify:
@@ -172,8 +187,15 @@ class Search:
         if sc.time_budget is not None:
             self._finish_reserve = min(5.0, 0.08 * sc.time_budget) if sc.simplify else 0.02 * sc.time_budget
             self._deadline = self._started + sc.time_budget - self._finish_reserve
-        self._running = True
-        self.pm.hook.symdescent_start(problem=self.problem, state=self.state())
+
+    @property
+    def deadline(self) -> float:
+        """``time.monotonic()`` at which the search phase ends (the finish reserve follows; inf: none)."""
+        return self._deadline
+
+    def set_deadline(self, deadline: float) -> None:
+        """Move the end of the search phase; an island's driver sets it before each round."""
+        self._deadline = float(deadline)
 
     def budget_left(self) -> bool:
         sc = self.config.search
@@ -187,7 +209,18 @@ class Search:
         Ctrl-C (SIGINT) and SIGTERM (``docker stop``, a scheduler, ``timeout``)
         stop the loop and keep the best found so far: the front is finalised
         and returned as usual, with ``interrupted`` set.
+
+        With ``search.workers`` other than 1, a ``search.scheduler`` or a
+        ``client``, the search runs as islands on Dask
+        (:func:`symdescent.islands.run_islands`); ``ask``/``tell`` and
+        ``step`` always run here, in one process.
         """
+        from symdescent.islands import uses_islands
+
+        if uses_islands(self.config.search, self.client):
+            from symdescent.islands import run_islands
+
+            return run_islands(self, client=self.client)
         with stop_on_signals(self.evaluator.stop):
             return self._run()
 

@@ -185,7 +185,18 @@ class SearchState:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """What a finished search returns."""
+    """What a finished search returns.
+
+    ``islands`` is empty for a single-process search; an island search
+    (:mod:`symdescent.islands`) holds one record per island: ``island``
+    (index), ``worker`` (address), ``seed``, ``iterations``, ``n_evaluations``,
+    ``busy_s`` (seconds spent in rounds), ``startup_s`` (seconds from the
+    start of ``run`` until the island was ready: the cluster's start-up, kept
+    out of the budget) and ``lost`` (None, or why the island was lost: its
+    worker died).
+    ``islands_lost`` counts the lost ones; their candidates migrated before
+    the loss stay in ``front``.
+    """
 
     best: Candidate | None
     front: tuple[Candidate, ...]
@@ -196,6 +207,11 @@ class SearchResult:
     stop_reason: str
     variable_names: tuple[str, ...]
     history: tuple[dict, ...] = ()
+    islands: tuple[dict, ...] = ()
+
+    @property
+    def islands_lost(self) -> int:
+        return sum(1 for isl in self.islands if isl.get("lost"))
 
     def to_dict(self) -> dict:
         names = self.variable_names
@@ -209,4 +225,6 @@ class SearchResult:
             "interrupted": self.interrupted,
             "stop_reason": self.stop_reason,
             "variable_names": list(names),
+            "islands": [dict(isl) for isl in self.islands],
+            "islands_lost": self.islands_lost,
         }

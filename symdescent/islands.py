@@ -1,0 +1,526 @@
+"""Island search: one search on every core, or on a cluster, as islands on Dask.
+
+With ``[search] workers = N`` (N > 1; 0 or ``"auto"``: one per core), a
+``[search] scheduler`` address or a ``distributed.Client`` passed in, one
+search runs as N *islands*.  Each island is a full descent loop (a
+:class:`~symdescent.search.Search` with its own population, its own plugin
+instances and a seed derived from the search's seed and its index) living
+in one single-threaded Dask worker process.  The caller drives the islands
+in synchronous *rounds*: each island runs ``migration_every`` iterations,
+sends back its Pareto front, and receives as newcomers the
+``migration_size`` best candidates of the other islands' fronts
+(:meth:`Search.inject <symdescent.search.Search.inject>`), which its next
+iteration scores and hands to its refiners.  The global front is the union
+of every front received; the final model is chosen from it exactly as in
+one process: the caller polishes and simplifies it once, within the budget.
+
+Design
+------
+Each island is a ``distributed`` **Actor** (``client.submit(Island, ...,
+actor=True)``) pinned to its own worker, and the caller calls
+``island.run_round(iterations, seconds_left, incoming)`` on every island,
+then waits for all of them.  An actor keeps the island's whole state (the
+GP population, LEE's loaded model and caches) in its worker between
+rounds, so a round costs one small message each way (a front of at most
+``max_complexity`` candidates) instead of shipping the population back and
+forth; and actor calls let the caller see each island separately:
+
+* **faults**: a killed worker fails only its island's call (``OSError``
+  within milliseconds); the search goes on with the others, every candidate
+  that island had sent stays in the union, and the result says so
+  (``SearchResult.islands[i]["lost"]``, ``islands_lost``).  A lost island is
+  not restarted: its population is gone with its process.
+* **stopping**: ``halt`` is a coroutine, so it runs on the worker's event
+  loop while the island's round runs in the actor thread; it sets the
+  island's stop flag, and the island returns its front at its next
+  evaluation.  Ctrl-C or SIGTERM in the caller halts every island and
+  returns the global best, as in one process.
+* **determinism**: migration happens only at iteration boundaries (after
+  every island's round), and incoming candidates are ordered by score and
+  then by island index, never by arrival time; with an iteration budget
+  and a fixed seed the search is exactly reproducible, whatever the
+  cluster.  With a time budget, how many iterations (and generations in
+  each) an island fits into its time slices depends on the machine's load,
+  so the fronts, and possibly the model, vary from run to run, as they do
+  in one process.
+
+Budget: the clock starts once the cluster is up and every island is ready
+(its worker has imported symdescent, loaded the compiled kernels, imported
+sympy and started its plugins); that start-up is reported
+(``islands[i]["startup_s"]``) and not charged to the budget.  Each round is
+bounded by the time left; islands still busy shortly after the deadline are
+halted.  ``max_iterations`` counts each island's iterations (N islands do N
+times the work).  Proposers such as LEE run inside each island (the
+simplest design: each island calls its own proposer with its own seed; a
+deterministic step, such as LEE's first beam search, is repeated on every
+island).  Callbacks and lifecycle hooks run in the caller and see the global
+state: ``symdescent_start`` once the islands are ready,
+``symdescent_iteration_end`` and ``symdescent_should_stop`` after every
+round with the union front, ``symdescent_finish`` with the final result;
+the proposers' and refiners' own hooks run in their islands.
+``Search.ask``/``tell`` always run in one process.
+
+Examples
+--------
+>>> import numpy as np
+>>> from distributed import Client, LocalCluster
+>>> from symdescent.search import Search
+>>> X = np.random.default_rng(0).uniform(1, 2, size=(100, 2))
+>>> cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)  # doctest: +SKIP
+>>> client = Client(cluster)  # doctest: +SKIP
+>>> search = Search(X, X[:, 0] * X[:, 1], client=client,
+...                 config={"search": {"max_iterations": 4, "time_budget": None}})  # doctest: +SKIP
+>>> result = search.run()  # doctest: +SKIP
+>>> [isl["iterations"] for isl in result.islands]  # doctest: +SKIP
+[4, 4]
+>>> local_workers("auto") >= 1
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+import signal
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from symdescent.config import Config, SearchConfig
+from symdescent.errors import ConfigError, SymdescentError
+from symdescent.registry import Registry, derive_rng
+from symdescent.types import Candidate, SearchResult
+
+#: one thread per worker process: BLAS, OpenMP and Julia must not oversubscribe the cores the islands share
+THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+              "NUMEXPR_NUM_THREADS": "1", "JULIA_NUM_THREADS": "1"}
+
+
+#: how long to try to reach a ``search.scheduler`` before saying it cannot be reached
+CONNECT_TIMEOUT = "10s"
+
+
+def local_workers(workers: int | str) -> int:
+    """Worker processes for ``search.workers``: 0 and ``"auto"`` mean one per core this process may use.
+
+    >>> local_workers(3)
+    3
+    """
+    if workers in (0, "auto"):
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # pragma: no cover - not on Linux
+            return max(1, os.cpu_count() or 1)
+    return int(workers)
+
+
+def uses_islands(config: SearchConfig, client: Any = None) -> bool:
+    """Whether a search runs as islands: a client or a scheduler is given, or more than one worker.
+
+    >>> uses_islands(SearchConfig())
+    False
+    >>> uses_islands(SearchConfig(workers=2))
+    True
+    """
+    return client is not None or config.scheduler is not None or local_workers(config.workers) > 1
+
+
+def island_seed(seed: int, index: int) -> int:
+    """The seed of island ``index``: a function of the search's seed and the index only.
+
+    >>> island_seed(0, 1) == island_seed(0, 1) != island_seed(0, 2)
+    True
+    """
+    return int(derive_rng(seed, "island", str(index)).integers(2**31 - 1))
+
+
+@contextlib.contextmanager
+def sigint_ignored():
+    """Ignore Ctrl-C while worker processes are spawned (main thread only).
+
+    They inherit it, so Ctrl-C at a terminal, which reaches the whole process
+    group, stops the search through the caller alone, which halts the islands
+    and shuts the cluster down in order.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def open_client(config: SearchConfig):
+    """A Dask client to ``config.scheduler``, or to a new ``LocalCluster`` of single-threaded worker processes.
+
+    Raises
+    ------
+    ConfigError
+        When the scheduler cannot be reached.
+    """
+    from distributed import Client, LocalCluster
+
+    if config.scheduler is not None:
+        try:
+            return Client(config.scheduler, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            raise ConfigError(f"search.scheduler: cannot reach the Dask scheduler at {config.scheduler}: {exc} "
+                              "(start one with `dask scheduler` and workers with `dask worker ADDRESS`)") from None
+    with sigint_ignored():
+        cluster = LocalCluster(n_workers=local_workers(config.workers), threads_per_worker=1, processes=True,
+                               dashboard_address=None, env=dict(THREAD_ENV))
+    return Client(cluster)
+
+
+def close_client(client) -> None:
+    """Close a client made by :func:`open_client`, and its local cluster if it has one."""
+    cluster = getattr(client, "cluster", None)
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    """What an island sends back after a round.
+
+    Attributes
+    ----------
+    index : int
+        The island.
+    front : tuple of Candidate
+        Its Pareto front after the round.
+    iterations, n_evaluations : int
+        Its totals so far.
+    stopped : bool
+        One of its plugins' ``symdescent_should_stop`` answered True.
+    interrupted : bool
+        The round was halted.
+    busy_s : float
+        Seconds the round took on the worker.
+    """
+
+    index: int
+    front: tuple[Candidate, ...]
+    iterations: int
+    n_evaluations: int
+    stopped: bool = False
+    interrupted: bool = False
+    busy_s: float = 0.0
+
+
+class Island:
+    """One island: a whole :class:`~symdescent.search.Search`, held by a Dask worker as an Actor.
+
+    Built on the worker (``client.submit(Island, ..., actor=True)``), where
+    it compiles or loads the kernels, imports sympy and starts its plugins,
+    all before the search's clock starts.  It has no callbacks: those run in
+    the caller.
+    """
+
+    def __init__(self, index: int, X, y, variable_names, config: Config, registry: Registry, sample_weight=None):
+        from symdescent.search import Search
+
+        self.index = index
+        weighted = {} if sample_weight is None else {"sample_weight": sample_weight}
+        self.search = Search(X, y, variable_names=variable_names, config=config, registry=registry, **weighted)
+        self.search.start()
+        self._first_round = True
+
+    def run_round(self, iterations: int, seconds_left: float | None, incoming) -> RoundReport:
+        """Score ``incoming`` with the next iteration, run up to ``iterations`` iterations; report.
+
+        ``seconds_left`` (None: no time limit) is relative: the caller's and
+        this worker's ``time.monotonic`` clocks need not agree.
+        """
+        s = self.search
+        t0 = time.monotonic()
+        if self._first_round:  # the search's time starts with its first round, not with the set-up
+            s.start_clock()
+            self._first_round = False
+        s.set_deadline(t0 + seconds_left if seconds_left is not None else math.inf)
+        s.inject(incoming)
+        target = s.iteration + iterations
+        stopped = interrupted = False
+        try:
+            while s.iteration < target and s.budget_left():
+                s.step()
+                if s.evaluator.stop.is_set():
+                    raise KeyboardInterrupt("halted")
+                if any(s.pm.hook.symdescent_should_stop(problem=s.problem, state=s.state())):
+                    stopped = True
+                    break
+        except KeyboardInterrupt:
+            interrupted = True
+            s.evaluator.stop.clear()
+        return RoundReport(self.index, s.front.members(), s.iteration, s.evaluator.n_evaluations, stopped,
+                           interrupted, time.monotonic() - t0)
+
+    async def halt(self) -> bool:
+        """Stop the running round at its next evaluation (runs on the worker's event loop, beside the round)."""
+        self.search.evaluator.stop.set()
+        return True
+
+    def finish(self, result: SearchResult) -> None:
+        """Call the island's plugins' ``symdescent_finish`` with the global result."""
+        self.search.pm.hook.symdescent_finish(problem=self.search.problem, result=result)
+
+
+def _lost_worker(exc: BaseException) -> bool:
+    """An island's call failed because its worker is gone (not because its code raised)."""
+    return isinstance(exc, OSError) or (isinstance(exc, RuntimeError) and "Worker holding Actor was lost" in str(exc))
+
+
+def run_islands(search, client=None) -> SearchResult:
+    """Run ``search`` (a :class:`~symdescent.search.Search`, not started) as islands; return the result.
+
+    ``client``: a ``distributed.Client`` to use and leave open; without one,
+    a client to ``search.scheduler`` or a new ``LocalCluster`` is made and
+    closed at the end.
+    """
+    from symdescent.search import stop_on_signals
+
+    with stop_on_signals(search.evaluator.stop):
+        own = client is None
+        t0 = time.monotonic()
+        if own:
+            client = open_client(search.config.search)
+        try:
+            return _Driver(search, client, t0, own).run()
+        finally:
+            if own:
+                close_client(client)
+
+
+class _Driver:
+    """The caller's side of an island search: rounds, migration, faults, the finish."""
+
+    def __init__(self, search, client, t0: float, own: bool):
+        self.search = search
+        self.client = client
+        self.t0 = t0
+        self.own_cluster = own and search.config.search.scheduler is None
+        sc = search.config.search
+        self.sc = sc
+        self.records: dict[int, dict] = {}
+        self.alive: dict[int, Any] = {}
+        self.last: dict[int, RoundReport] = {}
+        self.incoming: dict[int, list[Candidate]] = {}
+        strategy = [p for name, p in search.pm.list_name_plugin() if name.endswith((":proposer", ":refiner"))]
+        # the proposers and refiners live in the islands; here only the scorer and the callbacks observe
+        self.observe = {name: search.pm.subset_hook_caller(name, remove_plugins=strategy)
+                        for name in ("symdescent_start", "symdescent_iteration_end", "symdescent_should_stop",
+                                     "symdescent_finish")}
+
+    # -- set-up ------------------------------------------------------------------
+    def _n_islands(self, workers: list[str]) -> int:
+        requested = local_workers(self.sc.workers)
+        if not self.own_cluster:
+            # on a given cluster: as many as asked for when above 1, else one per worker process
+            requested = requested if requested > 1 else len(workers)
+        # an actor's calls run one at a time per worker process, so two islands there would take turns
+        return max(1, min(requested, len(workers)))
+
+    def _workers(self) -> list[str]:
+        expected = local_workers(self.sc.workers) if self.own_cluster else 1
+        try:
+            self.client.wait_for_workers(max(1, expected), timeout=60)
+        except TimeoutError:
+            raise SymdescentError("the Dask cluster has no worker to run islands on (start some with "
+                                  "`dask worker SCHEDULER_ADDRESS --nthreads 1`)") from None
+        return sorted(self.client.scheduler_info(n_workers=-1)["workers"])
+
+    def start_islands(self) -> None:
+        s = self.search
+        workers = self._workers()
+        n = self._n_islands(workers)
+        # the caller's scoring rows (and their weights): every island scores on the same rows, so that the
+        # losses of their fronts compare, and no island receives more than score_rows rows
+        weights = getattr(s.evaluator, "w", None)
+        X, y, w = self.client.scatter([s.evaluator.X, s.evaluator.y, weights], broadcast=True, hash=False)
+        tag = uuid.uuid4().hex[:8]
+        futures = {}
+        for i in range(n):
+            seed = island_seed(self.sc.seed, i)
+            cfg = s.config.with_overrides(search={"seed": seed, "workers": 1, "scheduler": None})
+            futures[i] = self.client.submit(Island, i, X, y, s.problem.variable_names, cfg, s.registry, w,
+                                            workers=[workers[i]], allow_other_workers=False, actor=True,
+                                            pure=False, key=f"symdescent-island-{i}-{tag}")
+            self.records[i] = {"island": i, "worker": workers[i], "seed": seed, "iterations": 0,
+                               "n_evaluations": 0, "busy_s": 0.0, "startup_s": None, "lost": None}
+        for i, fut in futures.items():
+            try:
+                self.alive[i] = fut.result()
+            except Exception as exc:
+                if not _lost_worker(exc):
+                    raise
+                self._lose(i, exc)
+            else:
+                self.records[i]["startup_s"] = round(time.monotonic() - self.t0, 3)
+            self.incoming[i] = []
+        if not self.alive:
+            raise SymdescentError("no island could be started: every worker was lost")
+
+    # -- rounds ------------------------------------------------------------------
+    def _lose(self, i: int, exc: BaseException) -> None:
+        self.alive.pop(i, None)
+        self.records[i]["lost"] = f"{type(exc).__name__}: {exc}"
+
+    def _halt(self, indices) -> None:
+        for i in indices:
+            try:
+                self.alive[i].halt()  # fire and forget: the round's own reply says when it stopped
+            except Exception:  # its worker is gone; the round's future says so
+                pass
+
+    def _wait_grace(self) -> float:
+        budget = self.sc.time_budget
+        return 5.0 if budget is None else min(1.0, max(0.2, 0.05 * budget))
+
+    def _collect(self, futures: dict) -> dict[int, RoundReport]:
+        """Wait for the round's reports; lose islands whose worker died; halt on a stop or past the deadline."""
+        stop = self.search.evaluator.stop
+        hard = self.search.deadline + self._wait_grace()
+        reports: dict[int, RoundReport] = {}
+        pending = dict(futures)
+        halted_at = None
+        while pending:
+            for i in sorted(pending):
+                if pending[i].done():
+                    try:
+                        reports[i] = pending.pop(i).result()
+                    except Exception as exc:
+                        if not _lost_worker(exc):
+                            self._halt(p for p in pending if p in self.alive)
+                            raise
+                        self._lose(i, exc)
+            now = time.monotonic()
+            if pending and halted_at is None and (stop.is_set() or now > hard):
+                self._halt(pending)
+                halted_at = now
+            if pending and halted_at is not None and now > halted_at + self._wait_grace():
+                break  # too late to wait for: its earlier fronts are in the union already
+            time.sleep(0.01)
+        return reports
+
+    def _merge(self, reports: dict[int, RoundReport]) -> tuple[Candidate, ...]:
+        front = self.search.front
+        before = {c.expression.key() for c in front.members()}
+        for i in sorted(reports):  # island order, so ties are settled the same way every time
+            r = reports[i]
+            front.update(r.front)
+            self.last[i] = r
+            self.records[i].update(iterations=r.iterations, n_evaluations=r.n_evaluations,
+                                   busy_s=round(self.records[i]["busy_s"] + r.busy_s, 3))
+        for i in self.alive:
+            pool = sorted(((c.value, c.complexity, j, k) for j in sorted(reports) if j != i
+                           for k, c in enumerate(reports[j].front)), key=lambda t: t[:3])
+            chosen, keys = [], set()
+            for _, _, j, k in pool:
+                cand = reports[j].front[k]
+                key = cand.expression.key()
+                if key not in keys and len(chosen) < self.sc.migration_size:
+                    keys.add(key)
+                    chosen.append(cand)
+            self.incoming[i] = chosen
+        return tuple(c for c in front.members() if c.expression.key() not in before)
+
+    def _totals(self) -> tuple[int, int]:
+        iterations = max((r["iterations"] for r in self.records.values()), default=0)
+        return iterations, sum(r["n_evaluations"] for r in self.records.values())
+
+    def _state(self, last_new=()):
+        iterations, evaluations = self._totals()
+        return dataclasses.replace(self.search.state(), iteration=iterations, n_evaluations=evaluations,
+                                   last_new=tuple(last_new))
+
+    def _record(self, round_index: int, lost: list[int]) -> None:
+        s = self.search
+        best = s.front.best()
+        iterations, evaluations = self._totals()
+        s.iteration = iterations
+        entry = {
+            "iteration": iterations, "round": round_index, "elapsed": s.state().elapsed,
+            "best_loss": best.loss if best else float("inf"), "best_value": best.value if best else float("inf"),
+            "best": best.expression.to_infix(s.problem.variable_names) if best else None,
+            "front_size": len(s.front), "n_evaluations": evaluations, "islands": len(self.alive),
+        }
+        if lost:
+            entry["islands_lost"] = lost
+        s.history.append(entry)
+
+    def _rounds(self) -> str:
+        s, sc = self.search, self.sc
+        round_index = 0
+        while self.alive:
+            if sc.max_iterations is not None and all(
+                    self.records[i]["iterations"] >= sc.max_iterations for i in self.alive):
+                return "max_iterations"
+            left = s.deadline - time.monotonic()
+            if left <= 0:
+                return "time_budget"
+            futures = {}
+            for i in sorted(self.alive):
+                try:
+                    futures[i] = self.alive[i].run_round(sc.migration_every, left if math.isfinite(left) else None,
+                                                         self.incoming[i])
+                except Exception as exc:
+                    if not _lost_worker(exc):
+                        raise
+                    self._lose(i, exc)
+            was_alive = set(self.alive) | set(futures)
+            reports = self._collect(futures)
+            new = self._merge(reports)
+            round_index += 1
+            self._record(round_index, sorted(was_alive - set(self.alive)))
+            state = self._state(new)
+            self.observe["symdescent_iteration_end"](problem=s.problem, state=state)
+            if s.evaluator.stop.is_set() or any(r.interrupted for r in reports.values()):
+                raise KeyboardInterrupt("stop requested")
+            if any(r.stopped for r in reports.values()) or any(
+                    self.observe["symdescent_should_stop"](problem=s.problem, state=state)):
+                return "stopped by a plugin"
+        return "every island was lost"
+
+    def run(self) -> SearchResult:
+        s = self.search
+        self.start_islands()
+        s.start_clock()  # the budget starts now: the cluster is up and every island is ready
+        self.observe["symdescent_start"](problem=s.problem, state=self._state())
+        interrupted = False
+        try:
+            reason = self._rounds()
+        except KeyboardInterrupt:
+            interrupted, reason = True, "interrupted"
+            self._halt(list(self.alive))
+            s.evaluator.stop.clear()  # the finish evaluates too; a second signal interrupts it
+        result = s.finish(reason, interrupted)
+        _, evaluations = self._totals()
+        # the islands' evaluations, plus the caller's own (the finish's polish and simplification)
+        result = dataclasses.replace(result, n_evaluations=evaluations + result.n_evaluations,
+                                     islands=tuple(dict(r) for r in self.records.values()))
+        self._finish_islands(result)
+        self.observe["symdescent_finish"](problem=s.problem, result=result)
+        return result
+
+    def _finish_islands(self, result: SearchResult) -> None:
+        calls = []
+        for actor in self.alive.values():
+            try:
+                calls.append(actor.finish(result))
+            except Exception:  # its worker is gone: nothing to release there
+                pass
+        until = time.monotonic() + 2.0
+        for call in calls:
+            with contextlib.suppress(Exception):
+                call.result(timeout=max(0.01, until - time.monotonic()))
+
+
+__all__ = ["Island", "RoundReport", "run_islands", "uses_islands", "local_workers", "island_seed", "open_client",
+           "close_client", "sigint_ignored", "THREAD_ENV"]

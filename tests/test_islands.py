@@ -1,0 +1,222 @@
+"""Island search on Dask (issue 17, items 1-4): one search on every core and on a cluster."""
+
+from __future__ import annotations
+
+import doctest
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from symdescent.config import config_from_dict
+from symdescent.errors import ConfigError
+from symdescent.hookspecs import hookimpl
+from symdescent.search import Search
+
+distributed = pytest.importorskip("distributed")
+
+X = np.random.default_rng(0).uniform(1, 3, size=(300, 2))
+Y = X[:, 0] * X[:, 1] ** 2
+ITERATIONS = {"search": {"max_iterations": 4, "time_budget": None, "migration_every": 2}}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    # one cluster for the module: its start-up (about 1 s, plus each worker's imports) is paid once
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc:
+        yield lc
+
+
+@pytest.fixture
+def client(cluster):
+    with distributed.Client(cluster) as c:
+        c.wait_for_workers(2, timeout=30)  # a test that kills a worker leaves the nanny restarting it
+        yield c
+
+
+def _keys(front):
+    return [(c.expression.key(), c.loss, c.complexity) for c in front]
+
+
+def test_islands_find_a_known_formula(client):
+    result = Search(X, Y, config=ITERATIONS, client=client).run()
+    assert result.best.r2 > 0.999999
+    assert str(result.best.expression.to_sympy(["x0", "x1"])) == "x0*x1**2"
+    assert len(result.islands) == 2 and result.islands_lost == 0
+    assert [isl["iterations"] for isl in result.islands] == [4, 4]
+    assert len({isl["worker"] for isl in result.islands}) == 2  # one island per worker process
+    assert len({isl["seed"] for isl in result.islands}) == 2
+    assert result.n_evaluations >= sum(isl["n_evaluations"] for isl in result.islands) > 0
+    assert [h["round"] for h in result.history] == [1, 2]  # migration every 2 iterations
+    assert result.to_dict()["islands_lost"] == 0 and len(result.to_dict()["islands"]) == 2
+
+
+def test_same_seed_and_iteration_budget_give_identical_fronts(client):
+    a = Search(X, Y, config=ITERATIONS, client=client).run()
+    b = Search(X, Y, config=ITERATIONS, client=client).run()
+    assert _keys(a.front) == _keys(b.front)
+    assert [i["n_evaluations"] for i in a.islands] == [i["n_evaluations"] for i in b.islands]
+    other = Search(X, Y, config={"search": {**ITERATIONS["search"], "seed": 1}}, client=client).run()
+    assert [i["seed"] for i in other.islands] != [i["seed"] for i in a.islands]
+
+
+class Observer:
+    """Sees the global state after every round; optionally does something to the cluster there."""
+
+    def __init__(self, action=None):
+        self.states, self.action, self.finished = [], action, None
+
+    @hookimpl
+    def symdescent_iteration_end(self, problem, state):
+        self.states.append(state)
+        if self.action is not None and len(self.states) == 1:
+            self.action()
+
+    @hookimpl
+    def symdescent_finish(self, problem, result):
+        self.finished = result
+
+
+def test_callbacks_see_the_global_front_after_every_round(client):
+    seen = Observer()
+    result = Search(X, Y, config=ITERATIONS, callbacks=[seen], client=client).run()
+    assert [s.iteration for s in seen.states] == [2, 4]
+    assert seen.states[-1].n_evaluations == sum(i["n_evaluations"] for i in result.islands)
+    assert seen.finished is result
+
+
+def test_a_killed_worker_costs_its_island_not_the_search(client):
+    workers = sorted(client.scheduler_info()["workers"])
+
+    def kill_second_worker():
+        pid = client.run(os.getpid, workers=[workers[1]])[workers[1]]
+        os.kill(pid, signal.SIGKILL)
+
+    seen = Observer(kill_second_worker)
+    config = {"search": {"max_iterations": 6, "time_budget": None, "migration_every": 2}}
+    result = Search(X, Y, config=config, callbacks=[seen], client=client).run()
+    assert result.islands_lost == 1 and result.to_dict()["islands_lost"] == 1
+    lost = [isl for isl in result.islands if isl["lost"]]
+    assert lost[0]["worker"] == workers[1] and lost[0]["iterations"] == 2
+    survivor = [isl for isl in result.islands if not isl["lost"]][0]
+    assert survivor["iterations"] == 6
+    assert any(h.get("islands_lost") == [lost[0]["island"]] for h in result.history)
+    assert result.best is not None and result.best.r2 > 0.99
+    # every candidate of the front as it stood when the worker died is kept (or bettered) in the result
+    for c in seen.states[0].front:
+        assert any(f.complexity <= c.complexity and f.loss <= c.loss * (1 + 1e-3) + 1e-12 for f in result.front)
+
+
+def test_sigterm_stops_every_island_and_keeps_the_global_best(client):
+    seen = Observer(lambda: os.kill(os.getpid(), signal.SIGTERM))
+    t0 = time.monotonic()
+    result = Search(X, Y, config={"search": {"time_budget": 60, "iteration_seconds": 0.5,
+                                                       "migration_every": 1}}, callbacks=[seen],
+                    client=client).run()
+    assert time.monotonic() - t0 < 30
+    assert result.interrupted and result.stop_reason == "interrupted"
+    assert result.best is not None and result.best.valid
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_time_budget_holds_with_islands(client):
+    result = Search(X, Y, config={"search": {"time_budget": 3}}, client=client).run()
+    assert result.stop_reason == "time_budget"
+    assert result.elapsed < 3 * 1.1
+    assert all(isl["iterations"] >= 1 for isl in result.islands)
+
+
+def test_estimator_n_jobs_and_client(client):
+    from sklearn.base import clone
+
+    from symdescent import SymbolicRegressor
+
+    est = SymbolicRegressor(max_iterations=2, time_budget=None, random_state=0, n_jobs=2, client=client)
+    assert est.build_config().search.workers == 2
+    assert SymbolicRegressor(n_jobs=-1).build_config().search.workers == "auto"
+    assert SymbolicRegressor().build_config().search.workers == 1
+    est.fit(X, Y)
+    assert len(est.result_.islands) == 2 and est.score(X, Y) > 0.99
+    assert clone(est).client is client  # a live connection is shared, never deep-copied
+    assert "client" not in est.to_dict()["params"]
+    with pytest.raises(ValueError, match="n_jobs"):
+        SymbolicRegressor(n_jobs=0).fit(X, Y)
+
+
+def test_workers_start_a_local_cluster_of_their_own():
+    config = {"search": {"max_iterations": 2, "time_budget": None, "workers": 2}}
+    t0 = time.monotonic()
+    result = Search(X, Y, config=config).run()
+    wall = time.monotonic() - t0
+    assert [isl["iterations"] for isl in result.islands] == [2, 2]
+    startup = max(isl["startup_s"] for isl in result.islands)
+    assert 0 < startup < wall and result.elapsed < wall - startup + 0.5  # start-up is outside the budget's clock
+
+
+def test_one_worker_imports_no_dask():
+    code = textwrap.dedent("""
+        import sys
+        import numpy as np
+        from symdescent import SymbolicRegressor
+        X = np.random.default_rng(0).uniform(1, 3, size=(50, 2))
+        SymbolicRegressor(max_iterations=1, time_budget=None, n_jobs=1).fit(X, X[:, 0] * X[:, 1])
+        print(sorted(m for m in sys.modules if m.split(".")[0] in ("dask", "distributed")))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("workers", [-1, "all", 1.5, True])
+def test_bad_workers_are_config_errors(workers):
+    with pytest.raises(ConfigError, match="search.workers"):
+        config_from_dict({"search": {"workers": workers}})
+
+
+@pytest.mark.parametrize("address", ["", "http://host:8786", "tcp://", "tcp://host:port", "tcp://host:99999",
+                                     " tcp://host:8786"])
+def test_bad_scheduler_addresses_are_config_errors(address):
+    with pytest.raises(ConfigError, match="search.scheduler"):
+        config_from_dict({"search": {"scheduler": address}})
+
+
+def test_good_settings_are_accepted():
+    sc = config_from_dict({"search": {"workers": "auto", "scheduler": "tcp://10.0.0.5:8786",
+                                      "migration_every": 3, "migration_size": 0}}).search
+    assert (sc.workers, sc.scheduler, sc.migration_every, sc.migration_size) == ("auto", "tcp://10.0.0.5:8786", 3, 0)
+    for bad in ({"migration_every": 0}, {"migration_size": -1}):
+        with pytest.raises(ConfigError):
+            config_from_dict({"search": bad})
+
+
+def test_unreachable_scheduler_is_a_config_error(monkeypatch):
+    from symdescent import islands
+    from symdescent.islands import open_client
+
+    monkeypatch.setattr(islands, "CONNECT_TIMEOUT", "1s")
+
+    sc = config_from_dict({"search": {"scheduler": "tcp://127.0.0.1:1"}}).search
+    with pytest.raises(ConfigError, match="cannot reach the Dask scheduler"):
+        open_client(sc)
+
+
+def test_cli_takes_workers_and_scheduler():
+    from symdescent.cli import build_parser
+
+    args = build_parser().parse_args(["fit", "d.csv", "--target", "y", "--workers", "auto",
+                                      "--scheduler", "tcp://h:8786"])
+    assert (args.workers, args.scheduler) == ("auto", "tcp://h:8786")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["fit", "d.csv", "--target", "y", "--workers", "many"])
+
+
+@pytest.mark.parametrize("name", ["symdescent.islands", "symdescent.config"])
+def test_docstring_examples(name):
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0
