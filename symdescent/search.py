@@ -34,7 +34,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from symdescent.config import Config, config_from_dict, load_config
-from symdescent.data import check_X_y
+from symdescent.data import check_sample_weight, check_X_y
 from symdescent.errors import PluginError
 from symdescent.evaluation import Evaluator
 from symdescent.expr import Expression
@@ -68,6 +68,12 @@ class Search:
     callbacks : iterable of objects
         Objects implementing lifecycle hooks (``symdescent_iteration_end``,
         ``symdescent_should_stop``, ...) to observe or steer the search.
+    sample_weight : array-like, shape (n,), optional
+        Non-negative weights of the rows (see
+        :func:`~symdescent.data.check_sample_weight`): constant fitting,
+        losses, R², the scorer and the final polish use the weighted mean
+        squared error; rows of weight 0 take no part.  None (or uniform
+        weights): the unweighted search, bit for bit.
     client : distributed.Client, optional
         Run :meth:`run` as an island search on this Dask cluster (see
         :mod:`symdescent.islands`), whatever ``search.workers`` says; the
@@ -77,8 +83,10 @@ class Search:
     def __init__(self, X, y, *, variable_names: Sequence[str] | None = None,
                  config: Config | Mapping[str, Any] | str | Path | None = None,
                  plugins: Iterable[PluginInfo] = (), callbacks: Iterable[object] = (),
-                 registry: Registry | None = None, client: Any = None):
+                 registry: Registry | None = None, client: Any = None, sample_weight=None):
         X, y, names = check_X_y(X, y, variable_names)
+        #: the validated weights (mean 1), or None for an unweighted search
+        self.sample_weight = check_sample_weight(sample_weight, X.shape[0])
         self.config = resolve_config(config)
         self.registry = registry if registry is not None else Registry.discover(plugins)
         if registry is not None:
@@ -87,8 +95,9 @@ class Search:
         self.pm = build_manager(self.config, self.registry, callbacks)
         self.client = client
         sc = self.config.search
-        self.evaluator = Evaluator(X, y, sc, derive_rng(sc.seed, "fit-rows"))
-        self.problem = Problem(X, y, names, sc.operators, sc.max_complexity, sc.seed, evaluator=self.evaluator)
+        self.evaluator = Evaluator(X, y, sc, derive_rng(sc.seed, "fit-rows"), sample_weight=self.sample_weight)
+        self.problem = Problem(X, y, names, sc.operators, sc.max_complexity, sc.seed, evaluator=self.evaluator,
+                               sample_weight=self.sample_weight)
         self.evaluator.score_fn = self._score
         self.front = ParetoFront()
         self.iteration = 0

@@ -38,7 +38,11 @@ class Score:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A candidate program: an expression, where it came from, and its score."""
+    """A candidate program: an expression, where it came from, and its score.
+
+    For a table of candidates use :meth:`as_row` (or the estimator's
+    ``pareto_frame()``).
+    """
 
     expression: Expression
     origin: str = ""
@@ -84,6 +88,19 @@ class Candidate:
         }
         return d
 
+    def as_row(self, variable_names: Sequence[str] | None = None) -> dict:
+        """A flat record for a table: ``complexity``, ``loss``, ``r2`` and ``expression``
+        (the sympy string of :meth:`to_dict`).
+
+        ``pandas.DataFrame(front)`` would unpack the dataclass fields (token
+        lists and nested scores); ``pandas.DataFrame([c.as_row() for c in front])``,
+        or :meth:`SymbolicRegressor.pareto_frame`, gives the readable table.
+        """
+        from symdescent.expr.sympy_bridge import sympy_string
+
+        return {"complexity": self.complexity, "loss": self.loss, "r2": self.r2,
+                "expression": sympy_string(self.expression.to_sympy(variable_names))}
+
     @classmethod
     def from_dict(cls, d: dict) -> "Candidate":
         expr = Expression.from_dict(d)
@@ -112,6 +129,9 @@ class Problem:
         Candidates above this node count are invalid.
     seed : int
         The search's seed; plugins derive their generators from it.
+    sample_weight : ndarray, shape (n,), or None
+        The rows' weights (mean 1; None: unweighted): losses are weighted mean
+        squared errors, and :attr:`y_var` the weighted variance.
     """
 
     X: np.ndarray
@@ -121,11 +141,14 @@ class Problem:
     max_complexity: int
     seed: int = 0
     evaluator: Callable[[Sequence[Any], str], list[Candidate]] | None = field(default=None, repr=False)
+    sample_weight: np.ndarray | None = field(default=None, repr=False)
     _selected: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "X", _readonly(self.X))
         object.__setattr__(self, "y", _readonly(self.y))
+        if self.sample_weight is not None:
+            object.__setattr__(self, "sample_weight", _readonly(self.sample_weight))
         object.__setattr__(self, "variable_names", tuple(self.variable_names))
         object.__setattr__(self, "operators", tuple(self.operators))
 
@@ -136,6 +159,13 @@ class Problem:
     @property
     def n_features(self) -> int:
         return self.X.shape[1]
+
+    @property
+    def y_var(self) -> float:
+        """The variance of ``y``, weighted by :attr:`sample_weight` (the denominator of R²)."""
+        from symdescent.expr.fit import weighted_var
+
+        return weighted_var(self.y, self.sample_weight)
 
     def relevant_features(self, k: int) -> tuple[int, ...]:
         """The (at most) ``k`` columns most informative about ``y``, in column order.

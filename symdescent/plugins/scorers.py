@@ -35,7 +35,7 @@ class MdlScorer:
     """Minimum description length, in nats: fit bits plus model bits.
 
     ``value = n/2 * ln(max(NMSE, precision)) + k * ln(S) + c/2 * ln(n)``, where
-    NMSE is the mean squared error over the variance of y, ``k`` the node
+    NMSE is the (weighted) mean squared error over the (weighted) variance of y, ``k`` the node
     count, ``S`` the number of symbols (operators, variables, leaves) and
     ``c`` the number of fitted constants (each costs half a log of the data
     size, as in BIC).  Lower is better.
@@ -50,7 +50,7 @@ class MdlScorer:
         if s is None or not s.valid or not math.isfinite(s.loss):
             return Score(float("inf"), candidate.complexity, float("inf"), float("-inf"), False)
         n = problem.n_samples
-        var = float(problem.y.var())
+        var = problem.y_var  # weighted, with sample weights; as the loss is
         nmse = max(s.loss / var, self.precision)
         symbols = len(problem.operators) + problem.n_features + 7
         n_const = candidate.expression.n_constants
