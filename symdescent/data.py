@@ -117,7 +117,8 @@ def check_X_y(X, y, variable_names: Sequence[str] | None = None) -> tuple[np.nda
     if ya.ndim == 2 and ya.shape[1] == 1:
         ya = ya[:, 0]
     if ya.ndim != 1:
-        raise DataError(f"y must be 1-D (n_samples,), got shape {ya.shape}; one target at a time")
+        raise DataError(f"y must be 1-D (n_samples,), got shape {ya.shape}; one target at a time (SymbolicRegressor "
+                        f"also takes (n_samples, n_outputs): one search per column)")
     if ya.shape[0] != Xa.shape[0]:
         raise DataError(f"X has {Xa.shape[0]} samples but y has {ya.shape[0]}")
     if Xa.shape[0] < 2:

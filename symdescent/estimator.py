@@ -67,11 +67,17 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
     Attributes
     ----------
     expression_ : Expression
-        The selected model.
+        The selected model (with several outputs: a list, one per column of ``y``).
     pareto_front_ : list of Candidate
-        The accuracy-complexity front (expression, complexity, loss, r2).
+        The accuracy-complexity front (expression, complexity, loss, r2); with
+        several outputs, a list of fronts.  :meth:`pareto_frame` gives it as a
+        table, :meth:`plot_pareto` as a picture.
     best_ : Candidate
+        (a list with several outputs)
     result_ : SearchResult
+        (a list with several outputs)
+    n_outputs_ : int
+        Columns of ``y``: 1, or k for ``y`` of shape (n, k) (see :meth:`fit`).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when ``X`` was a DataFrame with string column names.  ``predict``
@@ -166,8 +172,37 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         return cfg.with_overrides(search=search, strategy=strategy, plugins=self.plugin_options or {})
 
     # -- fitting -------------------------------------------------------------
-    def fit(self, X, y, variable_names: Sequence[str] | None = None):
-        """Search for a model of ``y``; returns ``self``."""
+    def fit(self, X, y, sample_weight=None, variable_names: Sequence[str] | None = None):
+        """Search for a model of ``y``; returns ``self``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame, shape (n, d)
+        y : array-like, shape (n,) or (n, k)
+            With k >= 2 columns, one search per column (the same settings; the
+            first column searches with the seed itself, column j with a seed
+            derived from it and j): ``predict`` returns shape (n, k),
+            :meth:`sympy` a list, and ``expression_``, ``best_``,
+            ``pareto_front_`` and ``result_`` are lists, one entry per output.
+            A column vector (n, 1) is raveled, with sklearn's
+            ``DataConversionWarning``.
+        sample_weight : array-like, shape (n,), optional
+            Non-negative weights of the rows (relative; not all zero): constant
+            fitting, the loss, R² and model selection use the weighted mean
+            squared error, and rows of weight 0 take no part.  Uniform weights
+            give the unweighted model.
+        variable_names : sequence of str, optional
+            Names of the columns of ``X`` (default: a DataFrame's column names, else x0, x1, ...).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = np.random.default_rng(0).uniform(1, 3, size=(100, 2))
+        >>> Y = np.c_[X[:, 0] * X[:, 1], X[:, 0] + X[:, 1]]
+        >>> est = SymbolicRegressor(max_iterations=3, time_budget=None, random_state=0).fit(X, Y)
+        >>> est.sympy(), est.predict(X).shape
+        ([x0*x1, x0 + x1], (100, 2))
+        """
         from symdescent.search import Search
 
         self._validate_params()
@@ -181,12 +216,44 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
             warnings.warn("A column-vector y was passed when a 1d array was expected; it is raveled to shape (n_samples,)",
                           DataConversionWarning, stacklevel=2)
             y = np.ravel(y)
+        if y is not None and y.ndim == 2 and y.shape[1] >= 2:
+            return self._fit_outputs(X, y, sample_weight, variable_names)
         Xa, ya, names = check_X_y(X, y, variable_names)
         self._check_feature_names(X, reset=True)
         search = Search(Xa, ya, variable_names=names, config=self.build_config(), callbacks=self.callbacks or (),
-                        client=self.client)
+                        client=self.client, sample_weight=sample_weight)
         result = search.run()
         self._set_result(result, Xa.shape[1], names)
+        return self
+
+    def _fit_outputs(self, X, Y, sample_weight, variable_names):
+        """One search per column of ``Y`` (see :meth:`fit`)."""
+        from symdescent.registry import derive_rng
+        from symdescent.search import Search
+
+        if hasattr(Y, "columns"):
+            check_unique_columns(Y.columns, "y")
+        columns = [Y.iloc[:, j] for j in range(Y.shape[1])] if hasattr(Y, "iloc") else list(np.asarray(Y).T)
+        checked = [check_X_y(X, col, variable_names) for col in columns]  # every column before any search
+        self._check_feature_names(X, reset=True)
+        cfg = self.build_config()
+        results = []
+        for j, (Xa, ya, names) in enumerate(checked):
+            seed = cfg.search.seed if j == 0 else int(derive_rng(cfg.search.seed, f"output-{j}").integers(2**31 - 1))
+            search = Search(Xa, ya, variable_names=names, config=cfg.with_overrides(search={"seed": seed}),
+                            callbacks=self.callbacks or (), client=self.client, sample_weight=sample_weight)
+            results.append(search.run())
+        for j, result in enumerate(results):
+            if result.best is None:
+                raise DataError(f"the search for output {j} found no valid expression")
+        Xa, _, names = checked[0]
+        self.result_ = results
+        self.best_ = [r.best for r in results]
+        self.expression_ = [r.best.expression for r in results]
+        self.pareto_front_ = [list(r.front) for r in results]
+        self.n_outputs_ = len(results)
+        self.n_features_in_ = Xa.shape[1]
+        self.variable_names_ = tuple(names)
         return self
 
     def _check_feature_names(self, X, *, reset: bool) -> None:
@@ -220,8 +287,22 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         self.best_ = result.best
         self.expression_ = result.best.expression
         self.pareto_front_ = list(result.front)
+        self.n_outputs_ = 1
         self.n_features_in_ = n_features
         self.variable_names_ = tuple(names)
+
+    def _models(self) -> list[tuple[Candidate, list[Candidate]]]:
+        """``(best, front)`` of each output (one pair for a single output)."""
+        self._check_fitted()
+        if getattr(self, "n_outputs_", 1) == 1:
+            return [(self.best_, self.pareto_front_)]
+        return list(zip(self.best_, self.pareto_front_))
+
+    def _expressions(self, index: int | None) -> list[Expression]:
+        return [best.expression if index is None else front[index].expression for best, front in self._models()]
+
+    def _per_output(self, values: list):
+        return values[0] if getattr(self, "n_outputs_", 1) == 1 else values
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "expression_"):
@@ -232,32 +313,112 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         self._check_fitted()
         self._check_feature_names(X, reset=False)
         Xa = check_X(X, self.n_features_in_, owner=type(self).__name__)
-        return self.expression_.evaluate(Xa)
+        values = [expr.evaluate(Xa) for expr in self._expressions(None)]
+        return values[0] if len(values) == 1 and getattr(self, "n_outputs_", 1) == 1 else np.column_stack(values)
 
     # -- exports ---------------------------------------------------------------
     def sympy(self, index: int | None = None):
-        """The model (or front member ``index``) as a sympy expression over the variable names."""
-        self._check_fitted()
-        expr = self.expression_ if index is None else self.pareto_front_[index].expression
-        return expr.to_sympy(self.variable_names_)
+        """The model (or front member ``index``) as a sympy expression over the variable names
+        (a list of them with several outputs)."""
+        return self._per_output([e.to_sympy(self.variable_names_) for e in self._expressions(index)])
 
     def latex(self, index: int | None = None, precision: int = 4) -> str:
-        self._check_fitted()
-        expr = self.expression_ if index is None else self.pareto_front_[index].expression
-        return expr.to_latex(self.variable_names_, precision=precision)
+        """The model as LaTeX (a list with several outputs)."""
+        return self._per_output([e.to_latex(self.variable_names_, precision=precision)
+                                 for e in self._expressions(index)])
+
+    def torch(self, index: int | None = None, dtype=None):
+        """The model (or front member ``index``) as a :class:`torch.nn.Module` whose constants are a
+        trainable ``nn.Parameter``; ``forward`` takes an ``(n, d)`` tensor of the columns of ``X``.
+        A list with several outputs.  See :meth:`Expression.to_torch <symdescent.expr.Expression.to_torch>`.
+        """
+        return self._per_output([e.to_torch(self.variable_names_, dtype) for e in self._expressions(index)])
+
+    def jax(self, index: int | None = None):
+        """The model as a pure, jit-able jax function ``f(X, params=None)`` (``f.params``: the fitted
+        constants); a list with several outputs.  See :func:`symdescent.expr.export.to_jax`."""
+        return self._per_output([e.to_jax() for e in self._expressions(index)])
+
+    # -- looking at the front -------------------------------------------------------
+    def pareto_frame(self, output: int | None = None):
+        """The Pareto front as a pandas DataFrame sorted by complexity.
+
+        Columns ``complexity``, ``loss``, ``r2``, ``expression`` (the sympy
+        string the JSON holds) and ``chosen`` (the selected model).  With
+        several outputs, ``output`` selects one; None gives all, with an
+        ``output`` column first.
+        """
+        import pandas as pd
+
+        from symdescent.views import front_frame
+
+        models = self._models()
+        if output is not None or len(models) == 1:
+            best, front = models[output or 0]
+            return front_frame(front, best, self.variable_names_)
+        frames = [front_frame(front, best, self.variable_names_) for best, front in models]
+        return pd.concat([f.assign(output=j)[["output", *f.columns]] for j, f in enumerate(frames)],
+                         ignore_index=True)
+
+    def plot_pareto(self, ax=None, output: int = 0):
+        """Plot loss (log scale) against complexity, the chosen model marked and labelled by its formula.
+
+        Returns the matplotlib Axes (see :func:`symdescent.views.plot_front`); ``output`` picks the
+        output of a multi-output model.  Needs matplotlib (a DependencyError says so otherwise).
+        """
+        from symdescent.views import plot_front
+
+        best, front = self._models()[output]
+        return plot_front(front, best, self.variable_names_, ax=ax)
+
+    def _summary_html(self) -> str:
+        from symdescent.views import html_summary
+
+        models = self._models()
+        targets = ["y"] if len(models) == 1 else [f"y{j}" for j in range(len(models))]
+        return html_summary([(t, b, f) for t, (b, f) in zip(targets, models)], self.variable_names_)
+
+    def _repr_html_inner(self):
+        """A fitted model shows its formula and front above scikit-learn's parameter display."""
+        inner = super()._repr_html_inner()
+        return self._summary_html() + inner if hasattr(self, "expression_") else inner
+
+    def _repr_mimebundle_(self, **kwargs):
+        """Extends scikit-learn's bundle: once fitted, the formula (text, LaTeX) and the front (HTML)."""
+        out = super()._repr_mimebundle_(**kwargs)
+        if not hasattr(self, "expression_"):
+            return out
+        from symdescent.cli import readable
+
+        models = self._models()
+        formulas = [readable(best.expression, self.variable_names_) for best, _ in models]
+        out["text/plain"] = out["text/plain"] + "\n" + "\n".join(f"-> {f}" for f in formulas)
+        out["text/html"] = self._summary_html() + out.get("text/html", "")
+        out["text/latex"] = "$" + r" \\ ".join(best.expression.to_latex(self.variable_names_)
+                                                for best, _ in models) + "$"
+        return out
 
     def to_dict(self) -> dict:
-        self._check_fitted()
+        """The fitted model as a JSON-ready record (:meth:`from_dict` reads it back).
+
+        With several outputs, ``outputs`` holds ``{"best", "pareto_front"}`` of
+        each, and ``best`` and ``pareto_front`` are those of the first.
+        """
+        models = self._models()
         names = self.variable_names_
         feature_names = getattr(self, "feature_names_in_", None)
-        return {
+        record = {
             "format": "symdescent-model", "version": FORMAT_VERSION,
             "variable_names": list(names), "n_features_in": self.n_features_in_,
             "feature_names_in": None if feature_names is None else [str(c) for c in feature_names],
-            "best": self.best_.to_dict(names),
-            "pareto_front": [c.to_dict(names) for c in self.pareto_front_],
+            "best": models[0][0].to_dict(names),
+            "pareto_front": [c.to_dict(names) for c in models[0][1]],
             "params": {k: v for k, v in self.get_params().items() if k not in ("callbacks", "client") and _jsonable(v)},
         }
+        if getattr(self, "n_outputs_", 1) > 1:
+            record["outputs"] = [{"best": best.to_dict(names), "pareto_front": [c.to_dict(names) for c in front]}
+                                 for best, front in models]
+        return record
 
     def save(self, path: str | Path) -> None:
         """Write the fitted model as JSON (``load`` reads it back).
@@ -323,6 +484,12 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         est.best_ = best
         est.expression_ = best.expression
         est.pareto_front_ = front
+        est.n_outputs_ = 1
+        if data.get("outputs") is not None:
+            bests, fronts = _outputs(data["outputs"], n)
+            est.best_, est.pareto_front_ = bests, fronts
+            est.expression_ = [b.expression for b in bests]
+            est.n_outputs_ = len(bests)
         est.n_features_in_ = n
         est.variable_names_ = names
         if feature_names is not None:
@@ -343,6 +510,7 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         tags.regressor_tags.poor_score = True
+        tags.target_tags.multi_output = True  # y of shape (n, k): one search per column
         return tags
 
 
@@ -427,6 +595,20 @@ def _candidate(d, where: str, n_features: int) -> Candidate:
     if not isinstance(origin, str):
         raise DataError(f"model record: {where}.origin must be a string, got {_kind(origin)}")
     return Candidate(expr, origin, Score(loss, int(complexity), value, r2))
+
+
+def _outputs(outputs, n_features: int) -> tuple[list[Candidate], list[list[Candidate]]]:
+    """The ``outputs`` field of a multi-output record, every entry checked."""
+    if not isinstance(outputs, list) or len(outputs) < 2:
+        raise DataError(f"model record: outputs must be a list of at least 2 models, got {_kind(outputs)}")
+    bests, fronts = [], []
+    for j, entry in enumerate(outputs):
+        if not isinstance(entry, Mapping) or "best" not in entry or not isinstance(entry.get("pareto_front"), list):
+            raise DataError(f"model record: outputs[{j}] must be an object with 'best' and a 'pareto_front' list")
+        bests.append(_candidate(entry["best"], f"outputs[{j}].best", n_features))
+        fronts.append([_candidate(d, f"outputs[{j}].pareto_front[{i}]", n_features)
+                       for i, d in enumerate(entry["pareto_front"])])
+    return bests, fronts
 
 
 def _jsonable(v) -> bool:

@@ -35,7 +35,7 @@ CASES = [
     ("single row", GOOD_X[:1], GOOD_Y[:1], {}, "n_samples=1"),
     ("no features", np.empty((5, 0)), np.arange(5.0), {}, "0 feature(s)"),
     ("constant y", GOOD_X, np.full(20, 3.0), {}, "y is constant"),
-    ("2-D y", GOOD_X, np.c_[GOOD_Y, GOOD_Y], {}, "y must be 1-D"),
+    ("3-D y", GOOD_X, np.zeros((20, 2, 2)), {}, "y must be 1-D"),
     ("string X", np.array([["a", "b"]] * 20), GOOD_Y, {}, "X contains non-numeric values"),
     ("object y", GOOD_X, np.array(["x"] * 20, dtype=object), {}, "y contains non-numeric values"),
     ("complex X", GOOD_X + 1j, GOOD_Y, {}, "Complex data not supported"),

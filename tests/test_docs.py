@@ -15,6 +15,7 @@ MODULES = [
     "symdescent.front",
     "symdescent.search",
     "symdescent.estimator",
+    "symdescent.views",
 ]
 
 

@@ -16,8 +16,17 @@ def quick(**kw):
     return SymbolicRegressor(**params)
 
 
+#: scikit-learn's checks that cannot hold for this estimator, and why
+EXPECTED_FAILED_CHECKS = {
+    # the check takes weights as frequencies (weight 3 = the row three times, so more rows and more evidence);
+    # symdescent's weights are relative, as weighted least squares' are: all weights 2.0 must give the unweighted
+    # model, and model selection (the MDL and BIC rules) counts rows, which repetition changes
+    "check_sample_weight_equivalence_on_dense_data": "weights are relative, not frequencies (see above)",
+}
+
+
 def test_check_estimator():
-    check_estimator(quick())
+    check_estimator(quick(), expected_failed_checks=EXPECTED_FAILED_CHECKS)
 
 
 def test_fit_predict_sympy(product_data):
