@@ -65,6 +65,15 @@ def test_same_seed_and_iteration_budget_give_identical_fronts(client):
     assert [i["seed"] for i in other.islands] != [i["seed"] for i in a.islands]
 
 
+def test_islands_fit_the_weighted_rows(client):
+    first = np.arange(len(X)) < len(X) // 2
+    y = np.where(first, Y, X[:, 0] / X[:, 1])  # half the rows follow another law
+    weights = np.where(first, 0.0, 2.0)
+    result = Search(X, y, config=ITERATIONS, client=client, sample_weight=weights).run()
+    assert len(result.islands) == 2
+    assert np.allclose(result.best.expression.evaluate(X[~first]), y[~first], rtol=1e-8)
+
+
 class Observer:
     """Sees the global state after every round; optionally does something to the cluster there."""
 

@@ -31,15 +31,13 @@ from __future__ import annotations
 import csv
 import logging
 import os
-import signal
-import threading
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from symdescent import islands
 from symdescent.errors import DataError
 
 COLUMNS = ("method", "problem", "seed", "noise", "status", "r2_test", "r2_train", "accuracy_solution",
@@ -48,9 +46,8 @@ COLUMNS = ("method", "problem", "seed", "noise", "status", "r2_test", "r2_train"
 MAX_MODEL_CHARS = 4000
 #: The ``truth`` of every row of a real table: there is none, and the report tells the black-box track by it.
 NO_TRUTH = "(black-box)"
-#: Each worker runs one task at a time with one thread; libraries must not fan out either.
-THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-              "NUMEXPR_NUM_THREADS": "1", "JULIA_NUM_THREADS": "1"}
+#: Each worker runs one task at a time with one thread; libraries must not fan out either (one home: islands).
+THREAD_ENV = islands.THREAD_ENV
 
 
 @dataclass(frozen=True)
@@ -235,24 +232,7 @@ class Outcome:
 
 def default_workers() -> int:
     """One worker per core this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
-@contextmanager
-def _sigint_ignored():
-    """Ignore Ctrl-C while worker processes are spawned: they inherit it, so only this
-    process sees Ctrl-C and shuts the cluster down in order (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
+    return islands.local_workers("auto")
 
 
 def open_client(scheduler: str | None = None, workers: int | None = None):
@@ -261,7 +241,7 @@ def open_client(scheduler: str | None = None, workers: int | None = None):
 
     if scheduler:
         return Client(scheduler)
-    with _sigint_ignored():
+    with islands.sigint_ignored():
         cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
                                dashboard_address=None, env=dict(THREAD_ENV))
     return Client(cluster)
