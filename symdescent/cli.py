@@ -117,26 +117,12 @@ def _fit(args) -> int:
     return 0
 
 
-def readable(expression, names, digits: int = 6) -> str:
-    """The model as a person reads it: the sympy form the JSON's ``expression`` holds
-    (``m*v**2/2``, not the search's tree ``0.5 * (m * square(v))``), with its
-    decimal constants shown to ``digits`` significant digits."""
-    try:
-        import sympy
-
-        sexpr = expression.to_sympy(names)
-        floats = sexpr.atoms(sympy.Float)
-        if floats:
-            sexpr = sexpr.xreplace({f: sympy.Float(f, digits) for f in floats})
-        return str(sexpr)
-    except (ValueError, OverflowError, RecursionError):  # no sympy form: the exact infix instead
-        return expression.to_infix(names, precision=digits)
-
-
 def _report(result, target: str) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
+
+    from symdescent.expr.sympy_bridge import readable
 
     names = result.variable_names
     console = Console()

@@ -388,7 +388,7 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         out = super()._repr_mimebundle_(**kwargs)
         if not hasattr(self, "expression_"):
             return out
-        from symdescent.cli import readable
+        from symdescent.expr.sympy_bridge import readable
 
         models = self._models()
         formulas = [readable(best.expression, self.variable_names_) for best, _ in models]

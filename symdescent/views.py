@@ -63,7 +63,7 @@ def plot_front(front: Sequence[Candidate], best: Candidate | None, variable_name
     except ImportError:
         raise DependencyError("plotting the Pareto front needs matplotlib, which is not installed: "
                               "pip install matplotlib") from None
-    from symdescent.cli import readable
+    from symdescent.expr.sympy_bridge import readable
 
     members = sorted(front, key=lambda c: c.complexity)
     if ax is None:
