@@ -100,11 +100,8 @@ def _fit(args) -> int:
         return 1
     # one record for the console and the JSON: the same sympy expressions, the same elapsed time
     out = result.to_dict()
-    if not args.quiet:
-        _report(result, args.target)
-    else:
-        print(out["best"]["expression"])
-    if args.json:
+    best_expression = out["best"]["expression"]
+    if args.json:  # the file first: a closed or broken stdout (`| head`) must not cost the result
         from symdescent.fileio import write_text_atomic
 
         keys = ("expression", "complexity", "r2", "loss")
@@ -112,8 +109,11 @@ def _fit(args) -> int:
         out["pareto_front"] = [{k: c[k] for k in keys} for c in out["pareto_front"]]
         out["config"] = cfg.to_dict()
         out["target"] = args.target
-        sys.stdout.flush()  # before the file, in case it is /dev/stdout
         write_text_atomic(args.json, json.dumps(out, indent=2) + "\n", "--json file")
+    if not args.quiet:
+        _report(result, args.target)
+    else:
+        print(best_expression)
     return 0
 
 

@@ -126,3 +126,14 @@ def test_losses_are_computed_on_a_seeded_subsample_of_large_data():
 def test_score_rows_below_fit_rows_is_a_config_error():
     with pytest.raises(ConfigError, match="score_rows"):
         Config().with_overrides(search={"score_rows": 10})
+
+
+def test_a_broken_stdout_does_not_cost_the_json(tmp_path):
+    """`symdescent fit ... --json out.json | head -1`: the pipe closes before the report is printed."""
+    out = tmp_path / "out.json"
+    proc = subprocess.Popen([sys.executable, "-m", "symdescent.cli", "fit", str(ROOT / "examples" / "projectile.csv"),
+                             "--target", "R", "--max-iterations", "2", "--json", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=tmp_path)
+    proc.stdout.close()  # a reader that has gone away: the first print meets a broken pipe
+    proc.wait(timeout=240)
+    assert json.loads(out.read_text())["best"]["expression"]
