@@ -164,7 +164,7 @@ def open_client(config: SearchConfig):
     ConfigError
         When the scheduler cannot be reached.
     """
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if config.scheduler is not None:
         try:
@@ -172,8 +172,16 @@ def open_client(config: SearchConfig):
         except (OSError, TimeoutError) as exc:
             raise ConfigError(f"search.scheduler: cannot reach the Dask scheduler at {config.scheduler}: {exc} "
                               "(start one with `dask scheduler` and workers with `dask worker ADDRESS`)") from None
+    return local_client(local_workers(config.workers))
+
+
+def local_client(n_workers: int):
+    """A client to a new ``LocalCluster`` of ``n_workers`` single-threaded worker processes
+    (they ignore Ctrl-C: the caller handles it; close it with :func:`close_client`)."""
+    from distributed import Client, LocalCluster
+
     with sigint_ignored():
-        cluster = LocalCluster(n_workers=local_workers(config.workers), threads_per_worker=1, processes=True,
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                                dashboard_address=None, env=dict(THREAD_ENV))
     return Client(cluster)
 

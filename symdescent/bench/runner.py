@@ -237,21 +237,11 @@ def default_workers() -> int:
 
 def open_client(scheduler: str | None = None, workers: int | None = None):
     """A Dask client: to ``scheduler`` if given, else to a new single-threaded-worker ``LocalCluster``."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if scheduler:
         return Client(scheduler)
-    with islands.sigint_ignored():
-        cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
-                               dashboard_address=None, env=dict(THREAD_ENV))
-    return Client(cluster)
-
-
-def _close(client) -> None:
-    cluster = getattr(client, "cluster", None)
-    client.close()
-    if cluster is not None:
-        cluster.close()
+    return islands.local_client(workers or default_workers())
 
 
 def run_benchmark(runs: Sequence[Run], settings: RunSettings, results: ResultsFile, *, scheduler: str | None = None,
@@ -329,5 +319,5 @@ def run_benchmark(runs: Sequence[Run], settings: RunSettings, results: ResultsFi
             client.cancel(list(futures))
     finally:
         if own:
-            _close(client)
+            islands.close_client(client)
     return out
