@@ -108,14 +108,14 @@ class _FixedProposer:
 
 
 class _SpyRefiner:
-    seen = []
+    """Records the origins of the candidates it is handed, per instance (no state shared between tests)."""
 
     def __init__(self, ctx):
-        pass
+        self.seen = []
 
     @hookimpl
     def symdescent_refine(self, problem, candidates, state):
-        _SpyRefiner.seen.append(tuple(c.origin for c in candidates))
+        self.seen.append(tuple(c.origin for c in candidates))
         return []
 
 
@@ -127,9 +127,16 @@ def test_inline_plugins_and_origins(product_data):
     X, y = product_data
     cfg = {"search": {"time_budget": None, "max_iterations": 2},
            "strategy": {"proposers": ["fixed"], "refiners": ["spy"]}}
-    r = Search(X, y, config=cfg, plugins=[FIXED, SPY]).run()
+    spies = []
+
+    def make_spy(ctx):
+        spies.append(_SpyRefiner(ctx))
+        return spies[-1]
+
+    spy = PluginInfo(name="spy", description="test", refiner=make_spy)
+    r = Search(X, y, config=cfg, plugins=[FIXED, spy]).run()
     assert r.best.origin == "fixed" and r.best.r2 > 0.999999
-    assert _SpyRefiner.seen and _SpyRefiner.seen[0][0] == "fixed"
+    assert len(spies) == 1 and spies[0].seen and spies[0].seen[0][0] == "fixed"
 
 
 def test_unselected_plugins_take_no_part(product_data):
