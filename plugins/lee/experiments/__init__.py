@@ -1,0 +1,12 @@
+"""Experiment scripts that measure an exported LEE model; none of them is needed to use it.
+
+* :mod:`~symdescent_lee.experiments.latency`: inference latency, onnxruntime against torch eager
+  (``python -m symdescent_lee.experiments.latency``);
+* :mod:`~symdescent_lee.experiments.heldout`: skeleton recovery on unseen synthetic problems
+  (``python -m symdescent_lee.experiments.heldout``);
+* :mod:`~symdescent_lee.experiments.ablation`: the search variants on benchmark problems
+  (``python -m symdescent_lee.experiments.ablation``).
+
+They drive the runtime through its public methods only, and import
+:mod:`symdescent_lee.training` where they compare with torch or draw synthetic data.
+"""
