@@ -78,7 +78,7 @@ def read_manifest(model_dir) -> dict:
     model_dir = Path(model_dir)
     mpath = model_dir / "manifest.json"
     if not mpath.is_file():
-        raise PluginError(f"LEE model: {mpath} not found (export with `python -m symdescent_lee.export`)")
+        raise PluginError(f"LEE model: {mpath} not found (export with `python -m symdescent_lee.training.export`)")
     path = model_file(model_dir, "manifest.json", "manifest.json")
     try:
         if path.stat().st_size > MAX_MANIFEST_BYTES:

@@ -2,7 +2,7 @@
 
 This module never imports torch (the tests check it in a subprocess with
 torch blocked).  ``LeeRuntime.load(model_dir)`` reads ``manifest.json`` as
-written by :mod:`symdescent_lee.export`, verifies every file against its
+written by :mod:`symdescent_lee.training.export`, verifies every file against its
 SHA-256 and the vocabulary against this package, and opens one onnxruntime
 session per graph.  Then:
 
@@ -35,7 +35,7 @@ from symdescent.expr.evaluate import evaluate_tokens
 from symdescent.expr.expression import Expression
 from symdescent_lee import encoding as enc
 from symdescent_lee import vocab
-from symdescent_lee.data import _linear_fit, strip_scaling
+from symdescent_lee.training.data import _linear_fit, strip_scaling
 from symdescent_lee.manifest import GRAPHS, model_file, read_manifest
 
 MAX_TOKENS = vocab.MAX_LEN - 1  # tree tokens; EOS takes the last position
@@ -51,7 +51,7 @@ class Proposal(NamedTuple):
 
 @dataclass(frozen=True)
 class Prepared:
-    """Data prepared like :func:`symdescent_lee.data.assemble` does for one sample."""
+    """Data prepared like :func:`symdescent_lee.training.data.assemble` does for one sample."""
 
     X: np.ndarray  # (n, d) subsampled inputs
     y: np.ndarray  # (n,) subsampled targets
@@ -214,7 +214,7 @@ class LeeRuntime:
 
         Each candidate is evaluated on the (subsampled) points and fitted to
         ``y`` by linear scaling, and its tokens are given without root scaling
-        (:func:`symdescent_lee.data.strip_scaling`), as in training.  A
+        (:func:`symdescent_lee.training.data.strip_scaling`), as in training.  A
         candidate that evaluates to a non-finite value is encoded as no
         candidate.
         """

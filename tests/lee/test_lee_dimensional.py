@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from symdescent.expr import ops
-from symdescent_lee.data import DataConfig, SyntheticGenerator
-from symdescent_lee.dimensional import TRANSCENDENTAL, DimensionalSampler, cancels
+from symdescent_lee.training.data import DataConfig, SyntheticGenerator
+from symdescent_lee.training.dimensional import TRANSCENDENTAL, DimensionalSampler, cancels
 
 
 def dimension_of(tokens, dims):

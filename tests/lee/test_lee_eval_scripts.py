@@ -14,7 +14,7 @@ from symdescent.config import config_from_dict
 from symdescent.expr import parse
 from symdescent.expr.fit import strip_scaling
 from symdescent.registry import Registry, build_manager
-from symdescent_lee import ablation, heldout
+from symdescent_lee.experiments import ablation, heldout
 from symdescent_lee.plugin import default_model_dir
 from symdescent_lee.runtime import Proposal
 
@@ -83,7 +83,7 @@ def test_heldout_cli_writes_json_without_torch(tmp_path):
     code = textwrap.dedent(f"""
         import sys
         sys.modules["torch"] = None  # importing torch now fails
-        from symdescent_lee import heldout
+        from symdescent_lee.experiments import heldout
         sys.exit(heldout.main(["--n", "3", "--samples", "4", "--quiet", "--json", {str(out)!r}]))
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -1,4 +1,4 @@
-"""LEE ONNX export and the torch-free runtime (symdescent_lee.export, symdescent_lee.runtime).
+"""LEE ONNX export and the torch-free runtime (symdescent_lee.training.export, symdescent_lee.runtime).
 
 One tiny model is trained for a few steps and exported once per session; the
 tests compare every graph with torch, check cached decoding, the manifest's
@@ -27,11 +27,11 @@ from symdescent.expr.evaluate import evaluate_tokens  # noqa: E402
 from symdescent.expr.expression import Expression, validate_prefix  # noqa: E402
 from symdescent_lee import encoding as enc  # noqa: E402
 from symdescent_lee import vocab  # noqa: E402
-from symdescent_lee.data import DataConfig, SyntheticGenerator, _linear_fit, assemble, strip_scaling  # noqa: E402
-from symdescent_lee.export import export_model  # noqa: E402
-from symdescent_lee.model import ModelConfig, fit_loss_and_grad, z_grad_fn  # noqa: E402
+from symdescent_lee.training.data import DataConfig, SyntheticGenerator, _linear_fit, assemble, strip_scaling  # noqa: E402
+from symdescent_lee.training.export import export_model  # noqa: E402
+from symdescent_lee.training.model import ModelConfig, fit_loss_and_grad, z_grad_fn  # noqa: E402
 from symdescent_lee.runtime import LeeRuntime  # noqa: E402
-from symdescent_lee.train import TrainConfig, build, losses, to_tensors  # noqa: E402
+from symdescent_lee.training.train import TrainConfig, build, losses, to_tensors  # noqa: E402
 
 TINY = ModelConfig(d_model=32, n_heads=4, n_latent=3, point_hidden=32, token_layers=1, decoder_layers=2,
                    ff=64, eval_hidden=32)
@@ -438,7 +438,7 @@ print("ok", len(props))
 
 @pytest.mark.slow
 def test_export_cli_from_checkpoint(tiny, tmp_path):
-    from symdescent_lee.train import save_checkpoint
+    from symdescent_lee.training.train import save_checkpoint
 
     model, _, opt, cfg = tiny
     ckpt = tmp_path / "checkpoint.pt"
@@ -446,7 +446,7 @@ def test_export_cli_from_checkpoint(tiny, tmp_path):
     out = tmp_path / "exported"
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    res = subprocess.run([sys.executable, "-m", "symdescent_lee.export", "--checkpoint", str(ckpt), "--out", str(out)],
+    res = subprocess.run([sys.executable, "-m", "symdescent_lee.training.export", "--checkpoint", str(ckpt), "--out", str(out)],
                          capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     m = json.loads((out / "manifest.json").read_text())

@@ -9,9 +9,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from symdescent_lee.data import DataConfig  # noqa: E402
-from symdescent_lee.model import ModelConfig  # noqa: E402
-from symdescent_lee.train import TrainConfig, annealed_lr, load_checkpoint, lr_at, main  # noqa: E402
+from symdescent_lee.training.data import DataConfig  # noqa: E402
+from symdescent_lee.training.model import ModelConfig  # noqa: E402
+from symdescent_lee.training.train import TrainConfig, annealed_lr, load_checkpoint, lr_at, main  # noqa: E402
 
 TINY = ModelConfig(d_model=32, n_heads=4, n_latent=3, point_hidden=32, token_layers=1, decoder_layers=2,
                    ff=64, eval_hidden=32)

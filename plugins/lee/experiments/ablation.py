@@ -1,6 +1,6 @@
 """The LEE ablation on the Feynman benchmark: which part of LEE earns its keep?
 
-``python -m symdescent_lee.ablation --budget 30 --limit 30 [--problems ID ...] [--out bench_results/lee_ablation]
+``python -m symdescent_lee.experiments.ablation --budget 30 --limit 30 [--problems ID ...] [--out bench_results/lee_ablation]
 [--model-dir DIR] [--variants one_shot,reencode,gradient,lee_descent,descent]``
 
 Every (variant, problem) is one :class:`symdescent.search.Search` on the
@@ -436,7 +436,7 @@ def main(argv=None) -> int:
     from symdescent.errors import SymdescentError
     from symdescent_lee.plugin import default_model_dir
 
-    ap = argparse.ArgumentParser(prog="python -m symdescent_lee.ablation",
+    ap = argparse.ArgumentParser(prog="python -m symdescent_lee.experiments.ablation",
                                  description="The LEE ablation on the Feynman benchmark (see the module docstring).")
     ap.add_argument("--budget", type=float, default=30.0, help="seconds per run (default 30)")
     ap.add_argument("--limit", type=int, default=None, help="the first N problems (after --problems)")

@@ -1,8 +1,8 @@
 """Held-out synthetic evaluation of a LEE export (numpy + onnxruntime only; no torch).
 
-``python -m symdescent_lee.heldout --model-dir DIR --n 300 --seed 987654 [--samples 32] [--json OUT]``
+``python -m symdescent_lee.experiments.heldout --model-dir DIR --n 300 --seed 987654 [--samples 32] [--json OUT]``
 
-Draws ``n`` problems from :class:`~symdescent_lee.data.SyntheticGenerator`
+Draws ``n`` problems from :class:`~symdescent_lee.training.data.SyntheticGenerator`
 with ``DataConfig()`` (``--p-dimensional P``: that share of dimensionally
 homogeneous expressions, as a run trained on them sees) and a data seed that training never uses (training
 draws its batches from seed 0 and its validation batch from seed
@@ -138,7 +138,7 @@ def run(model_dir, n: int, seed: int = DEFAULT_SEED, samples: int = 32, threads:
     """Evaluate ``n`` held-out problems; returns the summary, the settings and the per-problem records."""
     from symdescent.expr import parse
     from symdescent.expr.fit import fit_expression
-    from symdescent_lee.data import DataConfig, SyntheticGenerator
+    from symdescent_lee.training.data import DataConfig, SyntheticGenerator
     from symdescent_lee.runtime import LeeRuntime
 
     if seed in TRAINING_SEEDS:
@@ -201,7 +201,7 @@ def markdown(report: dict) -> str:
 def main(argv=None) -> int:
     from symdescent_lee.plugin import default_model_dir
 
-    ap = argparse.ArgumentParser(prog="python -m symdescent_lee.heldout", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m symdescent_lee.experiments.heldout", description=__doc__.split("\n\n")[0])
     ap.add_argument("--model-dir", default=None, help="exported model folder (default: the shipped model)")
     ap.add_argument("--n", type=int, default=300, help="problems to draw (default 300)")
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED,

@@ -2,8 +2,8 @@
 
 Usage::
 
-    python -m symdescent_lee.latency --model-dir exported_models/lee
-    python -m symdescent_lee.latency --model-dir /tmp/lee --torch      # add the torch eager comparison
+    python -m symdescent_lee.experiments.latency --model-dir exported_models/lee
+    python -m symdescent_lee.experiments.latency --model-dir /tmp/lee --torch      # add the torch eager comparison
 
 Workload (200 points x 5 variables, one thread by default):
 
@@ -133,13 +133,13 @@ def torch_runtime(rt: LeeRuntime, checkpoint: str | None = None) -> LeeRuntime:
     the manifest's checkpoint, or the manifest's untrained seed)."""
     import torch
 
-    from symdescent_lee.model import LeeModel, ModelConfig, z_grad_fn
+    from symdescent_lee.training.model import LeeModel, ModelConfig, z_grad_fn
 
     train = rt.manifest.get("training", {})
     if checkpoint is None and train.get("checkpoint") and Path(train["checkpoint"]).is_file():
         checkpoint = train["checkpoint"]
     if checkpoint is not None:
-        from symdescent_lee.export import load_model
+        from symdescent_lee.training.export import load_model
 
         model, _ = load_model(checkpoint)
     elif train.get("untrained_seed") is not None:

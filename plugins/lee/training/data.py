@@ -24,7 +24,7 @@ from symdescent.expr.generate import GrammarSampler
 from symdescent.expr.variation import canonical_key, canonical_order, fold_constants, mutate
 from symdescent_lee import encoding as enc
 from symdescent_lee import vocab
-from symdescent_lee.dimensional import TRANSCENDENTAL, DimensionalSampler
+from symdescent_lee.training.dimensional import TRANSCENDENTAL, DimensionalSampler
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class DataConfig:
     p_constant: float = 0.15
     p_literal: float = 0.12
     p_symmetric_range: float = 0.25
-    #: share of expressions drawn dimensionally homogeneous (:mod:`symdescent_lee.dimensional`)
+    #: share of expressions drawn dimensionally homogeneous (:mod:`symdescent_lee.training.dimensional`)
     #: instead of from the plain grammar
     p_dimensional: float = 0.0
     unary_weights: dict = field(default_factory=lambda: {

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m symdescent_lee.export --checkpoint runs/lee/checkpoint.pt --out exported_models/lee
+    python -m symdescent_lee.training.export --checkpoint runs/lee/checkpoint.pt --out exported_models/lee
 
 Five graphs are written, each with its own copy of the weights it uses:
 
@@ -37,7 +37,7 @@ from torch import nn
 from symdescent_lee import encoding as enc
 from symdescent_lee import vocab
 from symdescent_lee.manifest import FORMAT, GRAPHS
-from symdescent_lee.model import LeeModel, ModelConfig, count_parameters, fit_loss_and_grad
+from symdescent_lee.training.model import LeeModel, ModelConfig, count_parameters, fit_loss_and_grad
 
 FORMAT_VERSION = 1
 OPSET = 18
@@ -85,7 +85,7 @@ class _Evaluate(nn.Module):
 
 class _FitGrad(nn.Module):
     """The data-fit loss of ``g_eval`` and its gradient in ``z``: a backward pass written
-    out by hand (:func:`symdescent_lee.model.fit_loss_and_grad`), exported as a graph of its own."""
+    out by hand (:func:`symdescent_lee.training.model.fit_loss_and_grad`), exported as a graph of its own."""
 
     def __init__(self, model: LeeModel):
         super().__init__()
@@ -110,7 +110,7 @@ def load_model(checkpoint) -> tuple[LeeModel, dict]:
     """
     if isinstance(checkpoint, LeeModel):
         return checkpoint.eval(), {"config": {"model": checkpoint.cfg.to_dict()}}
-    from symdescent_lee.train import TrainConfig, load_checkpoint
+    from symdescent_lee.training.train import TrainConfig, load_checkpoint
 
     state = load_checkpoint(Path(checkpoint), "cpu")
     cfg = TrainConfig.from_dict(state["config"])

@@ -2,12 +2,12 @@
 
 Usage::
 
-    python -m symdescent_lee.train --out runs/lee --hours 6
-    python -m symdescent_lee.train --out runs/lee --resume     # continue exactly
-    python -m symdescent_lee.train --out runs/lee --compact training/lee_checkpoint.pt
-    python -m symdescent_lee.train --out runs/lee --resume-from training/lee_checkpoint.pt
-    python -m symdescent_lee.train --out runs/lee_final --resume-from runs/lee/checkpoint.pt --anneal-steps 2200
-    python -m symdescent_lee.train --out runs/lee_dim --resume-from runs/lee/checkpoint.pt --set data.p_dimensional=0.5
+    python -m symdescent_lee.training.train --out runs/lee --hours 6
+    python -m symdescent_lee.training.train --out runs/lee --resume     # continue exactly
+    python -m symdescent_lee.training.train --out runs/lee --compact training/lee_checkpoint.pt
+    python -m symdescent_lee.training.train --out runs/lee --resume-from training/lee_checkpoint.pt
+    python -m symdescent_lee.training.train --out runs/lee_final --resume-from runs/lee/checkpoint.pt --anneal-steps 2200
+    python -m symdescent_lee.training.train --out runs/lee_dim --resume-from runs/lee/checkpoint.pt --set data.p_dimensional=0.5
 
 Batch ``k`` is a pure function of the data seed and ``k``, and the checkpoint
 holds the model, the optimiser and the step, so a resumed run continues the
@@ -50,8 +50,8 @@ import torch
 import torch.nn.functional as F
 
 from symdescent_lee import vocab
-from symdescent_lee.data import DataConfig, SyntheticGenerator
-from symdescent_lee.model import LeeModel, ModelConfig, count_parameters
+from symdescent_lee.training.data import DataConfig, SyntheticGenerator
+from symdescent_lee.training.model import LeeModel, ModelConfig, count_parameters
 
 
 @dataclass(frozen=True)
