@@ -90,6 +90,26 @@ def encode_candidate(yhat: np.ndarray | None, y: np.ndarray, y_mean, y_std, has:
     return out.astype(np.float32)
 
 
+def scaled_prediction(f: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """A candidate's values ``f`` at the points, fitted to ``y`` by least squares as ``a * f + b``.
+
+    This is the prediction :func:`encode_candidate` encodes, in training and at
+    inference alike; a constant ``f`` predicts the mean of ``y``.
+
+    >>> scaled_prediction(np.array([0.0, 1.0, 2.0]), np.array([1.0, 3.0, 5.0])).tolist()
+    [1.0, 3.0, 5.0]
+    >>> scaled_prediction(np.ones(3), np.array([1.0, 2.0, 6.0])).tolist()
+    [3.0, 3.0, 3.0]
+    """
+    fc = f - f.mean()
+    with np.errstate(all="ignore"):
+        denom = float(fc @ fc)
+    if not np.isfinite(denom) or denom <= 1e-300:
+        return np.full_like(y, y.mean())
+    a = float(fc @ (y - y.mean())) / denom
+    return a * f + (y.mean() - a * f.mean())
+
+
 def target_y(y: np.ndarray, y_mean, y_std) -> np.ndarray:
     """The evaluation decoder's target: standardised ``y`` (clipped)."""
     return np.clip((y - y_mean) / y_std, -10.0, 10.0).astype(np.float32)

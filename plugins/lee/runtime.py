@@ -33,9 +33,9 @@ from symdescent.errors import DataError, PluginError
 from symdescent.expr import ops
 from symdescent.expr.evaluate import evaluate_tokens
 from symdescent.expr.expression import Expression
+from symdescent.expr.fit import strip_scaling
 from symdescent_lee import encoding as enc
 from symdescent_lee import vocab
-from symdescent_lee.training.data import _linear_fit, strip_scaling
 from symdescent_lee.manifest import GRAPHS, model_file, read_manifest
 
 MAX_TOKENS = vocab.MAX_LEN - 1  # tree tokens; EOS takes the last position
@@ -70,13 +70,127 @@ def _log_softmax(a: np.ndarray) -> np.ndarray:
         return a - m - np.log(np.exp(a - m).sum(axis=-1, keepdims=True))
 
 
+def _grown(cache: list[np.ndarray], length: int) -> list[np.ndarray]:
+    """The cache arrays ``(B, H, T, hd)`` zero-padded to ``length`` positions."""
+    out = []
+    for c in cache:
+        g = np.zeros(c.shape[:2] + (length,) + c.shape[3:], np.float32)
+        g[:, :, : c.shape[2]] = c
+        out.append(g)
+    return out
+
+
+class _Decoder:
+    """Incremental decoding through ``decoder_step``: one call of it per position for all live rows.
+
+    Holds, per live row, the cross-attention keys and values of its latent code
+    (the rows ``rows`` of the ``decoder_init`` output, default all) and the
+    self-attention cache of the tokens fed so far.  The cache starts at
+    ``capacity`` positions (default ``min(8, length)``) and doubles, up to
+    ``length``, when a step reaches its end; each step writes its new keys and
+    values into it in place.
+    """
+
+    def __init__(self, rt: "LeeRuntime", ck, cv, rows=None, *, length: int, capacity: int | None = None):
+        pick = (lambda c: c) if rows is None else (lambda c: c[rows])
+        self.cross_k = [np.ascontiguousarray(pick(ck[i])) for i in range(rt.n_layers)]
+        self.cross_v = [np.ascontiguousarray(pick(cv[i])) for i in range(rt.n_layers)]
+        self.length = int(length)
+        self.capacity = min(8, self.length) if capacity is None else max(1, int(capacity))
+        shape = (self.cross_k[0].shape[0], rt.n_heads, self.capacity, rt.head_dim)
+        self.cache_k = [np.zeros(shape, np.float32) for _ in range(rt.n_layers)]
+        self.cache_v = [np.zeros(shape, np.float32) for _ in range(rt.n_layers)]
+        self._session = rt.sessions["decoder_step"]
+        self._cross_names, self._cache_names = rt._cross_names, rt._cache_names
+
+    def step(self, token: np.ndarray, pos: int) -> np.ndarray:
+        """Feed ``token`` (one per live row) at position ``pos``; returns the next-token logits ``(B, V)``."""
+        if pos >= self.capacity:
+            self.capacity = min(2 * self.capacity, self.length)
+            self.cache_k, self.cache_v = _grown(self.cache_k, self.capacity), _grown(self.cache_v, self.capacity)
+        feeds = {"token": token, "pos": np.array(pos, dtype=np.int64)}
+        feeds.update(zip(self._cross_names[0], self.cross_k))
+        feeds.update(zip(self._cross_names[1], self.cross_v))
+        feeds.update(zip(self._cache_names[0], self.cache_k))
+        feeds.update(zip(self._cache_names[1], self.cache_v))
+        logits, new_k, new_v = self._session.run(None, feeds)
+        for i in range(len(self.cache_k)):
+            self.cache_k[i][:, :, pos] = new_k[i]
+            self.cache_v[i][:, :, pos] = new_v[i]
+        return logits
+
+    def keep(self, rows: np.ndarray) -> None:
+        """Go on with the live rows ``rows`` only, in that order (a row may be repeated)."""
+        self.cross_k = [c[rows] for c in self.cross_k]
+        self.cross_v = [c[rows] for c in self.cross_v]
+        self.cache_k = [c[rows] for c in self.cache_k]
+        self.cache_v = [c[rows] for c in self.cache_v]
+
+
+class _Frontier:
+    """The decoding loop's state, shared by sampling and beam search: the live partial trees and the finished ones.
+
+    Each live row has its tokens so far, its number of open slots, its
+    log-probability and its group (the row of z it decodes).  :meth:`scores`
+    runs one decoder step under the grammar mask; :meth:`advance` extends the
+    chosen rows by the chosen tokens, sets the completed trees aside and goes
+    on with the rest.  Sampling and beam search differ only in what they choose.
+    """
+
+    def __init__(self, decoder: _Decoder, groups: np.ndarray, n_groups: int, allowed: np.ndarray, max_tokens: int):
+        B = len(groups)
+        self.decoder, self.allowed, self.max_tokens = decoder, allowed, max_tokens
+        self.group = groups
+        self.token = np.full(B, vocab.BOS, dtype=np.int64)
+        self.open_slots = np.ones(B, dtype=np.int64)
+        self.seq = np.zeros((B, max_tokens), dtype=np.int64)
+        self.logp = np.zeros(B)
+        self.done: list[tuple[int, float, np.ndarray]] = []  # (group, log_prob, tokens), in the order they finished
+        self.finished: list[list[tuple[float, np.ndarray]]] = [[] for _ in range(n_groups)]  # per group
+
+    def scores(self, pos: int):
+        """One decoder step: ``(logits, log_probs, mask)``, each ``(B, V)``, the logits and
+        log-probabilities -inf where a token cannot lead to a complete tree of at most
+        ``max_tokens`` tokens (or is not allowed)."""
+        logits = self.decoder.step(self.token, pos)
+        room = self.max_tokens - pos - self.open_slots  # arity a is allowed when open - 1 + a <= max_tokens - pos - 1
+        mask = self.allowed[None, :] & (vocab.ARITY[None, :] <= room[:, None])
+        logits = np.where(mask, logits.astype(np.float64), -np.inf)
+        return logits, _log_softmax(logits), mask
+
+    def advance(self, pos: int, choices: np.ndarray, lp: np.ndarray, parents: np.ndarray | None = None) -> bool:
+        """Extend row ``parents[j]`` (default: every live row once, in order) by token ``choices[j]``
+        at position ``pos``, with ``lp`` from :meth:`scores`; False when no row is left to decode."""
+        rows = np.arange(len(choices)) if parents is None else parents
+        new_open = self.open_slots[rows] + vocab.ARITY[choices] - 1
+        new_lp = self.logp[rows] + lp[rows, choices]
+        new_seq = self.seq if parents is None else self.seq[rows]
+        new_seq[:, pos] = choices
+        fin = new_open == 0
+        for j in np.flatnonzero(fin):
+            g, lp_j, seq_j = int(self.group[rows[j]]), float(new_lp[j]), new_seq[j, : pos + 1].copy()
+            self.done.append((g, lp_j, seq_j))
+            self.finished[g].append((lp_j, seq_j))
+        live = np.flatnonzero(~fin)
+        if live.size == 0:
+            return False
+        if parents is None and live.size == len(choices):  # every row goes on: nothing to select
+            self.token, self.open_slots, self.logp, self.seq = choices, new_open, new_lp, new_seq
+            return True
+        sel = rows[live]
+        self.group, self.token, self.open_slots = self.group[sel], choices[live], new_open[live]
+        self.logp, self.seq = new_lp[live], new_seq[live]
+        self.decoder.keep(sel)
+        return True
+
+
 class LeeRuntime:
     """A loaded LEE export.  Create with :meth:`load`."""
 
     def __init__(self, model_dir: Path, manifest: dict, sessions: dict, max_points: int = 200, seed: int = 0):
         self.model_dir = model_dir
         self.manifest = manifest
-        self._s = sessions
+        self.sessions = sessions  # graph name -> onnxruntime session (or anything with its run / get_inputs)
         self.max_points = int(max_points)
         self.seed = int(seed)
         sh = manifest["shapes"]
@@ -91,8 +205,6 @@ class LeeRuntime:
         got = {i.name for i in sessions["decoder_step"].get_inputs()}
         if got != want:
             raise PluginError(f"LEE model: decoder_step inputs {sorted(got)} do not match {L} decoder layers")
-        self._arity = vocab.ARITY
-        self._leaf = vocab.ARITY == 0
 
     # -- loading -----------------------------------------------------------------
     @classmethod
@@ -214,7 +326,7 @@ class LeeRuntime:
 
         Each candidate is evaluated on the (subsampled) points and fitted to
         ``y`` by linear scaling, and its tokens are given without root scaling
-        (:func:`symdescent_lee.training.data.strip_scaling`), as in training.  A
+        (:func:`symdescent.expr.fit.strip_scaling`), as in training.  A
         candidate that evaluates to a non-finite value is encoded as no
         candidate.
         """
@@ -238,7 +350,7 @@ class LeeRuntime:
             f = evaluate_tokens(cand.tokens, cand.constants, prob.X)
             if not np.isfinite(f).all():
                 continue
-            yhat[i] = _linear_fit(f, prob.y)
+            yhat[i] = enc.scaled_prediction(f, prob.y)
             if not np.isfinite(yhat[i]).all():
                 continue
             toks = strip_scaling(cand).tokens
@@ -250,7 +362,7 @@ class LeeRuntime:
 
     def _encode(self, points: np.ndarray, tokens: np.ndarray) -> np.ndarray:
         points = np.ascontiguousarray(points, dtype=np.float32)
-        (z,) = self._s["encoder"].run(None, {"points": points, "tokens": tokens})
+        (z,) = self.sessions["encoder"].run(None, {"points": points, "tokens": tokens})
         return z
 
     # -- grammar -------------------------------------------------------------------
@@ -268,42 +380,17 @@ class LeeRuntime:
                     allowed[vocab.INDEX[name]] = False
         return allowed
 
-    def _mask(self, allowed: np.ndarray, open_slots: np.ndarray, t: int, max_tokens: int) -> np.ndarray:
-        """``(B, V)`` boolean: tokens that keep a completable prefix tree at tree position ``t``."""
-        room = max_tokens - t - open_slots  # arity a is allowed when open - 1 + a <= max_tokens - t - 1
-        return allowed[None, :] & (self._arity[None, :] <= room[:, None])
-
     # -- decoding ------------------------------------------------------------------
     def _cross(self, z: np.ndarray):
         z = np.ascontiguousarray(np.asarray(z, dtype=np.float32).reshape(-1, self.n_latent, self.d_model))
-        ck, cv = self._s["decoder_init"].run(None, {"z": z})
+        ck, cv = self.sessions["decoder_init"].run(None, {"z": z})
         return ck, cv
 
-    def _step(self, token, pos, cross_k, cross_v, cache_k, cache_v):
-        feeds = {"token": token, "pos": np.array(pos, dtype=np.int64)}
-        feeds.update(zip(self._cross_names[0], cross_k))
-        feeds.update(zip(self._cross_names[1], cross_v))
-        feeds.update(zip(self._cache_names[0], cache_k))
-        feeds.update(zip(self._cache_names[1], cache_v))
-        return self._s["decoder_step"].run(None, feeds)
-
-    def _new_cache(self, batch: int, length: int):
-        shape = (batch, self.n_heads, length, self.head_dim)
-        return ([np.zeros(shape, np.float32) for _ in range(self.n_layers)],
-                [np.zeros(shape, np.float32) for _ in range(self.n_layers)])
-
     @staticmethod
-    def _grow(cache, length: int):
-        out = []
-        for c in cache:
-            g = np.zeros(c.shape[:2] + (length,) + c.shape[3:], np.float32)
-            g[:, :, : c.shape[2]] = c
-            out.append(g)
-        return out
-
-    def _proposals(self, seqs, logps, srcs) -> list[Proposal]:
+    def _proposals(finished) -> list[Proposal]:
+        """Unique skeletons from ``(tokens, log_prob, source)`` records, best first (ties: the first found)."""
         best: dict[tuple, Proposal] = {}
-        for seq, lp, src in zip(seqs, logps, srcs):
+        for seq, lp, src in finished:
             toks = tuple(vocab.TOKENS[i] for i in seq)
             old = best.get(toks)
             if old is None or lp > old.log_prob:
@@ -315,6 +402,27 @@ class LeeRuntime:
         if not 1 <= max_tokens <= MAX_TOKENS:
             raise DataError(f"LEE: max_tokens must be 1..{MAX_TOKENS}, got {max_tokens}")
         return max_tokens
+
+    def decode_logits(self, z, tokens, *, capacity: int | None = None) -> np.ndarray:
+        """Next-token logits ``(B, t, V)`` for ``tokens`` ``(B, t)`` fed one position at a time (teacher forcing).
+
+        Row ``b`` of ``tokens`` is decoded from row ``b`` of ``z`` ((B, K, d))
+        by the cached step decoder that :meth:`sample` and :meth:`beam` use,
+        without the grammar mask; ``capacity`` is the first length of its
+        self-attention cache (default ``min(8, t)``, doubled whenever decoding
+        reaches its end).  This is the decoder's full cost for ``t`` tokens: the
+        latency experiment times it, and it must equal the training model's
+        ``decode_logits``.
+        """
+        tokens = np.asarray(tokens, dtype=np.int64)
+        if tokens.ndim != 2 or not 1 <= tokens.shape[1] <= vocab.MAX_LEN:
+            raise DataError(f"LEE: tokens must be (B, t) with 1 <= t <= {vocab.MAX_LEN}, got {tokens.shape}")
+        ck, cv = self._cross(z)
+        if ck.shape[1] != tokens.shape[0]:
+            raise DataError(f"LEE: {ck.shape[1]} rows of z for {tokens.shape[0]} rows of tokens")
+        t = tokens.shape[1]
+        dec = _Decoder(self, ck, cv, length=t, capacity=capacity)
+        return np.stack([dec.step(np.ascontiguousarray(tokens[:, pos]), pos) for pos in range(t)], axis=1)
 
     def sample(self, z, n: int, temperature: float = 1.0, rng=None, *, n_vars: int,
                max_tokens: int | None = None, operators: Sequence[str] | None = None) -> list[Proposal]:
@@ -335,28 +443,9 @@ class LeeRuntime:
         if n <= 0 or nz == 0:
             return []
         src = np.repeat(np.arange(nz), n)
-        B = src.shape[0]
-        cross_k = [np.ascontiguousarray(ck[i][src]) for i in range(self.n_layers)]
-        cross_v = [np.ascontiguousarray(cv[i][src]) for i in range(self.n_layers)]
-        cap = min(8, max_tokens)
-        cache_k, cache_v = self._new_cache(B, cap)
-        token = np.full(B, vocab.BOS, dtype=np.int64)
-        open_slots = np.ones(B, dtype=np.int64)
-        seq = np.zeros((B, max_tokens), dtype=np.int64)
-        logp = np.zeros(B)
-        row = np.arange(B)  # original index of each live row
-        done_seq, done_lp, done_src = [], [], []
+        front = _Frontier(_Decoder(self, ck, cv, src, length=max_tokens), src, nz, allowed, max_tokens)
         for pos in range(max_tokens):
-            if pos >= cap:
-                cap = min(2 * cap, max_tokens)
-                cache_k, cache_v = self._grow(cache_k, cap), self._grow(cache_v, cap)
-            logits, new_k, new_v = self._step(token, pos, cross_k, cross_v, cache_k, cache_v)
-            for i in range(self.n_layers):
-                cache_k[i][:, :, pos] = new_k[i]
-                cache_v[i][:, :, pos] = new_v[i]
-            mask = self._mask(allowed, open_slots, pos, max_tokens)
-            logits = np.where(mask, logits.astype(np.float64), -np.inf)
-            lp = _log_softmax(logits)
+            logits, lp, mask = front.scores(pos)
             if temperature <= 0:
                 choice = lp.argmax(axis=1)
             else:
@@ -367,25 +456,9 @@ class LeeRuntime:
                 bad = ~mask[np.arange(len(choice)), choice]  # rounding at the top of the cdf
                 if bad.any():
                     choice[bad] = lp[bad].argmax(axis=1)
-            logp += lp[np.arange(len(choice)), choice]
-            seq[:, pos] = choice
-            open_slots += self._arity[choice] - 1
-            token = choice
-            fin = open_slots == 0
-            if fin.any():
-                for b in np.flatnonzero(fin):
-                    done_seq.append(seq[b, : pos + 1].copy())
-                    done_lp.append(logp[b])
-                    done_src.append(src[row[b]])
-                keep = np.flatnonzero(~fin)
-                if keep.size == 0:
-                    break
-                token, open_slots, seq, logp, row = token[keep], open_slots[keep], seq[keep], logp[keep], row[keep]
-                cross_k = [c[keep] for c in cross_k]
-                cross_v = [c[keep] for c in cross_v]
-                cache_k = [c[keep] for c in cache_k]
-                cache_v = [c[keep] for c in cache_v]
-        return self._proposals(done_seq, done_lp, done_src)
+            if not front.advance(pos, choice, lp):
+                break
+        return self._proposals((seq, lp, g) for g, lp, seq in front.done)
 
     def beam(self, z, width: int, *, n_vars: int, max_tokens: int | None = None,
              operators: Sequence[str] | None = None) -> list[Proposal]:
@@ -402,36 +475,19 @@ class LeeRuntime:
         if width <= 0 or nz == 0:
             return []
         # start with one live beam per row of z
-        grp = np.arange(nz)
-        cross_k = [np.ascontiguousarray(ck[i]) for i in range(self.n_layers)]
-        cross_v = [np.ascontiguousarray(cv[i]) for i in range(self.n_layers)]
-        cap = min(8, max_tokens)
-        cache_k, cache_v = self._new_cache(nz, cap)
-        token = np.full(nz, vocab.BOS, dtype=np.int64)
-        open_slots = np.ones(nz, dtype=np.int64)
-        seq = np.zeros((nz, max_tokens), dtype=np.int64)
-        logp = np.zeros(nz)
-        finished: list[list[tuple[float, np.ndarray]]] = [[] for _ in range(nz)]
+        front = _Frontier(_Decoder(self, ck, cv, length=max_tokens), np.arange(nz), nz, allowed, max_tokens)
         for pos in range(max_tokens):
-            if pos >= cap:
-                cap = min(2 * cap, max_tokens)
-                cache_k, cache_v = self._grow(cache_k, cap), self._grow(cache_v, cap)
-            logits, new_k, new_v = self._step(token, pos, cross_k, cross_v, cache_k, cache_v)
-            for i in range(self.n_layers):
-                cache_k[i][:, :, pos] = new_k[i]
-                cache_v[i][:, :, pos] = new_v[i]
-            mask = self._mask(allowed, open_slots, pos, max_tokens)
-            lp = _log_softmax(np.where(mask, logits.astype(np.float64), -np.inf))
-            total = logp[:, None] + lp  # (B, V)
+            _, lp, _ = front.scores(pos)
+            total = front.logp[:, None] + lp  # (B, V)
             parents, choices = [], []
             for g in range(nz):
-                rows = np.flatnonzero(grp == g)
+                rows = np.flatnonzero(front.group == g)
                 if rows.size == 0:
                     continue
-                fin = finished[g]
+                fin = front.finished[g]
                 if len(fin) >= width:
                     worst = sorted(fin, key=lambda f: -f[0])[width - 1][0]
-                    if logp[rows].max() <= worst:
+                    if front.logp[rows].max() <= worst:
                         continue  # no live beam can still enter the top `width`
                 flat = total[rows].reshape(-1)
                 k = min(width, int(np.isfinite(flat).sum()))
@@ -444,31 +500,10 @@ class LeeRuntime:
                     choices.append(f % vocab.VOCAB_SIZE)
             if not parents:
                 break
-            parents = np.asarray(parents)
-            choices = np.asarray(choices, dtype=np.int64)
-            new_open = open_slots[parents] + self._arity[choices] - 1
-            new_lp = total[parents, choices]
-            new_seq = seq[parents].copy()
-            new_seq[:, pos] = choices
-            fin = new_open == 0
-            for j in np.flatnonzero(fin):
-                finished[grp[parents[j]]].append((float(new_lp[j]), new_seq[j, : pos + 1].copy()))
-            live = np.flatnonzero(~fin)
-            if live.size == 0:
+            if not front.advance(pos, np.asarray(choices, dtype=np.int64), lp, parents=np.asarray(parents)):
                 break
-            sel = parents[live]
-            grp, token, open_slots, logp, seq = grp[sel], choices[live], new_open[live], new_lp[live], new_seq[live]
-            cross_k = [c[sel] for c in cross_k]
-            cross_v = [c[sel] for c in cross_v]
-            cache_k = [c[sel] for c in cache_k]
-            cache_v = [c[sel] for c in cache_v]
-        seqs, lps, srcs = [], [], []
-        for g, fin in enumerate(finished):
-            for lp_, s in sorted(fin, key=lambda f: -f[0])[:width]:
-                seqs.append(s)
-                lps.append(lp_)
-                srcs.append(g)
-        return self._proposals(seqs, lps, srcs)
+        return self._proposals((seq, lp, g) for g, fin in enumerate(front.finished)
+                               for lp, seq in sorted(fin, key=lambda f: -f[0])[:width])
 
     # -- evaluation decoder ------------------------------------------------------------
     def _query(self, prob: Prepared, B: int):
@@ -481,7 +516,7 @@ class LeeRuntime:
         prob = self.prepare(X, y)
         z = np.ascontiguousarray(np.asarray(z, dtype=np.float32))
         qx, _ = self._query(prob, z.shape[0])
-        (ys,) = self._s["evaluate"].run(None, {"z": z, "x": qx})
+        (ys,) = self.sessions["evaluate"].run(None, {"z": z, "x": qx})
         return ys.astype(np.float64) * prob.y_std + prob.y_mean
 
     def fit_loss(self, z, X, y, *, n_query: int | None = None) -> np.ndarray:
@@ -497,7 +532,7 @@ class LeeRuntime:
             idx = np.sort(np.random.default_rng([self.seed, n, 1]).choice(n, int(n_query), replace=False))
             qx, qy = np.ascontiguousarray(qx[:, idx]), np.ascontiguousarray(qy[:, idx])
         w = np.ones_like(qy)
-        loss, grad = self._s["fit_grad"].run(None, {"z": z, "x": qx, "y": qy, "w": w})
+        loss, grad = self.sessions["fit_grad"].run(None, {"z": z, "x": qx, "y": qy, "w": w})
         return loss, grad
 
     def refine_z(self, z, X, y, steps: int = 5, step_size: float = 0.5, *, n_query: int | None = None):

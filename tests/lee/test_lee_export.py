@@ -22,15 +22,16 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
-from symdescent.errors import PluginError  # noqa: E402
+from symdescent.errors import DataError, PluginError  # noqa: E402
 from symdescent.expr.evaluate import evaluate_tokens  # noqa: E402
 from symdescent.expr.expression import Expression, validate_prefix  # noqa: E402
+from symdescent.expr.fit import strip_scaling  # noqa: E402
 from symdescent_lee import encoding as enc  # noqa: E402
 from symdescent_lee import vocab  # noqa: E402
-from symdescent_lee.training.data import DataConfig, SyntheticGenerator, _linear_fit, assemble, strip_scaling  # noqa: E402
+from symdescent_lee.runtime import LeeRuntime  # noqa: E402
+from symdescent_lee.training.data import DataConfig, SyntheticGenerator, assemble  # noqa: E402
 from symdescent_lee.training.export import export_model  # noqa: E402
 from symdescent_lee.training.model import ModelConfig, fit_loss_and_grad, z_grad_fn  # noqa: E402
-from symdescent_lee.runtime import LeeRuntime  # noqa: E402
 from symdescent_lee.training.train import TrainConfig, build, losses, to_tensors  # noqa: E402
 
 TINY = ModelConfig(d_model=32, n_heads=4, n_latent=3, point_hidden=32, token_layers=1, decoder_layers=2,
@@ -183,23 +184,14 @@ def test_runtime_cached_decoding_equals_teacher_forcing(tiny, rt):
     z = rng.normal(size=(B, model.cfg.n_latent, model.cfg.d_model)).astype(np.float32)
     inp = rng.integers(3, vocab.VOCAB_SIZE, size=(B, t))
     inp[:, 0] = vocab.BOS
-    ck, cv = rt._cross(z)
-    cross_k, cross_v = list(ck), list(cv)
-    cap = 2
-    cache_k, cache_v = rt._new_cache(B, cap)
-    got = []
-    for pos in range(t):
-        if pos >= cap:
-            cap *= 2
-            cache_k, cache_v = rt._grow(cache_k, cap), rt._grow(cache_v, cap)
-        logits, nk, nv = rt._step(inp[:, pos].copy(), pos, cross_k, cross_v, cache_k, cache_v)
-        for i in range(rt.n_layers):
-            cache_k[i][:, :, pos] = nk[i]
-            cache_v[i][:, :, pos] = nv[i]
-        got.append(logits)
+    got = rt.decode_logits(z, inp, capacity=2)  # the cache grows 2 -> 4 -> 8 -> 16 -> 20
+    assert got.shape == (B, t, vocab.VOCAB_SIZE)
     with torch.no_grad():
         ref = model.decode_logits(torch.from_numpy(z), torch.from_numpy(inp)).numpy()
-    assert np.abs(np.stack(got, 1) - ref).max() <= 1e-4
+    assert np.abs(got - ref).max() <= 1e-4
+    np.testing.assert_allclose(rt.decode_logits(z, inp), got, atol=1e-6)  # the cache's first length does not matter
+    with pytest.raises(DataError, match="rows of z"):
+        rt.decode_logits(z, inp[:2])
 
 
 # -- manifest and integrity ------------------------------------------------------------------
@@ -277,7 +269,7 @@ def test_features_match_training_assembly(tiny, rt):
     assert b["has_cand"][0]
     ref = np.concatenate([b["points"][..., : -enc.CAND_FEATURES], b["cand_feats"]], axis=-1)
     Xe, ye = X[:n], y[:n]
-    got = rt.features(Xe, ye, yhat=_linear_fit(f, ye))
+    got = rt.features(Xe, ye, yhat=enc.scaled_prediction(f, ye))
     np.testing.assert_allclose(got, ref, atol=1e-6)
     np.testing.assert_allclose(rt.features(Xe, ye), b["points"], atol=1e-6)
     prob = rt.prepare(Xe, ye)
@@ -290,7 +282,7 @@ def test_features_match_training_assembly(tiny, rt):
         want = model.encode(torch.from_numpy(ref), torch.from_numpy(b["cand_tokens"][:, :L])).numpy()
     assert np.abs(z - want).max() <= 1e-4
     # subsampling is deterministic and bounded
-    small = LeeRuntime(rt.model_dir, rt.manifest, rt._s, max_points=16)
+    small = LeeRuntime(rt.model_dir, rt.manifest, rt.sessions, max_points=16)
     assert small.features(Xe, ye).shape == (1, 16, enc.POINT_FEATURES)
     np.testing.assert_array_equal(small.features(Xe, ye), small.features(Xe, ye))
 
@@ -337,7 +329,7 @@ def test_grammar_constrained_decoding(rt):
     bias[[vocab.PAD, vocab.BOS, vocab.EOS]] = 50.0
     bias[vocab.ARITY == 2] = 20.0
     bias[vocab.VAR_ID[2:]] = 30.0
-    biased = LeeRuntime(rt.model_dir, rt.manifest, {**rt._s, "decoder_step": _Biased(rt._s["decoder_step"], bias)})
+    biased = LeeRuntime(rt.model_dir, rt.manifest, {**rt.sessions, "decoder_step": _Biased(rt.sessions["decoder_step"], bias)})
     for max_tokens in (3, 8, 31):
         props = biased.sample(z, 16, rng=np.random.default_rng(0), n_vars=2, max_tokens=max_tokens)
         lengths = {len(p.expression.tokens) for p in props}
@@ -406,6 +398,26 @@ def test_refine_and_predict(tiny, rt):
     assert pred.shape == (3, len(y)) and np.isfinite(pred).all()
 
 
+def test_latency_experiment_times_the_runtime_and_its_torch_twin(tiny, rt):
+    """latency.py drives the runtime through its public methods only, and its torch twin computes the same."""
+    import copy
+
+    from symdescent_lee.experiments import latency
+
+    eager = latency.torch_runtime(rt, copy.deepcopy(tiny[0]))
+    X, y = _problem()
+    z = rt.encode(X, y)
+    np.testing.assert_allclose(eager.encode(X, y), z, atol=1e-4)
+    tokens = np.full((2, 6), vocab.INDEX["add"], dtype=np.int64)
+    tokens[:, 0] = vocab.BOS
+    zz = np.repeat(z, 2, axis=0)
+    np.testing.assert_allclose(eager.decode_logits(zz, tokens), rt.decode_logits(zz, tokens), atol=1e-4)
+    res = latency.measure(rt, repeats=1, n_candidates=8, n_refine=2, refine_steps=1)
+    assert {key for key, _ in latency.ROWS} <= set(res)
+    assert res["propose"]["unique"] >= 1 and res["full_length_bound"]["wall_ms"] > 0
+    assert "full-length bound" in latency.report(res, None)
+
+
 def test_runtime_runs_without_torch(tiny):
     code = f"""
 import sys
@@ -427,6 +439,8 @@ zc, _ = rt.refine_z(zc, X, y, steps=2)
 assert props and rt.beam(zc, 2, n_vars=2)
 bad = sorted(m for m in sys.modules if m == "torch" or m.startswith("torch."))
 assert not bad, bad
+training = sorted(m for m in sys.modules if m.startswith("symdescent_lee.training"))
+assert not training, training  # inference needs none of the training code, torch-free parts included
 print("ok", len(props))
 """
     env = dict(os.environ)

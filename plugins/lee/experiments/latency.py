@@ -92,17 +92,12 @@ def measure(rt: LeeRuntime, repeats: int = 5, n_candidates: int = 128, n_refine:
     res["sample_from_refined"], _ = _timed(
         lambda: rt.sample(zc, per_z, rng=np.random.default_rng(seed), n_vars=d), repeats)
 
+    # BOS, then "add" at every position: no row ever completes, every step runs on all rows
+    never_done = np.full((n_candidates, MAX_TOKENS), vocab.INDEX["add"], dtype=np.int64)
+    never_done[:, 0] = vocab.BOS
+
     def full_length():
-        ck, cv = rt._cross(np.repeat(z, n_candidates, axis=0))
-        cross_k, cross_v = list(ck), list(cv)
-        cache_k, cache_v = rt._new_cache(n_candidates, vocab.MAX_LEN)
-        token = np.full(n_candidates, vocab.BOS, dtype=np.int64)
-        for pos in range(MAX_TOKENS):
-            logits, nk, nv = rt._step(token, pos, cross_k, cross_v, cache_k, cache_v)
-            for i in range(rt.n_layers):
-                cache_k[i][:, :, pos] = nk[i]
-                cache_v[i][:, :, pos] = nv[i]
-            token = np.full(n_candidates, vocab.INDEX["add"], dtype=np.int64)
+        return rt.decode_logits(np.repeat(z, n_candidates, axis=0), never_done, capacity=vocab.MAX_LEN)
 
     res["full_length_bound"], _ = _timed(full_length, max(1, repeats // 2))
     return res
@@ -171,7 +166,7 @@ def torch_runtime(rt: LeeRuntime, checkpoint: str | None = None) -> LeeRuntime:
     grad = z_grad_fn(model)
     for p in model.parameters():
         p.requires_grad_(False)
-    s = rt._s
+    s = rt.sessions
     names = lambda k: ([i.name for i in s[k].get_inputs()], [o.name for o in s[k].get_outputs()])  # noqa: E731
     sessions = {
         "encoder": _TorchSession(enc_fn, *names("encoder")),

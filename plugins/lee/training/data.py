@@ -19,7 +19,7 @@ import numpy as np
 from symdescent.expr import ops
 from symdescent.expr.evaluate import evaluate_tokens
 from symdescent.expr.expression import Expression
-from symdescent.expr.fit import strip_scaling  # noqa: F401  (re-exported: the runtime encodes candidates with it)
+from symdescent.expr.fit import strip_scaling
 from symdescent.expr.generate import GrammarSampler
 from symdescent.expr.variation import canonical_key, canonical_order, fold_constants, mutate
 from symdescent_lee import encoding as enc
@@ -214,16 +214,6 @@ class SyntheticGenerator:
         return assemble(samples, self.config.n_points)
 
 
-def _linear_fit(f: np.ndarray, y: np.ndarray) -> np.ndarray:
-    fc = f - f.mean()
-    with np.errstate(all="ignore"):
-        denom = float(fc @ fc)
-    if not np.isfinite(denom) or denom <= 1e-300:
-        return np.full_like(y, y.mean())
-    a = float(fc @ (y - y.mean())) / denom
-    return a * f + (y.mean() - a * f.mean())
-
-
 def assemble(samples, n_points: int) -> dict[str, np.ndarray]:
     """Encode a list of ``(target, X, y, d, candidate | None)`` into arrays.
 
@@ -249,7 +239,7 @@ def assemble(samples, n_points: int) -> dict[str, np.ndarray]:
         if cand is not None:
             f = evaluate_tokens(cand.tokens, cand.constants, X[:n_points])
             if np.isfinite(f).all():
-                Yhat[b] = _linear_fit(f, y[:n_points])
+                Yhat[b] = enc.scaled_prediction(f, y[:n_points])
                 has[b] = True
                 ctok[b] = vocab.encode_tokens(strip_scaling(cand).tokens)
     Xe, Ye, Xq, Yq = Xp[:, :n_points], Y[:, :n_points], Xp[:, n_points:], Y[:, n_points:]

@@ -52,124 +52,57 @@ def _all_finite(v):
 
 
 @_jit
-def _mean(v):
+def _weight(w, i):
+    """Row ``i``'s weight: ``w[i]``, or exactly 1.0 when ``w`` is empty (unweighted).
+
+    Every sum below is written once, weighted; an unweighted fit passes the
+    empty :data:`_NO_WEIGHTS` and gets the plain sums bit for bit, since a
+    product with 1.0 is exact and a sum of n ones is n.
+    """
+    return w[i] if w.shape[0] > 0 else 1.0
+
+
+@_jit
+def _mean(v, w):
+    """``sum(w v) / sum(w)`` (the plain mean when ``w`` is empty), with a second pass
+    on pre-divided terms when the sum overflows."""
     n = v.shape[0]
     s = 0.0
+    t = 0.0
     for i in range(n):
-        s += v[i]
-    m = s / n
+        s += _weight(w, i) * v[i]
+        t += _weight(w, i)
+    m = s / t
     if not math.isfinite(m):  # the sum overflowed
         s = 0.0
         for i in range(n):
-            s += v[i] / n
+            if w.shape[0] > 0:
+                s += w[i] / t * v[i]
+            else:
+                s += v[i] / n
         m = s
     return m
 
 
 @_jit
-def _scale(f, y, ymean, use_a, use_b):
+def _scale(f, y, ymean, use_a, use_b, w):
     """Closed-form ``a, b`` for ``a f + b ~ y`` (1 / 0 when unused) and ``f``'s mean.
 
-    A constant ``f`` (spread below ``_DEGENERATE`` times its size) gives
+    ``a, b`` minimise ``sum(w (a f + b - y)**2)`` (plain least squares when
+    ``w`` is empty); ``ymean`` and the returned mean of ``f`` are weighted
+    means, and rows of weight 0 do not count towards ``f``'s spread.  A
+    constant ``f`` (spread below ``_DEGENERATE`` times its size) gives
     ``a = 0, b = mean(y)`` when both are used; a non-finite solution gives the
     same.  Sums are taken on ``f`` divided by its largest entry so that huge
     or tiny values neither overflow nor underflow.
     """
     n = f.shape[0]
     if use_a and use_b:
-        fm = _mean(f)
+        fm = _mean(f, w)
         s = 0.0
         big = abs(fm)
         for i in range(n):
-            s = max(s, abs(f[i] - fm))
-            big = max(big, abs(f[i]))
-        if not (s > _DEGENERATE * big) or not math.isfinite(s):
-            return 0.0, ymean, fm
-        num = 0.0
-        den = 0.0
-        for i in range(n):
-            u = (f[i] - fm) / s
-            num += u * (y[i] - ymean)
-            den += u * u
-        a = num / den / s
-        b = ymean - a * fm
-        if not (math.isfinite(a) and math.isfinite(b)):
-            return 0.0, ymean, fm
-        return a, b, fm
-    if use_a:
-        s = 0.0
-        for i in range(n):
-            s = max(s, abs(f[i]))
-        if not (s > 0.0) or not math.isfinite(s):
-            return 0.0, 0.0, 0.0
-        num = 0.0
-        den = 0.0
-        for i in range(n):
-            u = f[i] / s
-            num += u * y[i]
-            den += u * u
-        a = num / den / s
-        if not math.isfinite(a):
-            return 0.0, ymean, 0.0
-        return a, 0.0, 0.0
-    if use_b:
-        b = 0.0
-        for i in range(n):
-            b += y[i] - f[i]
-        b /= n
-        if not math.isfinite(b):
-            return 0.0, ymean, 0.0
-        return 1.0, b, 0.0
-    return 1.0, 0.0, 0.0
-
-
-@_jit
-def _sse(f, y, a, b):
-    s = 0.0
-    for i in range(f.shape[0]):
-        r = a * f[i] + b - y[i]
-        s += r * r
-    return s if math.isfinite(s) else np.inf
-
-
-@_jit
-def _exact(f, y, a, b):
-    """True when every residual is at the rounding level of its own row."""
-    for i in range(f.shape[0]):
-        p = a * f[i]
-        if not abs(p + b - y[i]) <= _EXACT * (abs(y[i]) + abs(p) + abs(b)):
-            return False
-    return True
-
-
-@_jit
-def _wmean(v, w):
-    """``sum(w v) / sum(w)``, with the same guard against overflow as :func:`_mean`."""
-    s = 0.0
-    t = 0.0
-    for i in range(v.shape[0]):
-        s += w[i] * v[i]
-        t += w[i]
-    m = s / t
-    if not math.isfinite(m):
-        s = 0.0
-        for i in range(v.shape[0]):
-            s += w[i] / t * v[i]
-        m = s
-    return m
-
-
-@_jit
-def _scale_w(f, y, ymean, use_a, use_b, w):
-    """:func:`_scale` for weighted least squares: ``a, b`` minimise ``sum(w (a f + b - y)**2)``;
-    ``ymean`` and the returned mean of ``f`` are weighted means."""
-    n = f.shape[0]
-    if use_a and use_b:
-        fm = _wmean(f, w)
-        s = 0.0
-        big = abs(fm)
-        for i in range(n):
-            if w[i] > 0.0:
+            if _weight(w, i) > 0.0:
                 s = max(s, abs(f[i] - fm))
                 big = max(big, abs(f[i]))
         if not (s > _DEGENERATE * big) or not math.isfinite(s):
@@ -178,8 +111,8 @@ def _scale_w(f, y, ymean, use_a, use_b, w):
         den = 0.0
         for i in range(n):
             u = (f[i] - fm) / s
-            num += w[i] * u * (y[i] - ymean)
-            den += w[i] * u * u
+            num += _weight(w, i) * u * (y[i] - ymean)
+            den += _weight(w, i) * u * u
         a = num / den / s
         b = ymean - a * fm
         if not (math.isfinite(a) and math.isfinite(b)):
@@ -188,7 +121,7 @@ def _scale_w(f, y, ymean, use_a, use_b, w):
     if use_a:
         s = 0.0
         for i in range(n):
-            if w[i] > 0.0:
+            if _weight(w, i) > 0.0:
                 s = max(s, abs(f[i]))
         if not (s > 0.0) or not math.isfinite(s):
             return 0.0, 0.0, 0.0
@@ -196,8 +129,8 @@ def _scale_w(f, y, ymean, use_a, use_b, w):
         den = 0.0
         for i in range(n):
             u = f[i] / s
-            num += w[i] * u * y[i]
-            den += w[i] * u * u
+            num += _weight(w, i) * u * y[i]
+            den += _weight(w, i) * u * u
         a = num / den / s
         if not math.isfinite(a):
             return 0.0, ymean, 0.0
@@ -206,8 +139,8 @@ def _scale_w(f, y, ymean, use_a, use_b, w):
         b = 0.0
         t = 0.0
         for i in range(n):
-            b += w[i] * (y[i] - f[i])
-            t += w[i]
+            b += _weight(w, i) * (y[i] - f[i])
+            t += _weight(w, i)
         b /= t
         if not math.isfinite(b):
             return 0.0, ymean, 0.0
@@ -216,40 +149,29 @@ def _scale_w(f, y, ymean, use_a, use_b, w):
 
 
 @_jit
-def _sse_w(f, y, a, b, w):
+def _sse(f, y, a, b, w):
+    """``sum(w (a f + b - y)**2)`` (plain when ``w`` is empty); ``inf`` when not finite."""
     s = 0.0
     for i in range(f.shape[0]):
         r = a * f[i] + b - y[i]
-        s += w[i] * r * r
+        s += _weight(w, i) * r * r
     return s if math.isfinite(s) else np.inf
 
 
 @_jit
-def _exact_w(f, y, a, b, w):
-    """:func:`_exact` over the rows of positive weight."""
+def _exact(f, y, a, b, w):
+    """True when every residual of a row of positive weight is at the rounding level of its own row."""
     for i in range(f.shape[0]):
         p = a * f[i]
-        if w[i] > 0.0 and not abs(p + b - y[i]) <= _EXACT * (abs(y[i]) + abs(p) + abs(b)):
+        if _weight(w, i) > 0.0 and not abs(p + b - y[i]) <= _EXACT * (abs(y[i]) + abs(p) + abs(b)):
             return False
     return True
 
 
 @_jit
-def _fit_scale_w(f, y, ymean, use_a, use_b, w):
-    """:func:`_fit_scale` with the weighted SSE ``sum(w r**2)``."""
-    a, b, fm = _scale_w(f, y, ymean, use_a, use_b, w)
-    sse = _sse_w(f, y, a, b, w)
-    if (use_a or use_b) and (a != 1.0 or b != 0.0):
-        plain = _sse_w(f, y, 1.0, 0.0, w)
-        if plain <= sse:
-            return 1.0, 0.0, fm, plain
-    return a, b, fm, sse
-
-
-@_jit
-def _fit_scale(f, y, ymean, use_a, use_b):
+def _fit_scale(f, y, ymean, use_a, use_b, w):
     """``a, b, mean(f), SSE`` at the closed-form scaling, or at ``a = 1, b = 0``
-    when that is no worse.
+    when that is no worse (weighted by ``w``; empty: unweighted).
 
     The plain terms win only where rounding spoils the closed form: when ``y``
     spans many orders of magnitude, ``a`` and ``b`` carry errors of a few ulps
@@ -257,10 +179,10 @@ def _fit_scale(f, y, ymean, use_a, use_b):
     fit; without the plain terms the SSE would be rounding noise there and
     the fit could not find the exact constants.
     """
-    a, b, fm = _scale(f, y, ymean, use_a, use_b)
-    sse = _sse(f, y, a, b)
+    a, b, fm = _scale(f, y, ymean, use_a, use_b, w)
+    sse = _sse(f, y, a, b, w)
     if (use_a or use_b) and (a != 1.0 or b != 0.0):
-        plain = _sse(f, y, 1.0, 0.0)
+        plain = _sse(f, y, 1.0, 0.0, w)
         if plain <= sse:
             return 1.0, 0.0, fm, plain
     return a, b, fm, sse
@@ -288,40 +210,28 @@ def _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, dnorm, g, scale,
     vanishes (nothing left to fit).
     """
     k, n = J.shape
-    weighted = sw.shape[0] > 0
     for j in range(k):
         s = 0.0
         for i in range(n):
-            v = a * J[j, i]
-            if weighted:
-                v *= sw[i]
+            v = a * J[j, i] * _weight(sw, i)
             if not math.isfinite(v):
                 v = 0.0
             J[j, i] = v
             s = max(s, abs(v))
         colnorm[j] = s  # size before the projection
-    # orthonormal basis of the outer terms: 1/sqrt(n), then f (centred if 1 is used)
-    if use_b and weighted:  # sw / |sw|
+    # orthonormal basis of the outer terms: sw / |sw| (1 / sqrt(n) unweighted), then sw f (centred if 1 is used)
+    if use_b:
         nw = 0.0
         for i in range(n):
-            nw += sw[i] * sw[i]
+            nw += _weight(sw, i) * _weight(sw, i)
         inv = 1.0 / math.sqrt(nw)
         for j in range(k):
             d = 0.0
             for i in range(n):
-                d += J[j, i] * sw[i]
+                d += J[j, i] * _weight(sw, i)
             d *= inv
             for i in range(n):
-                J[j, i] -= d * inv * sw[i]
-    elif use_b:
-        inv = 1.0 / math.sqrt(n)
-        for j in range(k):
-            d = 0.0
-            for i in range(n):
-                d += J[j, i]
-            d *= inv
-            for i in range(n):
-                J[j, i] -= d * inv
+                J[j, i] -= d * inv * _weight(sw, i)
     if use_a and a != 0.0:
         c = fm if use_b else 0.0
         s = 0.0
@@ -330,9 +240,7 @@ def _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, dnorm, g, scale,
         if s > 0.0 and math.isfinite(s):
             nrm = 0.0
             for i in range(n):
-                q[i] = (f[i] - c) / s
-                if weighted:
-                    q[i] *= sw[i]
+                q[i] = (f[i] - c) / s * _weight(sw, i)
                 nrm += q[i] * q[i]
             nrm = math.sqrt(nrm)
             for i in range(n):
@@ -364,10 +272,7 @@ def _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, dnorm, g, scale,
         cn = 0.0
         for i in range(n):
             v = J[j, i]
-            if weighted:
-                gj += v * sw[i] * (a * f[i] + b - y[i])
-            else:
-                gj += v * (a * f[i] + b - y[i])
+            gj += v * _weight(sw, i) * (a * f[i] + b - y[i])
             cn += v * v
         g[j] = gj
         colnorm[j] = math.sqrt(cn)
@@ -431,8 +336,7 @@ def _solve_damped(A, D, g, lam, h, L):
 def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_iter, w):
     n = X.shape[0]
     k = c0.shape[0]
-    weighted = w.shape[0] > 0  # w: the rows' weights, or empty (unweighted: the plain code path)
-    sw = np.sqrt(w)
+    sw = np.sqrt(w)  # w: the rows' weights, or empty (unweighted)
     d = max(depth, 1)
     XT = _gather_columns(X, columns)
     vstack = np.empty((d, n))
@@ -461,12 +365,10 @@ def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_it
         for j in range(k):
             c[j] = c0[j] if math.isfinite(c0[j]) else 1.0
         return c, 1.0, 0.0, np.inf, False, 0, 0, _STOP_INVALID
-    ymean = _wmean(y, w) if weighted else _mean(y)
-    wsum = float(n)
-    if weighted:
-        wsum = 0.0
-        for i in range(n):
-            wsum += w[i]
+    ymean = _mean(y, w)
+    wsum = 0.0  # the SSE's divisor: n without weights
+    for i in range(n):
+        wsum += _weight(w, i)
     if not math.isfinite(ymean):  # y holds NaN or inf: nothing can be fitted
         for j in range(k):
             c[j] = c0[j] if math.isfinite(c0[j]) else 1.0
@@ -495,12 +397,8 @@ def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_it
             c[j] = c0[j] if math.isfinite(c0[j]) else 1.0
         return c, 1.0, 0.0, np.inf, False, nfev, njev, _STOP_INVALID
 
-    if weighted:
-        a, b, fm, sse = _fit_scale_w(f, y, ymean, use_a, use_b, w)
-        exact = _exact_w(f, y, a, b, w)
-    else:
-        a, b, fm, sse = _fit_scale(f, y, ymean, use_a, use_b)
-        exact = _exact(f, y, a, b)
+    a, b, fm, sse = _fit_scale(f, y, ymean, use_a, use_b, w)
+    exact = _exact(f, y, a, b, w)
     if k == 0 or max_iter <= 0 or not math.isfinite(sse) or exact:
         return c, a, b, sse / wsum, True, nfev, njev, _STOP_START
 
@@ -548,10 +446,8 @@ def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_it
         if finite:
             _eval_into(code, arg, value, c_new, XT, vstack, kind, ref, sval, f)
             nfev += 1
-            if _all_finite(f) and weighted:
-                a_new, b_new, fm_new, sse_new = _fit_scale_w(f, y, ymean, use_a, use_b, w)
-            elif _all_finite(f):
-                a_new, b_new, fm_new, sse_new = _fit_scale(f, y, ymean, use_a, use_b)
+            if _all_finite(f):
+                a_new, b_new, fm_new, sse_new = _fit_scale(f, y, ymean, use_a, use_b, w)
         if sse_new < sse:
             pred = 0.0  # predicted SSE reduction of the damped linear model
             for j in range(k):
@@ -567,7 +463,7 @@ def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_it
             lam *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
             lam = max(lam, 1e-12)
             nu = 2.0
-            if _exact_w(f, y, a, b, w) if weighted else _exact(f, y, a, b):
+            if _exact(f, y, a, b, w):
                 stop = _STOP_EXACT
                 break
             if actual <= _FTOL * sse_old and pred <= _FTOL * sse_old:
@@ -622,7 +518,7 @@ def fit_constants(program, c0, X, y, use_a: bool = True, use_b: bool = True, max
 
     Parameters
     ----------
-    program : Program, sequence of str or Expression
+    program : CompiledProgram, sequence of str or Expression
         Compiled program or prefix tokens.
     c0 : array-like (k,)
         Starting constants.  When ``f`` is non-finite there (or ``c0`` is),
