@@ -73,6 +73,23 @@ def test_weighted_fit_equals_repeated_rows():
     assert weighted_var(y, w) == pytest.approx(np.var(y[rep]), rel=1e-12)
 
 
+@pytest.mark.parametrize("text", ["C * exp(C * x0) + C", "sin(C * x0 + C) * x1", "x0 / (C + x1 ** 2)",
+                                  "log(C * x0 + C) + C * x1", "tanh(C * x1) + C * cos(x0)"])
+def test_unweighted_fit_is_the_weighted_one_with_unit_weights(text):
+    """One Levenberg-Marquardt code path: weights of exactly 1 give the unweighted fit bit for bit
+    (every weighted sum multiplies by 1.0, which is exact), at every budget and choice of outer terms."""
+    rng = np.random.default_rng(7)
+    X = rng.uniform(0.5, 2.5, size=(90, 2))
+    y = 2 * np.sin(X[:, 0]) + X[:, 1] ** 1.5 + rng.normal(0, 0.05, 90)
+    e = parse(text, ["x0", "x1"])
+    c0 = rng.normal(1, 0.5, e.n_constants)
+    for use_a, use_b in ((True, True), (True, False), (False, True), (False, False)):
+        for budget in (0, 5, 100):
+            plain = compiled.fit_constants(e.tokens, c0, X, y, use_a, use_b, budget)
+            ones = compiled.fit_constants(e.tokens, c0, X, y, use_a, use_b, budget, sample_weight=np.ones(90))
+            assert plain[0].tobytes() == ones[0].tobytes() and plain[1:] == ones[1:], (use_a, use_b, budget)
+
+
 def test_compiled_fit_checks_its_weights():
     p = compiled.compile_program(("mul", "C", "x0"))
     X = np.ones((4, 1))
