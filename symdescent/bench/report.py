@@ -149,14 +149,29 @@ def _front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return out
 
 
+def _rate_plot(draw, xlabel: str, title: str, path: str | Path, legend_size: int) -> Path:
+    """The accuracy and the symbolic solution rate side by side; ``draw(ax, column)`` fills one panel."""
+    fig, axes = _canvas(2)
+    for ax, col, name in zip(axes, ("accuracy_rate", "symbolic_rate"), ("accuracy", "symbolic")):
+        draw(ax, col)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(f"{name} solution rate")
+        ax.set_ylim(-0.05, 1.05)
+        ax.grid(alpha=0.3)
+    axes[-1].legend(fontsize=legend_size, loc="best")
+    fig.suptitle(title)
+    fig.savefig(path, dpi=120)
+    return Path(path)
+
+
 def plot_pareto(summary: pd.DataFrame, path: str | Path) -> Path:
     """Solution rates against median complexity, with each noise level's Pareto front."""
-    fig, axes = _canvas(2)
     methods = list(dict.fromkeys(summary["method"]))
     colors = {m: f"C{i % 10}" for i, m in enumerate(methods)}
     markers = "osD^v<>"
     noises = sorted(summary["noise"].unique())
-    for ax, col, name in zip(axes, ("accuracy_rate", "symbolic_rate"), ("accuracy", "symbolic")):
+
+    def draw(ax, col):
         for k, noise in enumerate(noises):
             part = summary[(summary["noise"] == noise) & summary["median_complexity"].notna()]
             for r in part.itertuples(index=False):
@@ -167,34 +182,24 @@ def plot_pareto(summary: pd.DataFrame, path: str | Path) -> Path:
             front = _front(list(zip(part["median_complexity"], part[col])))
             if len(front) > 1:
                 ax.plot(*zip(*front), linestyle="--", color="grey", linewidth=0.8)
-        ax.set_xlabel("median complexity (nodes of the simplified model)")
-        ax.set_ylabel(f"{name} solution rate")
-        ax.set_ylim(-0.05, 1.05)
-        ax.grid(alpha=0.3)
-    axes[-1].legend(fontsize=7, loc="best")
-    fig.suptitle("Accuracy-complexity trade-off (Pareto front dashed)")
-    fig.savefig(path, dpi=120)
-    return Path(path)
+
+    return _rate_plot(draw, "median complexity (nodes of the simplified model)",
+                      "Accuracy-complexity trade-off (Pareto front dashed)", path, legend_size=7)
 
 
 def plot_noise(summary: pd.DataFrame, path: str | Path) -> Path:
     """Accuracy and symbolic solution rates against the noise level, one line per method."""
-    fig, axes = _canvas(2)
     noises = sorted(summary["noise"].unique())
     pos = {n: i for i, n in enumerate(noises)}
-    for ax, col, name in zip(axes, ("accuracy_rate", "symbolic_rate"), ("accuracy", "symbolic")):
+
+    def draw(ax, col):
         for i, (method, g) in enumerate(summary.groupby("method", sort=False)):
             g = g.sort_values("noise")
             ax.plot([pos[n] for n in g["noise"]], g[col], marker="o", color=f"C{i % 10}", label=method)
         ax.set_xticks(range(len(noises)), [f"{n:g}" for n in noises])
-        ax.set_xlabel("target noise σ (× RMS of y, training set only)")
-        ax.set_ylabel(f"{name} solution rate")
-        ax.set_ylim(-0.05, 1.05)
-        ax.grid(alpha=0.3)
-    axes[-1].legend(fontsize=8, loc="best")
-    fig.suptitle("Solution rates versus noise")
-    fig.savefig(path, dpi=120)
-    return Path(path)
+
+    return _rate_plot(draw, "target noise σ (× RMS of y, training set only)", "Solution rates versus noise", path,
+                      legend_size=8)
 
 
 def summarize_blackbox(df: pd.DataFrame) -> pd.DataFrame:

@@ -35,7 +35,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from symdescent import islands
 from symdescent.errors import DataError
@@ -94,7 +94,8 @@ def plan_runs(methods: Sequence, problems: Sequence, seeds: Iterable[int], noise
     return [Run(m, p, int(s), float(n)) for s in seeds for n in noises for p in problems for m in methods]
 
 
-def _fmt(value) -> str:
+def format_cell(value) -> str:
+    """A value as a results CSV holds it: a float by its repr (it reads back exactly), None as empty."""
     if isinstance(value, float):
         return repr(value)
     return "" if value is None else str(value)
@@ -154,38 +155,67 @@ def execute_run(run: Run, settings: RunSettings) -> dict:
 
 
 class ResultsFile:
-    """The results CSV: read on resume, appended to (and flushed) row by row."""
+    """A results CSV with a fixed header: read on resume, appended to (and flushed) row by row.
 
-    def __init__(self, path: str | Path):
+    By default the bench's file (:data:`COLUMNS`).  Another experiment keeps
+    its rows the same way with its own ``columns``, ``kind`` (the name a file
+    with another header is refused under), ``error`` (the exception raised for
+    it) and ``cell`` (a value to its text); the LEE ablation does.
+    """
+
+    def __init__(self, path: str | Path, *, columns: Sequence[str] = COLUMNS,
+                 kind: str = "symdescent bench results file", error: type[Exception] = DataError,
+                 cell: Callable[[object], str] = format_cell):
         self.path = Path(path)
+        self.columns, self.kind, self.error, self.cell = tuple(columns), kind, error, cell
 
     def read(self) -> list[dict]:
         if not self.path.is_file():
             return []
         with open(self.path, newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
-            if tuple(reader.fieldnames or ()) != COLUMNS:
-                raise DataError(f"{self.path} is not a symdescent bench results file (columns differ); "
-                                "choose another --out")
+            if tuple(reader.fieldnames or ()) != self.columns:
+                raise self.error(f"{self.path} is not a {self.kind} (columns differ); choose another --out")
             return list(reader)
 
     def write_all(self, rows: Iterable[dict]) -> None:
         tmp = self.path.with_suffix(".tmp")
         with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, COLUMNS)
+            writer = csv.DictWriter(fh, self.columns)
             writer.writeheader()
-            writer.writerows({k: _fmt(r.get(k)) for k in COLUMNS} for r in rows)
+            writer.writerows({k: self.cell(r.get(k)) for k in self.columns} for r in rows)
         os.replace(tmp, self.path)
 
     def append(self, row: dict) -> None:
         new = not self.path.is_file()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, COLUMNS)
+            writer = csv.DictWriter(fh, self.columns)
             if new:
                 writer.writeheader()
-            writer.writerow({k: _fmt(row.get(k)) for k in COLUMNS})
+            writer.writerow({k: self.cell(row.get(k)) for k in self.columns})
             fh.flush()
+
+    def keep_finished(self, key: Callable[[dict], tuple], redo: Callable[[dict], bool],
+                      check: Callable[[dict], None]) -> set[tuple]:
+        """The keys of the rows kept for a resumed run; the file is rewritten without the others.
+
+        A row is dropped when ``redo(row)`` or when an earlier row has its
+        ``key(row)``; ``check(row)`` raises for a kept row that the resumed
+        run must not be mixed with.
+        """
+        rows = self.read()
+        keep, done = [], set()
+        for r in rows:
+            k = key(r)
+            if redo(r) or k in done:
+                continue
+            check(r)
+            keep.append(r)
+            done.add(k)
+        if len(keep) != len(rows):
+            self.write_all(keep)
+        return done
 
     def resume(self, settings: RunSettings, retry_errors: bool = False,
                samples: dict[str, int] | None = None) -> set[tuple]:
@@ -201,22 +231,17 @@ class ResultsFile:
             count: mixing them would make the comparison meaningless.
         """
         samples = samples or {}
-        rows = self.read()
-        keep, done = [], set()
-        for r in rows:
-            key = run_key(r["method"], r["problem"], r["seed"], r["noise"])
-            redo = r["status"] == "unavailable" or (retry_errors and r["status"] == "error")
-            if redo or key in done:
-                continue
+
+        def check(r: dict) -> None:
             expected = samples.get(r["problem"], settings.n_samples)
             if float(r["budget_s"]) != settings.budget or int(r["n_samples"]) != expected:
                 raise DataError(f"{self.path} holds runs with budget {r['budget_s']} s and {r['n_samples']} samples, "
                                 f"not {settings.budget} s and {expected}; use another --out to compare")
-            keep.append(r)
-            done.add(key)
-        if len(keep) != len(rows):
-            self.write_all(keep)
-        return done
+
+        return self.keep_finished(
+            key=lambda r: run_key(r["method"], r["problem"], r["seed"], r["noise"]),
+            redo=lambda r: r["status"] == "unavailable" or (retry_errors and r["status"] == "error"),
+            check=check)
 
 
 @dataclass

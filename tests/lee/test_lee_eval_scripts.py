@@ -155,6 +155,30 @@ def test_ablation_rows_summary_and_resume(tmp_path):
         ablation.run_ablation(["one_shot"], problems, tmp_path, **{**kw, "budget": 2.0})
 
 
+def test_ablation_results_file_resume_rules(tmp_path):
+    """The ablation keeps its rows in the bench's ResultsFile: its header, its resume rule, its error."""
+    results = ablation.results_file(tmp_path / "results.csv")
+    base = dict(budget_s=1.0, n_samples=1000, seed=0, lee_model="m1", round_losses=[0.5, float("nan")])
+    for variant, problem, status in (("one_shot", "p1", "ok"), ("one_shot", "p1", "ok"), ("reencode", "p1", "error"),
+                                     ("descent", "p2", "ok")):
+        results.append(dict(base, variant=variant, problem=problem, status=status,
+                            lee_model="" if variant == "descent" else "m1"))
+    assert results.read()[0]["round_losses"] == "[0.5, null]"
+    with pytest.raises(ablation.AblationError, match="model m1, not m2"):
+        ablation.resume(results, 1.0, 1000, 0, "m2")
+    with pytest.raises(ablation.AblationError, match="seed 0, not 1.0 s, 1000 and 1"):
+        ablation.resume(results, 1.0, 1000, 1, "m1")
+    assert ablation.resume(results, 1.0, 1000, 0, "m1") == {("one_shot", "p1"), ("reencode", "p1"), ("descent", "p2")}
+    assert len(results.read()) == 3  # the repeated row is dropped from the file
+    assert ablation.resume(results, 1.0, 1000, 0, "m1", retry_errors=True) == {("one_shot", "p1"), ("descent", "p2")}
+    assert [r["status"] for r in results.read()] == ["ok", "ok"]
+    from symdescent.bench.runner import ResultsFile
+
+    ResultsFile(tmp_path / "bench.csv").append({"method": "a", "problem": "p1"})
+    with pytest.raises(ablation.AblationError, match="not a LEE ablation results file"):
+        ablation.results_file(tmp_path / "bench.csv").read()
+
+
 def test_ablation_cli_rejects_unknown_variant(tmp_path, capsys):
     assert ablation.main(["--variants", "one_shot,bogus", "--out", str(tmp_path), "--limit", "1"]) == 2
     assert "bogus" in capsys.readouterr().err

@@ -71,17 +71,17 @@ if __name__ == "__main__":  # before numpy loads: one thread, as the bench's wor
         _os.environ.setdefault(_k, "1")
 
 import argparse
-import csv
 import hashlib
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from symdescent.bench.runner import ResultsFile, format_cell
 
 #: the issue's ablation, run by default
 DEFAULT_VARIANTS = ("one_shot", "reencode", "gradient", "lee_descent", "descent")
@@ -136,11 +136,10 @@ def model_id(model_dir: Path) -> str:
 # -- one run -------------------------------------------------------------------
 
 def _fmt(value) -> str:
-    if isinstance(value, float):
-        return repr(value)
+    """A results cell: lists (the loss histories) as JSON with non-finite values as null, else as the bench writes."""
     if isinstance(value, (list, tuple)):
         return json.dumps([v if v is None or math.isfinite(v) else None for v in value])
-    return "" if value is None else str(value)
+    return format_cell(value)
 
 
 def _normalised(losses, var_y: float) -> list:
@@ -200,65 +199,31 @@ def run_one(variant: str, problem, *, budget: float, model_dir: Path, lee_model:
 
 # -- the results file -------------------------------------------------------------
 
-class Results:
-    """``results.csv``: read on resume, appended to (and flushed) row by row."""
+def results_file(path: Path) -> ResultsFile:
+    """``results.csv``: the bench's results file with the ablation's columns, read on resume, appended row by row."""
+    return ResultsFile(path, columns=COLUMNS, kind="LEE ablation results file", error=AblationError, cell=_fmt)
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
 
-    def read(self) -> list[dict]:
-        if not self.path.is_file():
-            return []
-        with open(self.path, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            if tuple(reader.fieldnames or ()) != COLUMNS:
-                raise AblationError(f"{self.path} is not a LEE ablation results file (columns differ); "
-                                    "choose another --out")
-            return list(reader)
+def resume(results: ResultsFile, budget: float, n_samples: int, seed: int, lee_model: str,
+           retry_errors: bool = False) -> set:
+    """Keys ``(variant, problem)`` of the rows to keep; drops errors when ``retry_errors``.
 
-    def write_all(self, rows) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, COLUMNS)
-            writer.writeheader()
-            writer.writerows({k: r.get(k, "") for k in COLUMNS} for r in rows)
-        os.replace(tmp, self.path)
+    Raises AblationError when kept rows were made with another budget,
+    sample count, seed or LEE model: mixing them would mean nothing.
+    """
 
-    def append(self, row: dict) -> None:
-        new = not self.path.is_file()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, COLUMNS)
-            if new:
-                writer.writeheader()
-            writer.writerow({k: _fmt(row.get(k)) for k in COLUMNS})
-            fh.flush()
+    def check(r: dict) -> None:
+        same = (float(r["budget_s"]) == float(budget) and int(r["n_samples"]) == int(n_samples)
+                and int(r["seed"]) == int(seed))
+        if not same:
+            raise AblationError(f"{results.path} holds runs with budget {r['budget_s']} s, {r['n_samples']} samples "
+                                f"and seed {r['seed']}, not {budget} s, {n_samples} and {seed}; use another --out")
+        if r["lee_model"] and r["lee_model"] != lee_model:
+            raise AblationError(f"{results.path} holds LEE runs of model {r['lee_model']}, not {lee_model} "
+                                "(the model changed); use another --out")
 
-    def resume(self, budget: float, n_samples: int, seed: int, lee_model: str, retry_errors: bool = False) -> set:
-        """Keys ``(variant, problem)`` of the rows to keep; drops errors when ``retry_errors``.
-
-        Raises AblationError when kept rows were made with another budget,
-        sample count, seed or LEE model: mixing them would mean nothing.
-        """
-        rows = self.read()
-        keep, done = [], set()
-        for r in rows:
-            key = (r["variant"], r["problem"])
-            if key in done or (retry_errors and r["status"] == "error"):
-                continue
-            same = (float(r["budget_s"]) == float(budget) and int(r["n_samples"]) == int(n_samples)
-                    and int(r["seed"]) == int(seed))
-            if not same:
-                raise AblationError(f"{self.path} holds runs with budget {r['budget_s']} s, {r['n_samples']} samples "
-                                    f"and seed {r['seed']}, not {budget} s, {n_samples} and {seed}; use another --out")
-            if r["lee_model"] and r["lee_model"] != lee_model:
-                raise AblationError(f"{self.path} holds LEE runs of model {r['lee_model']}, not {lee_model} "
-                                    "(the model changed); use another --out")
-            keep.append(r)
-            done.add(key)
-        if len(keep) != len(rows):
-            self.write_all(keep)
-        return done
+    return results.keep_finished(key=lambda r: (r["variant"], r["problem"]),
+                                 redo=lambda r: retry_errors and r["status"] == "error", check=check)
 
 
 # -- summary -------------------------------------------------------------------------
@@ -397,8 +362,8 @@ def run_ablation(variants: Sequence[str], problems: Sequence, out_dir: Path, *, 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     lee_model = model_id(model_dir)
-    results = Results(out_dir / "results.csv")
-    done = results.resume(budget, n_samples, seed, lee_model, retry_errors)
+    results = results_file(out_dir / "results.csv")
+    done = resume(results, budget, n_samples, seed, lee_model, retry_errors)
     todo = [(v, p) for p in problems for v in variants if (v, p.id) not in done]
     counts = {"planned": len(variants) * len(problems), "skipped": len(variants) * len(problems) - len(todo),
               "finished": 0, "interrupted": False}
