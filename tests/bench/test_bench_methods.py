@@ -8,6 +8,9 @@ from symdescent.bench.methods import (GplearnMethod, OperonMethod, PysrMethod, S
                                       resolve_methods)
 from symdescent.errors import ConfigError
 
+#: the peers are optional: their tests skip, saying how to install them, where they are missing
+BENCH_EXTRA = "(the bench extra: pip install -e '.[bench]')"
+
 
 def _check_matches_predict(fitted, names, X, share=1.0, atol=1e-6):
     syms = [sympy.Symbol(n, positive=True) for n in names]
@@ -53,12 +56,14 @@ def test_pysr_is_reported_unavailable_with_the_plugins_reason():
 
 
 def test_operon_model_as_sympy_matches_its_predictions(data):
+    pytest.importorskip("pyoperon.sklearn", reason=f"pyoperon is not installed {BENCH_EXTRA}")
     X, y = data
     fitted = OperonMethod().fit(X, y, ("u", "v"), budget=1, seed=0)
     _check_matches_predict(fitted, ("u", "v"), X)
 
 
 def test_gplearn_model_as_sympy_matches_its_predictions(data):
+    pytest.importorskip("gplearn.genetic", reason=f"gplearn is not installed {BENCH_EXTRA}")
     X, y = data
     fitted = GplearnMethod(population_size=200).fit(X, y, ("u", "v"), budget=0.5, seed=0)
     assert fitted.info["generations"] >= 1
