@@ -1,135 +1,87 @@
-"""The hook specifications: the contract between the orchestrator and plugins.
+"""The lifecycle hooks: how callbacks observe and steer a search.
 
-Every search strategy, built-in or external, is a pluggy plugin object that
-implements some of these hooks, marked with :data:`hookimpl`.  One plugin
-manager is created per search; only the plugins that the configuration selects
-(and callbacks passed explicitly) are registered in it.
+Callbacks (progress displays, logging, pipelines watching the search, early
+stopping) are pluggy plugins that implement some of these hooks, marked with
+:data:`hookimpl`; pass them as ``Search(..., callbacks=[...])`` or
+``SymbolicRegressor(callbacks=[...])``.  One plugin manager is created per
+search and holds the callbacks only.
 
-What plugins receive is read-only: :class:`~symdescent.types.Problem` holds
-read-only arrays, :class:`~symdescent.types.SearchState` and
-:class:`~symdescent.types.Candidate` are frozen snapshots.  A plugin keeps its
-own state on its instance, never in module globals.
+The strategy itself (proposers, refiners, the scorer) is not made of hooks:
+those are role objects (:mod:`symdescent.roles`), selected by ``[strategy]``
+and called by the search directly, so a callback cannot propose, refine or
+replace the scorer (a callback that implements ``symdescent_propose``,
+``symdescent_refine`` or ``symdescent_score`` is refused with a
+:class:`~symdescent.errors.PluginError`).
 
 Order of calls in one search::
 
-    symdescent_start
+    symdescent_start              after the role objects' ``start``
     repeat until the budget is spent or a should_stop answers True:
-        symdescent_propose        (every selected proposer)
-        symdescent_refine         (every selected refiner)
-        symdescent_score          (the selected scorer, once per new candidate)
+        (the roles propose, refine and score)
         symdescent_iteration_end
         symdescent_should_stop
-    symdescent_finish
+    symdescent_finish             after the role objects' ``finish``
+
+What a hook receives is read-only: :class:`~symdescent.types.Problem` holds
+read-only arrays, :class:`~symdescent.types.SearchState` and
+:class:`~symdescent.types.SearchResult` are frozen snapshots.  In an island
+search (:mod:`symdescent.islands`) callbacks run in the calling process and see
+the global state: the union of the islands' fronts.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from symdescent.types import Problem, SearchResult, SearchState
 
 PROJECT = "symdescent"
 
 hookspec = pluggy.HookspecMarker(PROJECT)
-#: Decorate plugin methods with this to implement a hook.
+#: Decorate callback methods with this to implement a hook.
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
+#: Names that were hooks of the strategy before the role objects; a callback
+#: implementing one is refused (see :func:`symdescent.registry.build_observers`).
+ROLE_HOOKS = {"symdescent_propose": "proposer", "symdescent_refine": "refiner", "symdescent_score": "scorer"}
+
 
 @hookspec
-def symdescent_start(problem, state):
-    """Called once, before the first iteration.
+def symdescent_start(problem: "Problem", state: "SearchState") -> None:
+    """Called once, before the first iteration, on every callback.
 
-    Who: the orchestrator, on every registered plugin.
-    Use it to set up per-search resources (load a model, build a population).
-    Returns nothing.  Must not mutate ``problem`` or ``state``.
+    Every callback is called (1:N); results are ignored.  Must not mutate
+    ``problem`` or ``state``.
     """
 
 
 @hookspec
-def symdescent_propose(problem, state):
-    """Propose new candidate programs.  1:N — every selected proposer is called.
-
-    Who/when: the orchestrator, once at the start of every iteration.
-
-    Parameters
-    ----------
-    problem : Problem
-        Read-only data (``X``, ``y``, names, allowed operators, complexity
-        limit) and ``problem.evaluate(expressions)`` to fit and score
-        expressions when the proposer needs feedback.
-    state : SearchState
-        Frozen snapshot: iteration, time left, the current front and best.
-
-    Returns
-    -------
-    list of Expression or Candidate, or None
-        New candidates.  Their constants are starting values: the orchestrator
-        fits them and scores them with the selected scorer.  Returning nothing
-        is allowed.  Must not mutate ``problem`` or ``state``.
-    """
-
-
-@hookspec
-def symdescent_refine(problem, candidates, state):
-    """Improve candidates.  1:N — every selected refiner is called.
-
-    Who/when: the orchestrator, every iteration after proposing.
-
-    Parameters
-    ----------
-    candidates : tuple of Candidate
-        Scored candidates: this iteration's proposals from every proposer,
-        followed by the current Pareto front.  Read-only.
-
-    Returns
-    -------
-    list of Expression or Candidate, or None
-        Improved or new candidates; the orchestrator fits and scores them and
-        merges them into the front.  A refiner should return before
-        ``state.deadline`` (``time.monotonic()`` seconds).
-    """
-
-
-@hookspec(firstresult=True)
-def symdescent_score(problem, candidate):
-    """Score one fitted candidate.  firstresult — only the selected scorer answers.
-
-    Who/when: the orchestrator, once for every new fitted candidate.
-
-    Parameters
-    ----------
-    candidate : Candidate
-        Fitted (constants set), with ``candidate.score`` holding at least the
-        loss (mean squared error on the fitting data), complexity and R².
-
-    Returns
-    -------
-    Score
-        ``value`` is the scalar the final model is chosen by (lower is
-        better); an invalid candidate keeps ``valid=False``.  Must be a pure
-        function of the problem and the candidate.
-    """
-
-
-@hookspec
-def symdescent_iteration_end(problem, state):
+def symdescent_iteration_end(problem: "Problem", state: "SearchState") -> None:
     """Called after every iteration with the updated snapshot.
 
-    Who: the orchestrator, on every registered plugin (progress displays,
-    logging, pipelines observing the search).  Returns nothing.
+    Every callback is called (1:N), in the calling process; results are
+    ignored.  ``state.front`` is the Pareto front so far, ``state.last_new``
+    what this iteration's proposers contributed.
     """
 
 
 @hookspec
-def symdescent_should_stop(problem, state):
+def symdescent_should_stop(problem: "Problem", state: "SearchState") -> bool | None:
     """Asked after every iteration: return True to stop the search early.
 
-    1:N — the search stops when any implementation answers True.
+    Every callback is asked (1:N, not firstresult): the search stops when any
+    answer is True; the front found so far is finalised and returned as usual
+    (``stop_reason`` "stopped by a plugin").
     """
 
 
 @hookspec
-def symdescent_finish(problem, result):
+def symdescent_finish(problem: "Problem", result: "SearchResult") -> None:
     """Called once when the search ends (budget, stop request or Ctrl-C).
 
-    ``result`` is the frozen :class:`~symdescent.types.SearchResult`.
-    Release resources here.  Returns nothing.
+    Every callback is called (1:N) with the frozen
+    :class:`~symdescent.types.SearchResult`; results are ignored.
     """

@@ -261,7 +261,7 @@ class Island:
                 s.step()
                 if s.evaluator.stop.is_set():
                     raise KeyboardInterrupt("halted")
-                if any(s.pm.hook.symdescent_should_stop(problem=s.problem, state=s.state())):
+                if any(s.observers.hook.symdescent_should_stop(problem=s.problem, state=s.state())):
                     stopped = True
                     break
         except KeyboardInterrupt:
@@ -276,8 +276,8 @@ class Island:
         return True
 
     def finish(self, result: SearchResult) -> None:
-        """Call the island's plugins' ``symdescent_finish`` with the global result."""
-        self.search.pm.hook.symdescent_finish(problem=self.search.problem, result=result)
+        """Call the island's role objects' ``finish`` with the global result."""
+        self.search.finish_roles(result)
 
 
 def _lost_worker(exc: BaseException) -> bool:
@@ -320,11 +320,10 @@ class _Driver:
         self.alive: dict[int, Any] = {}
         self.last: dict[int, RoundReport] = {}
         self.incoming: dict[int, list[Candidate]] = {}
-        strategy = [p for name, p in search.pm.list_name_plugin() if name.endswith((":proposer", ":refiner"))]
-        # the proposers and refiners live in the islands; here only the scorer and the callbacks observe
-        self.observe = {name: search.pm.subset_hook_caller(name, remove_plugins=strategy)
-                        for name in ("symdescent_start", "symdescent_iteration_end", "symdescent_should_stop",
-                                     "symdescent_finish")}
+        # the proposers and refiners live in the islands; here the scorer (for the finish's polish) and
+        # the callbacks, which observe the global state
+        self.observe = search.observers.hook
+        self.scorer = search.strategy.scorer.impl
 
     # -- set-up ------------------------------------------------------------------
     def _n_islands(self, workers: list[str]) -> int:
@@ -488,11 +487,11 @@ class _Driver:
             round_index += 1
             self._record(round_index, sorted(was_alive - set(self.alive)))
             state = self._state(new)
-            self.observe["symdescent_iteration_end"](problem=s.problem, state=state)
+            self.observe.symdescent_iteration_end(problem=s.problem, state=state)
             if s.evaluator.stop.is_set() or any(r.interrupted for r in reports.values()):
                 raise KeyboardInterrupt("stop requested")
             if any(r.stopped for r in reports.values()) or any(
-                    self.observe["symdescent_should_stop"](problem=s.problem, state=state)):
+                    self.observe.symdescent_should_stop(problem=s.problem, state=state)):
                 return "stopped by a plugin"
         return "every island was lost"
 
@@ -500,7 +499,8 @@ class _Driver:
         s = self.search
         self.start_islands()
         s.start_clock()  # the budget starts now: the cluster is up and every island is ready
-        self.observe["symdescent_start"](problem=s.problem, state=self._state())
+        self.scorer.start(s.problem, self._state())
+        self.observe.symdescent_start(problem=s.problem, state=self._state())
         interrupted = False
         try:
             reason = self._rounds()
@@ -514,7 +514,8 @@ class _Driver:
         result = dataclasses.replace(result, n_evaluations=evaluations + result.n_evaluations,
                                      islands=tuple(dict(r) for r in self.records.values()))
         self._finish_islands(result)
-        self.observe["symdescent_finish"](problem=s.problem, result=result)
+        self.scorer.finish(s.problem, result)
+        self.observe.symdescent_finish(problem=s.problem, result=result)
         return result
 
     def _finish_islands(self, result: SearchResult) -> None:

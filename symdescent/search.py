@@ -39,8 +39,9 @@ from symdescent.errors import PluginError
 from symdescent.evaluation import Evaluator
 from symdescent.expr import Expression
 from symdescent.front import ParetoFront
-from symdescent.registry import PluginInfo, Registry, build_manager, derive_rng
-from symdescent.types import Candidate, Problem, SearchResult, SearchState
+from symdescent.registry import PluginInfo, Registry, build_observers, build_strategy, derive_rng
+from symdescent.roles import Role
+from symdescent.types import Candidate, Problem, Score, SearchResult, SearchState
 
 
 def resolve_config(config: Config | Mapping[str, Any] | str | Path | None) -> Config:
@@ -67,7 +68,8 @@ class Search:
         Extra plugins, registered beside the installed ones.
     callbacks : iterable of objects
         Objects implementing lifecycle hooks (``symdescent_iteration_end``,
-        ``symdescent_should_stop``, ...) to observe or steer the search.
+        ``symdescent_should_stop``, ...; see :mod:`symdescent.hookspecs`) to
+        observe or steer the search.  They cannot propose, refine or score.
     sample_weight : array-like, shape (n,), optional
         Non-negative weights of the rows (see
         :func:`~symdescent.data.check_sample_weight`): constant fitting,
@@ -92,13 +94,16 @@ class Search:
         if registry is not None:
             for info in plugins:
                 self.registry.add(info)
-        self.pm = build_manager(self.config, self.registry, callbacks)
+        #: the selected role objects (:class:`~symdescent.registry.Strategy`)
+        self.strategy = build_strategy(self.config, self.registry)
+        #: the pluggy manager of the callbacks, for the lifecycle hooks
+        self.observers = build_observers(callbacks)
         self.client = client
         sc = self.config.search
-        self.evaluator = Evaluator(X, y, sc, derive_rng(sc.seed, "fit-rows"), sample_weight=self.sample_weight)
+        self.evaluator = Evaluator(X, y, sc, derive_rng(sc.seed, "fit-rows"), scorer=self._score,
+                                   sample_weight=self.sample_weight)
         self.problem = Problem(X, y, names, sc.operators, sc.max_complexity, sc.seed, evaluator=self.evaluator,
                                sample_weight=self.sample_weight)
-        self.evaluator.score_fn = self._score
         self.front = ParetoFront()
         self.iteration = 0
         self.history: list[dict] = []
@@ -113,11 +118,16 @@ class Search:
         self._told = ParetoFront()
         self._running = False
 
-    # -- scoring -----------------------------------------------------------
+    # -- roles -------------------------------------------------------------
+    def role(self, name: str, role: str) -> Role:
+        """The object plugin ``name`` plays as ``role`` (``"proposer"``, ...) in this search."""
+        return self.strategy.get(name, role)
+
     def _score(self, cand: Candidate):
-        score = self.pm.hook.symdescent_score(problem=self.problem, candidate=cand)
-        if score is None:
-            raise PluginError(f"scorer {self.config.strategy.scorer!r} returned no score")
+        scorer = self.strategy.scorer
+        score = scorer.impl.score(self.problem, cand)
+        if not isinstance(score, Score):
+            raise PluginError(f"scorer {scorer.name!r} returned {type(score).__name__}, expected a Score")
         return score
 
     # -- state -------------------------------------------------------------
@@ -136,30 +146,28 @@ class Search:
         width = sc.iteration_seconds or min(10.0, max(0.5, sc.time_budget / 10))
         return min(self._deadline, time.monotonic() + width)
 
-    def _call_each(self, hook_name: str, **kwargs) -> list[Candidate]:
-        """Call a 1:N hook implementation by implementation, labelling origins."""
-        hook = getattr(self.pm.hook, hook_name)
+    def _run_roles(self, selected, call) -> list[Candidate]:
+        """Call each role object in turn; fit and score what it returns, labelled with its plugin's name."""
         out: list[Candidate] = []
-        for impl in reversed(hook.get_hookimpls()):  # registration order
-            origin = impl.plugin_name.split(":")[0] if not impl.plugin_name.startswith("callback:") else impl.plugin_name
+        for sel in selected:
             t0 = time.monotonic()
-            res = impl.function(**{k: kwargs[k] for k in impl.argnames})
+            res = call(sel.impl)
             if res:
-                out.extend(self.evaluator(list(res), origin))
-            self.timings[origin] = self.timings.get(origin, 0.0) + time.monotonic() - t0
+                out.extend(self.evaluator(list(res), sel.name))
+            self.timings[sel.name] = self.timings.get(sel.name, 0.0) + time.monotonic() - t0
         return out
 
     def step(self) -> list[Candidate]:
         """Run one iteration; return the candidates it scored."""
         slice_deadline = self._slice_deadline()
         injected, self._injected = self.evaluator(self._injected, "injected"), []
-        proposed = injected + self._call_each("symdescent_propose", problem=self.problem,
-                                              state=self.state(slice_deadline))
+        state = self.state(slice_deadline)
+        proposed = injected + self._run_roles(self.strategy.proposers, lambda p: p.propose(self.problem, state))
         self.front.update(proposed)
         self._last_new = tuple(c for c in proposed if c.valid)
         pool = self._last_new + tuple(c for c in self.front.members() if c not in self._last_new)
-        refined = self._call_each("symdescent_refine", problem=self.problem, candidates=pool,
-                                  state=self.state(slice_deadline))
+        state = self.state(slice_deadline)
+        refined = self._run_roles(self.strategy.refiners, lambda r: r.refine(self.problem, pool, state))
         self.front.update(refined)
         self.iteration += 1
         best = self.front.best()
@@ -169,17 +177,29 @@ class Search:
             "best": best.expression.to_infix(self.problem.variable_names) if best else None,
             "front_size": len(self.front), "n_evaluations": self.evaluator.n_evaluations,
         })
-        self.pm.hook.symdescent_iteration_end(problem=self.problem, state=self.state())
+        self.observers.hook.symdescent_iteration_end(problem=self.problem, state=self.state())
         return proposed + refined
 
     # -- the loop --------------------------------------------------------------
     def start(self) -> None:
-        """Start the clock and call ``symdescent_start`` (``run`` and ``ask`` do this for you)."""
+        """Start the clock, the role objects and the callbacks (``run`` and ``ask`` do this for you)."""
         if self._running:
             return
         self.start_clock()
         self._running = True
-        self.pm.hook.symdescent_start(problem=self.problem, state=self.state())
+        self.start_roles()
+        self.observers.hook.symdescent_start(problem=self.problem, state=self.state())
+
+    def start_roles(self) -> None:
+        """Call every role object's ``start`` (an island does this alone: its callbacks run centrally)."""
+        state = self.state()
+        for sel in self.strategy.all():
+            sel.impl.start(self.problem, state)
+
+    def finish_roles(self, result: SearchResult) -> None:
+        """Call every role object's ``finish``."""
+        for sel in self.strategy.all():
+            sel.impl.finish(self.problem, result)
 
     def start_clock(self) -> None:
         """Start the budget's clock (and pay the first ``import sympy``) without calling any hook.
@@ -248,7 +268,7 @@ class Search:
                 self.step()
                 if self.evaluator.stop.is_set():
                     raise KeyboardInterrupt("stop requested")
-                if any(self.pm.hook.symdescent_should_stop(problem=self.problem, state=self.state())):
+                if any(self.observers.hook.symdescent_should_stop(problem=self.problem, state=self.state())):
                     reason = "stopped by a plugin"
                     break
         except KeyboardInterrupt:
@@ -303,8 +323,6 @@ class Search:
         expr = candidate.expression if isinstance(candidate, Candidate) else candidate
         origin = candidate.origin if isinstance(candidate, Candidate) else "told"
         loss = float(loss)
-        from symdescent.types import Score
-
         valid = bool(np.isfinite(loss))
         score = Score(loss if valid else float("inf"), expr.complexity, float(value if value is not None else loss),
                       float("nan"), valid)
@@ -323,11 +341,12 @@ class Search:
         return self._told.best()
 
     def close(self, reason: str = "closed", interrupted: bool = False) -> SearchResult:
-        """Finish the search: finalise the front, call ``symdescent_finish``, return the result."""
+        """Finish the search: finalise the front, finish the roles and callbacks, return the result."""
         self.start()
         result = self.finish(reason, interrupted)
         self._running = False
-        self.pm.hook.symdescent_finish(problem=self.problem, result=result)
+        self.finish_roles(result)
+        self.observers.hook.symdescent_finish(problem=self.problem, result=result)
         return result
 
     def finish(self, reason: str, interrupted: bool = False) -> SearchResult:

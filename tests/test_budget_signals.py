@@ -49,7 +49,7 @@ def test_search_stopped_by_sigterm_returns_its_best():
             if state.iteration == 2:
                 os.kill(os.getpid(), signal.SIGTERM)
 
-    search.pm.register(Kill(), name="callback:kill")
+    search.observers.register(Kill(), name="callback:kill")
     t0 = time.monotonic()
     result = search.run()
     assert time.monotonic() - t0 < 60

@@ -2,7 +2,7 @@ import pytest
 
 from symdescent.config import Config, config_from_dict, load_config
 from symdescent.errors import ConfigError, SymdescentError
-from symdescent.registry import Registry, build_manager
+from symdescent.registry import Registry, build_strategy
 
 
 def test_defaults():
@@ -64,7 +64,7 @@ def test_bad_toml_and_missing_file(tmp_path):
 def test_strategy_errors(data, fragment):
     cfg = config_from_dict(data)
     with pytest.raises(SymdescentError) as info:
-        build_manager(cfg, Registry.discover())
+        build_strategy(cfg, Registry.discover())
     assert fragment in str(info.value)
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from symdescent.config import load_config, plugin_config
-from symdescent.registry import Registry, build_manager
+from symdescent.registry import Registry, build_strategy
 
 GALLERY = Path(__file__).resolve().parents[1] / "examples" / "configs"
 CONFIGS = sorted(GALLERY.glob("*.toml"))
@@ -42,5 +42,7 @@ def test_config_loads_and_validates(path, registry):
         pytest.skip(f"{path.name}: " + "; ".join(f"{n} unavailable: {r}" for n, r in unavailable.items()))
     parsed = registry.validate(cfg)
     assert set(parsed) == _selected(cfg)
-    pm = build_manager(cfg, registry)  # every selected role instantiates
-    assert len(pm.get_plugins()) >= len(cfg.strategy.proposers) + len(cfg.strategy.refiners)
+    strategy = build_strategy(cfg, registry)  # every selected role instantiates
+    assert [s.name for s in strategy.proposers] == list(dict.fromkeys(cfg.strategy.proposers))
+    assert [s.name for s in strategy.refiners] == list(dict.fromkeys(cfg.strategy.refiners))
+    assert strategy.scorer.name == cfg.strategy.scorer

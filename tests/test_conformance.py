@@ -9,12 +9,13 @@ import time
 import numpy as np
 import pytest
 
-from symdescent import hookimpl
 from symdescent.expr import parse
 from symdescent.plugins.descent import DESCENT
 from symdescent.plugins.random import RANDOM
 from symdescent.plugins.scorers import MDL, R2
+from symdescent.errors import PluginError
 from symdescent.registry import PluginInfo
+from symdescent.roles import Proposer, Refiner, Scorer
 from symdescent.testing import ProposerConformance, RefinerConformance, ScorerConformance
 from symdescent.types import Score
 
@@ -40,8 +41,8 @@ class TestR2Scorer(ScorerConformance):
 # -- the suite itself catches broken plugins ---------------------------------------
 
 
-class _Broken:
-    """A proposer/refiner/scorer that breaks the contract in the way named by ``how``."""
+class _Breaks:
+    """Breaks the contract in the way named by ``how`` (shared by the three broken roles)."""
 
     def __init__(self, ctx, how):
         self.how = how
@@ -64,26 +65,31 @@ class _Broken:
             time.sleep(0.7)
         return [parse("x0 * x1")]
 
-    @hookimpl
-    def symdescent_propose(self, problem, state):
+
+class _BrokenProposer(_Breaks, Proposer):
+    def propose(self, problem, state):
         return self._out(problem, state)
 
-    @hookimpl
-    def symdescent_refine(self, problem, candidates, state):
+
+class _BrokenRefiner(_Breaks, Refiner):
+    def refine(self, problem, candidates, state):
         return self._out(problem, state)
 
-    @hookimpl
-    def symdescent_score(self, problem, candidate):
+
+class _BrokenScorer(_Breaks, Scorer):
+    def score(self, problem, candidate):
         s = candidate.score
         if self.how == "backwards":
             return Score(s.loss, s.complexity, -s.loss, s.r2, s.valid)
-        return Score(s.loss, s.complexity, s.loss, s.r2, True)  # "accepts-invalid"
+        if self.how == "drops-loss":
+            return Score(0.0, s.complexity, s.loss, s.r2, s.valid)
+        return Score(s.loss, s.complexity, s.loss, s.r2, True)
 
 
 def _broken(how):
-    make = lambda ctx: _Broken(ctx, how)  # noqa: E731
     return PluginInfo(name=f"broken-{how}", description="breaks the contract",
-                      proposer=make, refiner=make, scorer=make)
+                      proposer=lambda ctx: _BrokenProposer(ctx, how), refiner=lambda ctx: _BrokenRefiner(ctx, how),
+                      scorer=lambda ctx: _BrokenScorer(ctx, how))
 
 
 class _ProposerSuite(ProposerConformance):
@@ -95,36 +101,50 @@ class _RefinerSuite(RefinerConformance):
     time_slack = 0.2
 
 
-@pytest.mark.parametrize("how, test", [
-    ("foreign-variable", "test_returns_well_formed_candidates"),
-    ("too-complex", "test_returns_well_formed_candidates"),
-    ("not-an-expression", "test_returns_well_formed_candidates"),
-    ("mutates-state", "test_does_not_mutate_problem_or_state"),
-    ("writes-data", "test_does_not_mutate_problem_or_state"),
-    ("unseeded", "test_same_seed_same_outputs"),
+@pytest.mark.parametrize("how, test, message", [
+    ("foreign-variable", "test_returns_well_formed_candidates", "reads a variable the problem does not have"),
+    ("too-complex", "test_returns_well_formed_candidates", "above problem.max_complexity=12"),
+    ("not-an-expression", "test_returns_well_formed_candidates", "expected Expression or Candidate, got str"),
+    ("mutates-state", "test_does_not_mutate_problem_or_state", "a snapshot handed to the plugin was modified"),
+    ("writes-data", "test_does_not_mutate_problem_or_state", "problem arrays made writeable"),
+    ("unseeded", "test_same_seed_same_outputs", "two searches with the same seed got different candidates"),
 ])
-def test_suite_catches_broken_proposers(how, test):
-    with pytest.raises(AssertionError):
+def test_suite_catches_broken_proposers(how, test, message):
+    with pytest.raises(AssertionError, match=message):
         getattr(_ProposerSuite(), test)(_broken(how), {})
 
 
-@pytest.mark.parametrize("how, test", [
-    ("slow", "test_returns_before_deadline"),
-    ("mutates-state", "test_does_not_mutate_problem_state_or_candidates"),
+@pytest.mark.parametrize("how, test, message", [
+    ("slow", "test_returns_before_deadline", "refine took .* for a 0.1 s deadline"),
+    ("mutates-state", "test_does_not_mutate_problem_state_or_candidates",
+     "a snapshot handed to the plugin was modified"),
 ])
-def test_suite_catches_broken_refiners(how, test):
-    with pytest.raises(AssertionError):
+def test_suite_catches_broken_refiners(how, test, message):
+    with pytest.raises(AssertionError, match=message):
         getattr(_RefinerSuite(), test)(_broken(how), {})
 
 
-@pytest.mark.parametrize("how, test", [
-    ("backwards", "test_ranks_exact_below_poor"),
-    ("accepts-invalid", "test_marks_invalid_candidates_invalid"),
+@pytest.mark.parametrize("how, test, message", [
+    ("backwards", "test_ranks_exact_below_poor", "exact model scored"),
+    ("drops-loss", "test_returns_score", "the scorer must keep the loss"),
 ])
-def test_suite_catches_broken_scorers(how, test):
-    args = (float("inf"),) if test == "test_marks_invalid_candidates_invalid" else ()
-    with pytest.raises(AssertionError):
-        getattr(ScorerConformance(), test)(_broken(how), {}, *args)
+def test_suite_catches_broken_scorers(how, test, message):
+    with pytest.raises(AssertionError, match=message):
+        getattr(ScorerConformance(), test)(_broken(how), {})
+
+
+class _OnlyAsScorer(_BrokenScorer):
+    pass
+
+
+def test_suite_catches_a_role_object_of_the_wrong_kind():
+    info = PluginInfo(name="wrong-kind", description="its proposer factory builds a scorer",
+                      proposer=lambda ctx: _BrokenProposer(ctx, "conforming"))
+    wrong = PluginInfo(name="wrong-kind", description="its proposer factory builds a scorer",
+                       proposer=lambda ctx: _OnlyAsScorer(ctx, "conforming"))
+    _ProposerSuite().test_factory_builds_role(info, {})
+    with pytest.raises(PluginError, match="not a symdescent.roles.Proposer"):
+        _ProposerSuite().test_factory_builds_role(wrong, {})
 
 
 def test_suite_passes_a_conforming_inline_plugin():

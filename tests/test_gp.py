@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from symdescent import hookimpl
 from symdescent.errors import ConfigError
 from symdescent.expr import parse
 from symdescent.expr.generate import GrammarSampler
 from symdescent.expr.variation import canonical_key
 from symdescent.gp import GeneticEngine, GuidedSampler, nondominated_layers
 from symdescent.registry import PluginInfo
+from symdescent.roles import Proposer
 from symdescent.search import Search
 from symdescent.types import Candidate, Score
 
@@ -85,14 +85,14 @@ def test_unguided_sampler_draws_the_plain_stream():
 
 def test_guide_builds_blocks_and_leans_towards_its_operators():
     sampler = GuidedSampler(n_variables=2, max_size=9, p_block=1.0, weight=0.5, max_block=5)
-    default_uw = dict(zip(sampler._unary, sampler._uw))
+    default_uw = dict(zip(sampler.operator_names(1), sampler.operator_probabilities(1)))
     guides = [seed_candidate("cos(x0 * x1) + 2.5", 0.1), seed_candidate("cos(x0 - x1) * exp(x1)", 0.2)]
     sampler.guide(guides)
     keys = {canonical_key(b) for b in sampler.blocks}
     # every subtree with an operator, a variable and at most 5 nodes; no constant-only or too-large pieces
     assert keys == {canonical_key(parse(t, variable_names=["x0", "x1"])) for t in
                     ("cos(x0 * x1)", "x0 * x1", "cos(x0 - x1)", "x0 - x1", "exp(x1)")}
-    uw = dict(zip(sampler._unary, sampler._uw))
+    uw = dict(zip(sampler.operator_names(1), sampler.operator_probabilities(1)))
     assert uw["cos"] > default_uw["cos"] and uw["exp"] > default_uw["exp"]
     assert uw["sin"] < default_uw["sin"] and all(w > 0 for w in uw.values())  # nothing ruled out
     assert np.isclose(sum(uw.values()), 1.0)
@@ -105,18 +105,31 @@ def test_guide_builds_blocks_and_leans_towards_its_operators():
 
 def test_guide_without_valid_candidates_changes_nothing():
     sampler = GuidedSampler(n_variables=2, max_size=9)
-    before = sampler._uw.copy()
+    before = sampler.operator_probabilities(1)
     sampler.guide([])
-    assert sampler.blocks == [] and np.array_equal(sampler._uw, before)
+    assert sampler.blocks == [] and np.array_equal(sampler.operator_probabilities(1), before)
+
+
+def test_operator_weights_are_set_through_the_public_api():
+    sampler = GrammarSampler(n_variables=1, operators=("add", "mul", "sin", "cos"))
+    assert sampler.operator_names(2) == ("add", "mul") and sampler.operator_names(1) == ("sin", "cos")
+    sampler.set_operator_weights(1, [0.0, 2.0])
+    assert sampler.operator_probabilities(1).tolist() == [0.0, 1.0]
+    rng = np.random.default_rng(0)
+    assert {sampler.operator(rng, unary=True) for _ in range(20)} == {"cos"}
+    sampler.operator_probabilities(1)[:] = 0.5  # a copy: the sampler is unchanged
+    assert sampler.operator_probabilities(1).tolist() == [0.0, 1.0]
+    for bad in ([1.0], [1.0, -1.0], [0.0, 0.0], [1.0, float("nan")]):
+        with pytest.raises(ValueError, match="non-negative weights"):
+            sampler.set_operator_weights(1, bad)
 
 
 def test_guided_descent_takes_blocks_from_the_named_proposer(product_data):
-    class Hint:
+    class Hint(Proposer):
         def __init__(self, ctx):
             pass
 
-        @hookimpl
-        def symdescent_propose(self, problem, state):
+        def propose(self, problem, state):
             return [parse("exp(x0) + x1 * x1")]
 
     X, y = product_data
@@ -126,7 +139,7 @@ def test_guided_descent_takes_blocks_from_the_named_proposer(product_data):
            "plugins": {"descent": {"guide_from": ["hint"], "population_size": 30}}}
     s = Search(X, y, config=cfg, plugins=[hint])
     s.run()
-    sampler = dict(s.pm.list_name_plugin())["descent:refiner"].engine.sampler
+    sampler = s.role("descent", "refiner").engine.sampler
     keys = {canonical_key(b) for b in sampler.blocks}
     # the hint's pieces (the evaluator may have wrapped it in a fitted affine map: C + C * hint)
     assert {"exp(x0)", "mul(x1,x1)", "add(exp(x0),mul(x1,x1))"} <= keys

@@ -8,6 +8,7 @@ from symdescent import hookimpl
 from symdescent.errors import PluginError
 from symdescent.expr import parse
 from symdescent.registry import PluginInfo
+from symdescent.roles import Proposer, Refiner
 from symdescent.search import Search
 
 
@@ -98,23 +99,21 @@ def test_ctrl_c_keeps_best(product_data):
     assert r.best is not None and r.iterations == 2
 
 
-class _FixedProposer:
+class _FixedProposer(Proposer):
     def __init__(self, ctx):
         self.ctx = ctx
 
-    @hookimpl
-    def symdescent_propose(self, problem, state):
+    def propose(self, problem, state):
         return [parse("x0 * x1 * x1")]
 
 
-class _SpyRefiner:
+class _SpyRefiner(Refiner):
     """Records the origins of the candidates it is handed, per instance (no state shared between tests)."""
 
     def __init__(self, ctx):
         self.seen = []
 
-    @hookimpl
-    def symdescent_refine(self, problem, candidates, state):
+    def refine(self, problem, candidates, state):
         self.seen.append(tuple(c.origin for c in candidates))
         return []
 
@@ -144,25 +143,35 @@ def test_unselected_plugins_take_no_part(product_data):
     cfg = {"search": {"time_budget": None, "max_iterations": 2},
            "strategy": {"proposers": ["fixed"], "refiners": []}}
     s = Search(X, y, config=cfg, plugins=[FIXED, SPY])
-    names = {n for n, _ in s.pm.list_name_plugin()}
-    assert names == {"fixed:proposer", "mdl:scorer"}
+    assert [(sel.name, sel.role) for sel in s.strategy.all()] == [("fixed", "proposer"), ("mdl", "scorer")]
+    assert s.observers.get_plugins() == set()  # no callbacks: the manager holds nothing else
 
 
-class _Misspelt:
+class _Misspelt(Proposer):
     def __init__(self, ctx):
         pass
 
-    @hookimpl
-    def symdescent_proposse(self, problem, state):
+    def proposee(self, problem, state):
         return []
 
 
-def test_misspelt_hook_fails_loudly(product_data):
+class _MisspeltCallback:
+    @hookimpl
+    def symdescent_iteration_ended(self, problem, state):
+        pass
+
+
+def test_misspelt_role_method_fails_loudly(product_data):
     X, y = product_data
     bad = PluginInfo(name="bad", description="test", proposer=_Misspelt)
-    cfg = {"strategy": {"proposers": ["bad"]}}
-    with pytest.raises(PluginError, match="unknown hook"):
-        Search(X, y, config=cfg, plugins=[bad])
+    with pytest.raises(PluginError, match="plugin 'bad'.*abstract method '?propose"):
+        Search(X, y, config={"strategy": {"proposers": ["bad"]}}, plugins=[bad])
+
+
+def test_misspelt_callback_hook_fails_loudly(product_data):
+    X, y = product_data
+    with pytest.raises(PluginError, match="unknown hook.*symdescent_iteration_ended"):
+        Search(X, y, config=quick_config(), callbacks=[_MisspeltCallback()])
 
 
 def test_unavailable_plugin_is_reported(product_data):

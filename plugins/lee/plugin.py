@@ -21,8 +21,8 @@ import numpy as np
 
 from symdescent.errors import ConfigError, DataError
 from symdescent.expr import Expression, ops
-from symdescent.hookspecs import hookimpl
 from symdescent.registry import PluginContext, PluginInfo
+from symdescent.roles import Proposer, Refiner
 
 
 def default_model_dir() -> Path:
@@ -185,7 +185,7 @@ def _view(ctx: PluginContext, problem) -> ProblemView | None:
     return ctx.shared["view"]
 
 
-class LeeProposer:
+class LeeProposer(Proposer):
     """Decodes candidate skeletons from the data alone."""
 
     def __init__(self, ctx: PluginContext):
@@ -195,8 +195,7 @@ class LeeProposer:
         self.calls = 0
         self.z0 = None
 
-    @hookimpl
-    def symdescent_start(self, problem, state):
+    def start(self, problem, state):
         self.view = _view(self.ctx, problem)
         if self.view is None:
             return
@@ -207,8 +206,7 @@ class LeeProposer:
             log.warning(f"LEE steps aside: {exc}; the search goes on without it")
             self.view = self.ctx.shared["view"] = None
 
-    @hookimpl
-    def symdescent_propose(self, problem, state):
+    def propose(self, problem, state):
         if self.view is None:
             return []
         rt, cfg = self.rt, self.cfg
@@ -224,7 +222,7 @@ class LeeProposer:
         return [self.view.to_problem(e) for e in out]
 
 
-class LeeRefiner:
+class LeeRefiner(Refiner):
     """Re-encodes the best candidates with the data, steps ``z`` down the fit loss, decodes again."""
 
     def __init__(self, ctx: PluginContext):
@@ -235,14 +233,12 @@ class LeeRefiner:
         #: candidates handed in): how much each round helps
         self.round_losses: list[list[float]] = []
 
-    @hookimpl
-    def symdescent_start(self, problem, state):
+    def start(self, problem, state):
         self.view = _view(self.ctx, problem)
         if self.view is not None:
             self.rt = _runtime(self.ctx)
 
-    @hookimpl
-    def symdescent_refine(self, problem, candidates, state):
+    def refine(self, problem, candidates, state):
         view = self.ctx.shared.get("view")  # None also when the proposer stepped aside after the start
         if view is None:
             return []
@@ -285,7 +281,7 @@ def check(config: LeeConfig | None = None) -> str | None:
         return "the shipped model package symdescent_models is not installed"
     if not (path / "manifest.json").is_file():
         return (f"no exported model at {path}: {path / 'manifest.json'} is missing "
-                "(train and export one: python -m symdescent_lee.export)")
+                "(train and export one: python -m symdescent_lee.training.export)")
     return None
 
 

@@ -48,8 +48,8 @@ import warnings
 from typing import Any
 
 from symdescent.errors import PluginError
-from symdescent.hookspecs import hookimpl
 from symdescent.registry import PluginContext, PluginInfo
+from symdescent.roles import Refiner
 
 from symdescent_pysr.config import PySRConfig
 from symdescent_pysr.guesses import build_guesses, pysr_variable_names
@@ -61,7 +61,7 @@ _OPERATOR_KEYWORDS = ("binary_operators", "unary_operators", "operators")
 _OUTPUT_KEYWORDS = ("output_directory", "temp_equation_file", "tempdir")
 
 
-class PySRRefiner:
+class PySRRefiner(Refiner):
     """Runs PySR in chunks, seeded with the proposers' candidates.
 
     Parameters
@@ -97,13 +97,11 @@ class PySRRefiner:
         self._tempdir: str | None = None
 
     # -- lifecycle -------------------------------------------------------------
-    @hookimpl
-    def symdescent_start(self, problem, state):
+    def start(self, problem, state):
         self.names = pysr_variable_names(problem.n_features)
         self.maxsize = self.cfg.maxsize or max(7, problem.max_complexity)
 
-    @hookimpl
-    def symdescent_finish(self, problem, result):
+    def finish(self, problem, result):
         if self.chunks == 0 and self.short_slices:
             warnings.warn(
                 f"the pysr refiner never ran: {self.short_slices} iteration(s) left less than "
@@ -114,8 +112,7 @@ class PySRRefiner:
             self._tempdir = None
 
     # -- the refine hook ---------------------------------------------------------
-    @hookimpl
-    def symdescent_refine(self, problem, candidates, state):
+    def refine(self, problem, candidates, state):
         timeout = self.chunk_timeout(state.deadline, time.monotonic())
         if timeout is not None and timeout < self.cfg.min_chunk_seconds:
             self.short_slices += 1

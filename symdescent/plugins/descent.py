@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 from symdescent.errors import ConfigError, did_you_mean
 from symdescent.gp import GeneticEngine, GuidedSampler
-from symdescent.hookspecs import hookimpl
 from symdescent.registry import PluginContext, PluginInfo
+from symdescent.roles import Refiner
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class DescentConfig:
         return self
 
 
-class DescentRefiner:
+class DescentRefiner(Refiner):
     """Genetic programming over the problem's grammar; any proposer seeds it."""
 
     def __init__(self, ctx: PluginContext):
@@ -97,8 +97,7 @@ class DescentRefiner:
                                   f"{did_you_mean(name, proposers)}; proposers: {', '.join(proposers) or '(none)'}")
         self.engine: GeneticEngine | None = None
 
-    @hookimpl
-    def symdescent_start(self, problem, state):
+    def start(self, problem, state):
         sampler = GuidedSampler(n_variables=problem.n_features, operators=problem.operators,
                                 max_size=min(self.cfg.init_max_size, problem.max_complexity),
                                 p_block=self.cfg.p_building_block, weight=self.cfg.guide_weight)
@@ -108,8 +107,7 @@ class DescentRefiner:
             newcomers=self.cfg.newcomers, max_complexity=problem.max_complexity,
         )
 
-    @hookimpl
-    def symdescent_refine(self, problem, candidates, state):
+    def refine(self, problem, candidates, state):
         engine = self.engine
         ranked = sorted((c for c in candidates if c.valid), key=lambda c: c.value)
         engine.seed(ranked[: self.cfg.max_seeds])

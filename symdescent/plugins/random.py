@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from symdescent.expr.generate import GrammarSampler
-from symdescent.hookspecs import hookimpl
 from symdescent.registry import PluginContext, PluginInfo
+from symdescent.roles import Proposer
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class RandomConfig:
         return self
 
 
-class RandomProposer:
+class RandomProposer(Proposer):
     """Samples expressions over the problem's variables and allowed operators."""
 
     def __init__(self, ctx: PluginContext):
@@ -47,15 +47,13 @@ class RandomProposer:
         self.rng = ctx.rng
         self.sampler: GrammarSampler | None = None
 
-    @hookimpl
-    def symdescent_start(self, problem, state):
+    def start(self, problem, state):
         self.sampler = GrammarSampler(
             n_variables=problem.n_features, operators=problem.operators,
             max_size=min(self.cfg.max_size, problem.max_complexity), p_constant=self.cfg.p_constant,
         )
 
-    @hookimpl
-    def symdescent_propose(self, problem, state):
+    def propose(self, problem, state):
         return [self.sampler.sample(self.rng) for _ in range(self.cfg.samples)]
 
 

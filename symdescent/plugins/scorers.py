@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from symdescent.hookspecs import hookimpl
 from symdescent.registry import PluginContext, PluginInfo
+from symdescent.roles import Scorer
 from symdescent.types import Candidate, Problem, Score
 
 
@@ -31,7 +31,7 @@ class MdlConfig:
         return self
 
 
-class MdlScorer:
+class MdlScorer(Scorer):
     """Minimum description length, in nats: fit bits plus model bits.
 
     ``value = n/2 * ln(max(NMSE, precision)) + k * ln(S) + c/2 * ln(n)``, where
@@ -44,11 +44,8 @@ class MdlScorer:
     def __init__(self, ctx: PluginContext):
         self.precision = ctx.config.precision if ctx.config is not None else MdlConfig().precision
 
-    @hookimpl
-    def symdescent_score(self, problem: Problem, candidate: Candidate) -> Score:
+    def score(self, problem: Problem, candidate: Candidate) -> Score:
         s = candidate.score
-        if s is None or not s.valid or not math.isfinite(s.loss):
-            return Score(float("inf"), candidate.complexity, float("inf"), float("-inf"), False)
         n = problem.n_samples
         var = problem.y_var  # weighted, with sample weights; as the loss is
         nmse = max(s.loss / var, self.precision)
@@ -72,17 +69,14 @@ class R2Config:
         return self
 
 
-class R2Scorer:
+class R2Scorer(Scorer):
     """One minus R² plus a linear penalty on the node count; lower is better."""
 
     def __init__(self, ctx: PluginContext):
         self.parsimony = ctx.config.parsimony if ctx.config is not None else R2Config().parsimony
 
-    @hookimpl
-    def symdescent_score(self, problem: Problem, candidate: Candidate) -> Score:
+    def score(self, problem: Problem, candidate: Candidate) -> Score:
         s = candidate.score
-        if s is None or not s.valid or not math.isfinite(s.loss):
-            return Score(float("inf"), candidate.complexity, float("inf"), float("-inf"), False)
         value = (1.0 - s.r2) + self.parsimony * candidate.complexity
         return Score(s.loss, candidate.complexity, value, s.r2, True)
 

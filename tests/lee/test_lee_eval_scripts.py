@@ -13,7 +13,7 @@ from symdescent.bench.problems import load_suite, select
 from symdescent.config import config_from_dict
 from symdescent.expr import parse
 from symdescent.expr.fit import strip_scaling
-from symdescent.registry import Registry, build_manager
+from symdescent.registry import Registry, build_strategy
 from symdescent_lee.experiments import ablation, heldout
 from symdescent_lee.plugin import default_model_dir
 from symdescent_lee.runtime import Proposal
@@ -116,7 +116,7 @@ def test_every_variant_config_is_valid():
     guided, seeds = (ablation.variant_config(v, 5.0) for v in ("lee_descent", "lee_seeds"))
     # LEE-seeded GP = seeds + guidance; without the guidance it is lee_seeds
     assert guided["plugins"].pop("descent") == {"guide_from": ["lee"]} and guided == seeds
-    build_manager(config_from_dict(ablation.variant_config("lee_descent", 5.0)), registry)  # guide_from is checked
+    build_strategy(config_from_dict(ablation.variant_config("lee_descent", 5.0)), registry)  # guide_from is checked
     assert set(ablation.DEFAULT_VARIANTS) < set(ablation.VARIANTS)
 
 

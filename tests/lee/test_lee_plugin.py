@@ -39,7 +39,7 @@ def test_search_with_lee_proposer_and_refiner():
     s = Search(X, y, config=cfg)
     result = s.run()
     assert result.best is not None and result.best.origin == "lee"
-    refiner = next(p for n, p in s.pm.list_name_plugin() if n == "lee:refiner")
+    refiner = s.role("lee", "refiner")
     assert len(refiner.round_losses) == 2 and all(len(r) == 2 for r in refiner.round_losses)
     # each round keeps the best so far: the loss never goes up
     assert all(b <= a for r in refiner.round_losses for a, b in zip(r, r[1:]))

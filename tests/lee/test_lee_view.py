@@ -44,7 +44,7 @@ def test_more_columns_than_the_model_takes_proposes_over_the_relevant_ones(caplo
     with caplog.at_level(logging.WARNING, logger="symdescent.lee"):
         s, result, rec = _search(X, y)
     assert result.best is not None and result.best.valid
-    view = s.pm.get_plugin("lee:proposer").view
+    view = s.role("lee", "proposer").view
     assert len(view.columns) == 10 and {2, 11} <= set(view.columns)
     assert rec.seen, "LEE proposed nothing"
     used = {v for c in rec.seen for v in c.expression.variables}
@@ -56,7 +56,7 @@ def test_constant_columns_are_not_shown_to_the_model():
     rng = np.random.default_rng(1)
     X = np.column_stack([rng.uniform(1, 3, 200), np.full(200, 4.0), rng.uniform(1, 3, 200)])
     s, result, rec = _search(X, X[:, 0] + X[:, 2])
-    view = s.pm.get_plugin("lee:proposer").view
+    view = s.role("lee", "proposer").view
     assert view.columns == (0, 2)
     assert rec.seen and all(1 not in c.expression.variables for c in rec.seen)
 

@@ -97,7 +97,7 @@ def test_with_julia_found_the_plugin_is_available_and_pysr_stays_unimported(monk
     monkeypatch.setattr(julia, "find_julia", lambda env=None: JuliaLocation("/opt/julia/bin/julia", "PATH"))
     X, y = _data()
     search = Search(X, y, config=_config())  # builds the plugin manager; PySR starts only on refine
-    assert search.pm.get_plugin("pysr:refiner") is not None
+    assert search.role("pysr", "refiner") is not None
     assert "pysr" not in sys.modules
 
 
