@@ -198,7 +198,7 @@ def test_julia_to_infix():
 
 def test_regressor_keywords_defaults():
     r = PySRRefiner(_ctx(PySRConfig(populations=4), seed=3))
-    r.symdescent_start(problem=_Problem(3, 12), state=None)
+    r.start(_Problem(3, 12), None)
     kw = r.regressor_keywords("/tmp/x")
     assert kw["binary_operators"] == ["+", "-", "*", "/", "^"]
     assert kw["unary_operators"] == ["neg", "sqrt", "exp", "log", "sin", "cos", "square", "cube"]
@@ -208,7 +208,7 @@ def test_regressor_keywords_defaults():
     assert (kw["verbosity"], kw["progress"]) == (0, False)
     assert "population_size" not in kw and "timeout_in_seconds" not in kw
     assert r.maxsize == 12
-    r.symdescent_start(problem=_Problem(3, 5), state=None)
+    r.start(_Problem(3, 5), None)
     assert r.maxsize == 7  # PySR's minimum
 
 
@@ -237,24 +237,24 @@ def test_chunk_timeout():
 
 def test_refine_without_time_left_does_not_start_pysr():
     r = PySRRefiner(_ctx(PySRConfig(min_chunk_seconds=1.0)))
-    r.symdescent_start(problem=_Problem(3, 12), state=None)
+    r.start(_Problem(3, 12), None)
     now = time.monotonic()
     state = SearchState(iteration=0, started=now, deadline=now + 0.8, max_iterations=None, n_evaluations=0,
                         front=(), best=None)
-    assert r.symdescent_refine(problem=_Problem(3, 12), candidates=(), state=state) is None
+    assert r.refine(_Problem(3, 12), (), state) is None
     assert r.model is None and "pysr" not in sys.modules
     with pytest.warns(RuntimeWarning, match="the pysr refiner never ran: 1 iteration"):
-        r.symdescent_finish(problem=None, result=None)
+        r.finish(None, None)
 
 
 def test_read_results_returns_each_equation_once():
     r = PySRRefiner(_ctx())
-    r.symdescent_start(problem=_Problem(3, 12), state=None)
+    r.start(_Problem(3, 12), None)
     first = r.read_results(pysr_table(), ops.OPERATORS)
     assert len(first) == 6 and len(r.skipped) == 1
     assert r.read_results(pysr_table(), ops.OPERATORS) == []
     fresh = PySRRefiner(_ctx())
-    fresh.symdescent_start(problem=_Problem(3, 12), state=None)
+    fresh.start(_Problem(3, 12), None)
     assert [e.complexity for e in fresh.read_results(pysr_table(), ops.OPERATORS, max_complexity=4)] == [1, 3, 4, 4]
 
 
@@ -263,7 +263,7 @@ def test_finish_removes_the_temporary_folder(tmp_path):
     folder = tmp_path / "pysr-out"
     folder.mkdir()
     r._tempdir = str(folder)
-    r.symdescent_finish(problem=None, result=None)
+    r.finish(None, None)
     assert not Path(folder).exists()
 
 
@@ -273,13 +273,3 @@ class _Problem:
     def __init__(self, n_features, max_complexity):
         self.n_features = n_features
         self.max_complexity = max_complexity
-
-
-@pytest.mark.parametrize("name", ["julia", "signature", "config", "operators", "guesses", "parsing"])
-def test_docstring_examples(name):
-    import doctest
-    import importlib
-
-    module = importlib.import_module(f"symdescent_pysr.{name}")
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0 and result.attempted > 0

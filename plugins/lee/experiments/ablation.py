@@ -130,7 +130,8 @@ def model_id(model_dir: Path) -> str:
     from symdescent_lee.manifest import model_file
 
     # confined like the runtime's reads, so a manifest symlinked to outside is never hashed
-    return hashlib.sha256(model_file(model_dir, "manifest.json", "manifest.json").read_bytes()).hexdigest()[:12]
+    with model_file(model_dir, "manifest.json", "manifest.json").open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()[:12]
 
 
 # -- one run -------------------------------------------------------------------
@@ -176,7 +177,7 @@ def run_one(variant: str, problem, *, budget: float, model_dir: Path, lee_model:
         with np.errstate(all="ignore"):
             r2 = r2_score(data.y_test, expr.evaluate(data.X_test))
             r2_train = r2_score(data.y_train, expr.evaluate(data.X_train))
-        refiner = dict(search.pm.list_name_plugin()).get("lee:refiner")
+        refiner = search.role("lee", "refiner") if "lee" in search.config.strategy.refiners else None
         rounds = getattr(refiner, "round_losses", None) or []
         row.update(status="ok", r2_test=r2, r2_train=r2_train, accuracy_solution=accuracy_solution(r2),
                    iterations=result.iterations, n_evaluations=result.n_evaluations, stop_reason=result.stop_reason,
