@@ -191,7 +191,7 @@ class GuidedSampler(GrammarSampler):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self._default = {"_uw": self._uw, "_bw": self._bw}
+        self._default = {arity: self.operator_probabilities(arity) for arity in (1, 2)}
         self.blocks: list[Expression] = []
         self._block_sizes = np.zeros(0, dtype=int)
 
@@ -210,13 +210,14 @@ class GuidedSampler(GrammarSampler):
                 sub = e.subtree(i)
                 if sub.complexity <= self.max_block and any(ops.is_variable(t) for t in sub.tokens):
                     blocks.setdefault(canonical_key(sub), sub)
-        for names, attr in ((self._unary, "_uw"), (self._binary, "_bw")):
+        for arity in (1, 2):
+            names = self.operator_names(arity)
             if not names:
                 continue
-            base = self._default[attr]
+            base = self._default[arity]
             freq = np.array([counts.get(o, 0.0) for o in names])
             mixed = base if freq.sum() == 0 else (1 - self.weight) * base + self.weight * freq / freq.sum()
-            setattr(self, attr, mixed / mixed.sum())
+            self.set_operator_weights(arity, mixed)
         self.blocks = sorted(blocks.values(), key=lambda b: b.complexity)
         self._block_sizes = np.array([b.complexity for b in self.blocks])
 

@@ -65,8 +65,8 @@ class GrammarSampler:
 
     def __post_init__(self) -> None:
         allowed = set(self.operators) if self.operators is not None else set(ops.OPERATORS)
-        self._unary = [o for o in ops.UNARY if o in allowed and self.unary_weights.get(o, 0) > 0]
-        self._binary = [o for o in ops.BINARY if o in allowed and self.binary_weights.get(o, 0) > 0]
+        self._unary = tuple(o for o in ops.UNARY if o in allowed and self.unary_weights.get(o, 0) > 0)
+        self._binary = tuple(o for o in ops.BINARY if o in allowed and self.binary_weights.get(o, 0) > 0)
         uw = np.array([self.unary_weights[o] for o in self._unary], dtype=float)
         bw = np.array([self.binary_weights[o] for o in self._binary], dtype=float)
         self._uw = uw / uw.sum() if len(uw) else uw
@@ -74,6 +74,39 @@ class GrammarSampler:
         if not self._binary and not self._unary:
             self.max_size = 1
         self._literals = ["1", "2", "3", "pi"]
+
+    # -- operator choice -----------------------------------------------------
+    def operator_names(self, arity: int) -> tuple[str, ...]:
+        """The operators of ``arity`` (1 or 2) it samples, in vocabulary order; empty when none is allowed.
+
+        >>> GrammarSampler(1, operators=("add", "sin", "mul")).operator_names(2)
+        ('add', 'mul')
+        """
+        return self._unary if arity == 1 else self._binary
+
+    def operator_probabilities(self, arity: int) -> np.ndarray:
+        """The probability of each of :meth:`operator_names` ``(arity)`` (a copy; they sum to 1)."""
+        return (self._uw if arity == 1 else self._bw).copy()
+
+    def set_operator_weights(self, arity: int, weights) -> None:
+        """Sample the operators of ``arity`` with probabilities proportional to ``weights``.
+
+        ``weights`` holds one non-negative number per name of :meth:`operator_names` ``(arity)``, in that
+        order, not all zero.
+
+        >>> s = GrammarSampler(1, operators=("add", "mul"))
+        >>> s.set_operator_weights(2, [3.0, 1.0])
+        >>> s.operator_probabilities(2).tolist()
+        [0.75, 0.25]
+        """
+        w = np.asarray(weights, dtype=float)
+        names = self.operator_names(arity)
+        if w.shape != (len(names),) or not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
+            raise ValueError(f"need {len(names)} finite non-negative weights, not all zero, for {names}; got {weights!r}")
+        if arity == 1:
+            self._uw = w / w.sum()
+        else:
+            self._bw = w / w.sum()
 
     # -- leaves ------------------------------------------------------------
     def leaf(self, rng: np.random.Generator) -> str:

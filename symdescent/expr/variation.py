@@ -61,7 +61,7 @@ def insert_mutation(expr: Expression, sampler: GrammarSampler, rng: np.random.Ge
     """Wrap a subtree in a new operator (unary, or binary with a fresh leaf)."""
     i = _random_node(expr, rng, internal_bias=0.3)
     sub = expr.subtree(i)
-    if rng.random() < 0.5 and sampler._unary:
+    if rng.random() < 0.5 and sampler.operator_names(1):
         new = apply(sampler.operator(rng, unary=True), sub)
     else:
         op = sampler.operator(rng, unary=False)
