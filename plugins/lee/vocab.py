@@ -1,4 +1,10 @@
-"""The LEE token vocabulary: special tokens followed by the core vocabulary."""
+"""The LEE token vocabulary: three special tokens, then the expression tokens the model reads and writes.
+
+A token's id is its position in :data:`TOKENS`.  The shipped model's ``manifest.json`` records this list
+and the runtime refuses an export whose vocabulary differs (:mod:`symdescent_lee.manifest`), so the order
+is spelt out here rather than derived from the expression core's tables: an operator added to
+:mod:`symdescent.expr.ops` leaves every id the model was trained on where it is.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +16,23 @@ from symdescent.expr import ops
 
 PAD, BOS, EOS = 0, 1, 2
 SPECIALS = ("<pad>", "<bos>", "<eos>")
-TOKENS: tuple[str, ...] = SPECIALS + ops.ALL_TOKENS
+MAX_VARS = 10  # variable tokens x0 … x9
+#: The expression tokens in the order that fixes their ids: binary operators, unary operators, variables,
+#: the constant placeholder, literals.
+EXPRESSION_TOKENS: tuple[str, ...] = (
+    "add", "sub", "mul", "div", "pow",
+    "neg", "sqrt", "exp", "log", "sin", "cos", "tan", "tanh", "asin", "abs", "square", "cube",
+    *(f"x{i}" for i in range(MAX_VARS)),
+    ops.CONST,
+    "1", "2", "3", "4", "5", "pi",
+)
+TOKENS: tuple[str, ...] = SPECIALS + EXPRESSION_TOKENS
 INDEX = {t: i for i, t in enumerate(TOKENS)}
 VOCAB_SIZE = len(TOKENS)
 MAX_LEN = 32  # decoded prefix tokens, EOS included
-MAX_VARS = ops.MAX_VARIABLES
 
 # For each token id: arity (-1 for specials), used to mask decoding to valid prefix trees.
-ARITY = np.array([-1, -1, -1] + [ops.arity(t) for t in ops.ALL_TOKENS], dtype=np.int64)
+ARITY = np.array([-1, -1, -1] + [ops.arity(t) for t in EXPRESSION_TOKENS], dtype=np.int64)
 VAR_ID = np.array([INDEX[f"x{i}"] for i in range(MAX_VARS)], dtype=np.int64)
 
 

@@ -2,15 +2,14 @@
 
 One table describes each token once: its arity, how it evaluates on numpy
 arrays, how it prints in infix form and how it maps to sympy.  The prefix
-token sequences used by the search, the LEE model and the JSON format are all
+token sequences used by the search, the plugins and the JSON format are all
 spelt in these names.
 
 Token kinds
 -----------
 * binary operators: ``add sub mul div pow``
 * unary operators: ``neg sqrt exp log sin cos tan tanh asin abs square cube``
-* variables: ``x0``, ``x1``, ... (column indices of ``X``; the LEE vocabulary
-  has ``x0 … x9``, the search itself has no limit)
+* variables: ``x0``, ``x1``, ... (column indices of ``X``, without limit)
 * the constant placeholder ``C`` (its value lives beside the tokens)
 * literals: the small integers ``1 … 5`` and ``pi``
 """
@@ -23,7 +22,6 @@ from typing import Callable
 
 import numpy as np
 
-MAX_VARIABLES = 10  # variables in the fixed token vocabulary (LEE); the core accepts any xN
 CONST = "C"
 
 
@@ -76,60 +74,42 @@ UNARY: dict[str, Op] = {
 
 OPERATORS: dict[str, Op] = {**BINARY, **UNARY}
 
+
+def _array_functions(power: str, arcsin: str) -> dict[str, Callable[..., object]]:
+    """Each operator as ``f(module, *args)`` over an array library ``module`` that spells its functions as
+    numpy does, except ``power`` and ``arcsin`` (the names it gives to ``np.power`` and ``np.arcsin``)."""
+    return {
+        "add": lambda m, a, b: a + b,
+        "sub": lambda m, a, b: a - b,
+        "mul": lambda m, a, b: a * b,
+        "div": lambda m, a, b: a / b,
+        "pow": lambda m, a, b: getattr(m, power)(a, b),
+        "neg": lambda m, a: -a,
+        "sqrt": lambda m, a: m.sqrt(a),
+        "exp": lambda m, a: m.exp(a),
+        "log": lambda m, a: m.log(a),
+        "sin": lambda m, a: m.sin(a),
+        "cos": lambda m, a: m.cos(a),
+        "tan": lambda m, a: m.tan(a),
+        "tanh": lambda m, a: m.tanh(a),
+        "asin": lambda m, a: getattr(m, arcsin)(a),
+        "abs": lambda m, a: m.abs(a),
+        "square": lambda m, a: a * a,
+        "cube": lambda m, a: a * a * a,
+    }
+
+
 #: Each operator on torch tensors, as ``f(torch, *args)``: the module is passed in so that torch is imported only
 #: by the export that needs it (:func:`symdescent.expr.export.to_torch`).  Every operator must have an entry, with
 #: the numpy semantics of :attr:`Op.func` (NaN on domain errors, inf on overflow); a test checks both.
-TORCH: dict[str, Callable[..., object]] = {
-    "add": lambda t, a, b: a + b,
-    "sub": lambda t, a, b: a - b,
-    "mul": lambda t, a, b: a * b,
-    "div": lambda t, a, b: a / b,
-    "pow": lambda t, a, b: t.pow(a, b),
-    "neg": lambda t, a: -a,
-    "sqrt": lambda t, a: t.sqrt(a),
-    "exp": lambda t, a: t.exp(a),
-    "log": lambda t, a: t.log(a),
-    "sin": lambda t, a: t.sin(a),
-    "cos": lambda t, a: t.cos(a),
-    "tan": lambda t, a: t.tan(a),
-    "tanh": lambda t, a: t.tanh(a),
-    "asin": lambda t, a: t.asin(a),
-    "abs": lambda t, a: t.abs(a),
-    "square": lambda t, a: a * a,
-    "cube": lambda t, a: a * a * a,
-}
+TORCH: dict[str, Callable[..., object]] = _array_functions(power="pow", arcsin="asin")
 
 #: Each operator on jax arrays, as ``f(jax.numpy, *args)`` (see :data:`TORCH`; used by
 #: :func:`symdescent.expr.export.to_jax`).
-JAX: dict[str, Callable[..., object]] = {
-    "add": lambda jnp, a, b: a + b,
-    "sub": lambda jnp, a, b: a - b,
-    "mul": lambda jnp, a, b: a * b,
-    "div": lambda jnp, a, b: a / b,
-    "pow": lambda jnp, a, b: jnp.power(a, b),
-    "neg": lambda jnp, a: -a,
-    "sqrt": lambda jnp, a: jnp.sqrt(a),
-    "exp": lambda jnp, a: jnp.exp(a),
-    "log": lambda jnp, a: jnp.log(a),
-    "sin": lambda jnp, a: jnp.sin(a),
-    "cos": lambda jnp, a: jnp.cos(a),
-    "tan": lambda jnp, a: jnp.tan(a),
-    "tanh": lambda jnp, a: jnp.tanh(a),
-    "asin": lambda jnp, a: jnp.arcsin(a),
-    "abs": lambda jnp, a: jnp.abs(a),
-    "square": lambda jnp, a: a * a,
-    "cube": lambda jnp, a: a * a * a,
-}
+JAX: dict[str, Callable[..., object]] = _array_functions(power="power", arcsin="arcsin")
 
-#: Integer literals and ``pi``: values the model and the parser use exactly.
+#: Integer literals and ``pi``: leaves with an exact value (never fitted).
 LITERALS: dict[str, float] = {"1": 1.0, "2": 2.0, "3": 3.0, "4": 4.0, "5": 5.0, "pi": math.pi}
-
-VARIABLES: tuple[str, ...] = tuple(f"x{i}" for i in range(MAX_VARIABLES))
-
-#: Every token, in a fixed order (the LEE vocabulary is built on this order).
-ALL_TOKENS: tuple[str, ...] = (
-    tuple(BINARY) + tuple(UNARY) + VARIABLES + (CONST,) + tuple(LITERALS)
-)
 
 #: Function names the infix parser accepts, mapped to operator names.
 FUNCTION_ALIASES: dict[str, str] = {
