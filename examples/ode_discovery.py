@@ -98,7 +98,7 @@ def training_data(rng: np.random.Generator, noise: float = 0.0, window: int = 15
 def discover(X, dX, time_budget: float, seed: int):
     """One search per state variable; returns the fitted programs."""
     from symdescent import SymbolicRegressor
-    from symdescent.compose import Program
+    from symdescent.compose import NamedProgram
 
     programs = []
     for j, out in enumerate(OUTPUTS):
@@ -106,7 +106,7 @@ def discover(X, dX, time_budget: float, seed: int):
         est = SymbolicRegressor(time_budget=time_budget, random_state=seed, operators=OPERATORS,
                                 max_complexity=20, proposers=["random"], refiners=["descent"])
         est.fit(X, dX[:, j], variable_names=list(NAMES))
-        programs.append(Program.from_estimator(est, output=out))
+        programs.append(NamedProgram.from_estimator(est, output=out))
         print(f"  searched {out} in {time.monotonic() - t0:.1f} s (R² {est.best_.r2:.8f})", flush=True)
     return programs
 

@@ -1,7 +1,7 @@
 """Found expressions as small named programs, and pipelines that chain them.
 
 A search returns an :class:`~symdescent.expr.Expression` over column indices
-(``x0``, ``x1``, ...).  A :class:`Program` binds it to names: the inputs it
+(``x0``, ``x1``, ...).  A :class:`NamedProgram` binds it to names: the inputs it
 reads and the output it defines, so that it can be called on a dict of arrays
 and composed with other programs.  A :class:`Pipeline` (built by
 :func:`compose`) chains programs by name, one program's output feeding another
@@ -13,9 +13,9 @@ Examples
 --------
 Kinetic energy from a momentum model and a velocity model:
 
->>> from symdescent.compose import Program, compose
->>> v = Program.parse("p / m", inputs=["p", "m"], output="v")
->>> energy = Program.parse("m * v**2 / 2", inputs=["m", "v"], output="E")
+>>> from symdescent.compose import NamedProgram, compose
+>>> v = NamedProgram.parse("p / m", inputs=["p", "m"], output="v")
+>>> energy = NamedProgram.parse("m * v**2 / 2", inputs=["m", "v"], output="E")
 >>> pipe = compose(v, energy)
 >>> pipe.inputs, pipe.outputs
 (('p', 'm'), ('v', 'E'))
@@ -44,7 +44,7 @@ FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
-class Program:
+class NamedProgram:
     """An expression bound to named inputs and one named output.
 
     Parameters
@@ -60,7 +60,7 @@ class Program:
     Examples
     --------
     >>> import numpy as np
-    >>> p = Program.parse("1.5 * x - x * y", inputs=["x", "y"], output="dx")
+    >>> p = NamedProgram.parse("1.5 * x - x * y", inputs=["x", "y"], output="dx")
     >>> p(x=np.array([1.0, 2.0]), y=1.0)
     array([0.5, 1. ])
     >>> p.equation()
@@ -73,7 +73,7 @@ class Program:
 
     def __post_init__(self) -> None:
         if not isinstance(self.expression, Expression):
-            raise ExpressionError(f"Program needs an Expression, got {type(self.expression).__name__}")
+            raise ExpressionError(f"NamedProgram needs an Expression, got {type(self.expression).__name__}")
         inputs = tuple(str(n) for n in self.inputs)
         object.__setattr__(self, "inputs", inputs)
         object.__setattr__(self, "output", str(self.output))
@@ -87,18 +87,18 @@ class Program:
 
     # -- construction ---------------------------------------------------------
     @classmethod
-    def parse(cls, text: str, inputs: Sequence[str], output: str) -> "Program":
+    def parse(cls, text: str, inputs: Sequence[str], output: str) -> "NamedProgram":
         """Parse an infix string over the input names (see :func:`symdescent.expr.parse`)."""
         return cls(parse(text, list(inputs)), tuple(inputs), output)
 
     @classmethod
-    def from_estimator(cls, estimator, output: str = "y", index: int | None = None) -> "Program":
+    def from_estimator(cls, estimator, output: str = "y", index: int | None = None) -> "NamedProgram":
         """The fitted model of a :class:`~symdescent.SymbolicRegressor` (or front member ``index``)."""
         expr = estimator.expression_ if index is None else estimator.pareto_front_[index].expression
         return cls(expr, tuple(estimator.variable_names_), output)
 
     @classmethod
-    def from_result(cls, result, output: str = "y") -> "Program":
+    def from_result(cls, result, output: str = "y") -> "NamedProgram":
         """The best model of a :class:`~symdescent.types.SearchResult`."""
         if result.best is None:
             raise DataError("the search result has no valid model")
@@ -156,7 +156,7 @@ class Program:
                 "output": self.output, "expression": self.expression.to_dict(self.inputs)}
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "Program":
+    def from_dict(cls, data: Mapping) -> "NamedProgram":
         if not isinstance(data, Mapping) or data.get("format") != "symdescent-program":
             raise ExpressionError("not a program record (missing format: symdescent-program)")
         try:
@@ -168,7 +168,7 @@ class Program:
         return json.dumps(self.to_dict(), **kwargs)
 
     @classmethod
-    def from_json(cls, text: str) -> "Program":
+    def from_json(cls, text: str) -> "NamedProgram":
         return cls.from_dict(_loads(text))
 
     def __str__(self) -> str:
@@ -181,7 +181,7 @@ def _symbol(name: str):
     return sympy.Symbol(name, real=True)  # the same symbols Expression.to_sympy makes
 
 
-def _evaluate_named(program: Program, values: Mapping[str, Any]) -> np.ndarray:
+def _evaluate_named(program: NamedProgram, values: Mapping[str, Any]) -> np.ndarray:
     used = program.used_inputs
     missing = [n for n in used if n not in values]
     if missing:
@@ -197,11 +197,11 @@ def _evaluate_named(program: Program, values: Mapping[str, Any]) -> np.ndarray:
 
 
 class Pipeline:
-    """Programs chained by name: each output may feed later programs' inputs.
+    """Named programs chained by name: each output may feed later programs' inputs.
 
     Parameters
     ----------
-    programs : iterable of Program
+    programs : iterable of NamedProgram
         In any order; they are sorted so that every program runs after the
         programs whose outputs it reads.  Outputs must be unique and the
         dependencies acyclic.
@@ -211,21 +211,21 @@ class Pipeline:
 
     Attributes
     ----------
-    programs : tuple of Program
+    programs : tuple of NamedProgram
         In evaluation order.
     inputs : tuple of str
         Names no program defines, which callers must supply (order of first use).
     outputs : tuple of str
     """
 
-    def __init__(self, programs: Iterable[Program], outputs: Sequence[str] | None = None):
+    def __init__(self, programs: Iterable[NamedProgram], outputs: Sequence[str] | None = None):
         programs = list(programs)
         if not programs:
             raise ExpressionError("a pipeline needs at least one program")
-        by_output: dict[str, Program] = {}
+        by_output: dict[str, NamedProgram] = {}
         for p in programs:
-            if not isinstance(p, Program):
-                raise ExpressionError(f"a pipeline holds Programs, got {type(p).__name__}")
+            if not isinstance(p, NamedProgram):
+                raise ExpressionError(f"a pipeline holds NamedProgram objects, got {type(p).__name__}")
             if p.output in by_output:
                 raise ExpressionError(f"two programs define {p.output!r}")
             by_output[p.output] = p
@@ -240,7 +240,7 @@ class Pipeline:
         if unknown:
             raise ExpressionError(f"no program defines {', '.join(unknown)}; defined: {', '.join(by_output)}")
 
-    def __getitem__(self, output: str) -> Program:
+    def __getitem__(self, output: str) -> NamedProgram:
         return self._by_output[output]
 
     def __eq__(self, other) -> bool:
@@ -293,18 +293,18 @@ class Pipeline:
         return f
 
     # -- symbolic views -----------------------------------------------------------
-    def flatten(self, output: str) -> Program:
+    def flatten(self, output: str) -> NamedProgram:
         """One program for ``output`` over :attr:`inputs`, intermediates substituted.
 
-        >>> a = Program.parse("2 * x", ["x"], "u")
-        >>> b = Program.parse("u + y", ["u", "y"], "z")
+        >>> a = NamedProgram.parse("2 * x", ["x"], "u")
+        >>> b = NamedProgram.parse("u + y", ["u", "y"], "z")
         >>> str(compose(a, b).flatten("z"))
         'z = 2 * x + y'
         """
         tokens, consts = self._splice(self[output])
-        return Program(Expression(tuple(tokens), tuple(consts)), self.inputs, output)
+        return NamedProgram(Expression(tuple(tokens), tuple(consts)), self.inputs, output)
 
-    def _splice(self, program: Program) -> tuple[list[str], list[float]]:
+    def _splice(self, program: NamedProgram) -> tuple[list[str], list[float]]:
         tokens: list[str] = []
         consts: list[float] = []
         ci = 0
@@ -350,10 +350,10 @@ class Pipeline:
     def from_dict(cls, data: Mapping) -> "Pipeline":
         """Read :meth:`to_dict` output (a single program record is accepted too)."""
         if isinstance(data, Mapping) and data.get("format") == "symdescent-program":
-            return cls([Program.from_dict(data)])
+            return cls([NamedProgram.from_dict(data)])
         if not isinstance(data, Mapping) or data.get("format") != "symdescent-pipeline":
             raise ExpressionError("not a pipeline record (missing format: symdescent-pipeline)")
-        return cls([Program.from_dict(p) for p in data.get("programs", [])], data.get("outputs"))
+        return cls([NamedProgram.from_dict(p) for p in data.get("programs", [])], data.get("outputs"))
 
     def to_json(self, **kwargs) -> str:
         return json.dumps(self.to_dict(), **kwargs)
@@ -363,7 +363,7 @@ class Pipeline:
         return cls.from_dict(_loads(text))
 
 
-def compose(*parts: Program | Pipeline, outputs: Sequence[str] | None = None) -> Pipeline:
+def compose(*parts: NamedProgram | Pipeline, outputs: Sequence[str] | None = None) -> Pipeline:
     """Chain programs (and pipelines) by name into one :class:`Pipeline`.
 
     Examples
@@ -371,28 +371,28 @@ def compose(*parts: Program | Pipeline, outputs: Sequence[str] | None = None) ->
     A two-variable ODE system as one vector function:
 
     >>> import numpy as np
-    >>> dx = Program.parse("x - x * y", ["x", "y"], "dx")
-    >>> dy = Program.parse("x * y - y", ["x", "y"], "dy")
+    >>> dx = NamedProgram.parse("x - x * y", ["x", "y"], "dx")
+    >>> dy = NamedProgram.parse("x * y - y", ["x", "y"], "dy")
     >>> rhs = compose(dx, dy).to_callable(inputs=["x", "y"])
     >>> rhs(np.array([2.0, 3.0]))
     array([-4.,  3.])
     """
-    programs: list[Program] = []
+    programs: list[NamedProgram] = []
     for part in parts:
         if isinstance(part, Pipeline):
             programs += part.programs
-        elif isinstance(part, Program):
+        elif isinstance(part, NamedProgram):
             programs.append(part)
         else:
-            raise ExpressionError(f"compose takes Programs and Pipelines, got {type(part).__name__}")
+            raise ExpressionError(f"compose takes NamedProgram and Pipeline objects, got {type(part).__name__}")
     return Pipeline(programs, outputs)
 
 
-def _topological(programs: list[Program], by_output: Mapping[str, Program]) -> tuple[Program, ...]:
-    order: list[Program] = []
+def _topological(programs: list[NamedProgram], by_output: Mapping[str, NamedProgram]) -> tuple[NamedProgram, ...]:
+    order: list[NamedProgram] = []
     state: dict[str, int] = {}  # 1: in progress, 2: done
 
-    def visit(p: Program, path: tuple[str, ...]) -> None:
+    def visit(p: NamedProgram, path: tuple[str, ...]) -> None:
         if state.get(p.output) == 2:
             return
         if state.get(p.output) == 1:
@@ -418,4 +418,4 @@ def _loads(text: str) -> Any:
         raise ExpressionError("invalid JSON: arrays or objects nested too deeply") from None
 
 
-__all__ = ["Program", "Pipeline", "compose"]
+__all__ = ["NamedProgram", "Pipeline", "compose"]

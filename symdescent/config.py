@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from symdescent.errors import ConfigError, did_you_mean
+from symdescent.errors import ConfigError, ExpressionError, did_you_mean
 from symdescent.expr import ops
 
 if sys.version_info >= (3, 11):
@@ -117,7 +117,10 @@ class SearchConfig:
                               f"of the budget), got {self.iteration_seconds}")
         if not self.operators:
             raise ConfigError('search.operators is empty: name at least one operator, e.g. ["add", "mul"]')
-        ops.validate_operator_names(self.operators, what="operator in search.operators")
+        try:
+            ops.validate_operator_names(self.operators, what="operator in search.operators")
+        except ExpressionError as exc:
+            raise ConfigError(str(exc)) from None
         if self.workers != "auto" and not (isinstance(self.workers, int) and self.workers >= 0):
             raise ConfigError(f'search.workers must be an integer >= 0 or "auto" (0 and "auto": one per core), '
                               f"got {self.workers!r}")

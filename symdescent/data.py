@@ -12,8 +12,16 @@ from typing import Sequence
 
 import numpy as np
 
-from symdescent.errors import DataError, DataTypeError
+from symdescent.errors import DataError, DataTypeError, ExpressionError
 from symdescent.expr.parse import check_variable_names
+
+
+def check_column_names(names: Sequence[str]) -> dict[str, int]:
+    """:func:`~symdescent.expr.parse.check_variable_names` for columns of data: a refused name is a DataError."""
+    try:
+        return check_variable_names(names)
+    except ExpressionError as exc:
+        raise DataError(str(exc)) from None
 
 
 def _first_bad(a: np.ndarray) -> str:
@@ -131,7 +139,7 @@ def check_X_y(X, y, variable_names: Sequence[str] | None = None) -> tuple[np.nda
         names = [f"x{i}" for i in range(Xa.shape[1])]
     if len(names) != Xa.shape[1]:
         raise DataError(f"{len(names)} variable name(s) given for {Xa.shape[1]} column(s) of X")
-    check_variable_names(names)
+    check_column_names(names)
     check_scale(Xa, ya, names)
     return Xa, ya, tuple(str(n) for n in names)
 
@@ -295,7 +303,7 @@ def read_csv(path: str | Path, target: str) -> tuple[np.ndarray, np.ndarray, tup
         raise DataError(f"{p}: 0 sample(s) below the header; at least 2 are required")
     features = frame.drop(columns=[target])
     try:  # the same rule as for a DataFrame's or the API's names
-        check_variable_names([str(c) for c in features.columns])
+        check_column_names([str(c) for c in features.columns])
     except DataError as exc:
         raise DataError(f"{p}: {exc}") from None
     X, y, names = check_X_y(features, frame[target], [str(c) for c in features.columns])

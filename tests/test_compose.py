@@ -1,15 +1,13 @@
 """Found expressions as named programs, chained into pipelines (symdescent.compose)."""
 
-import doctest
 import json
 
 import numpy as np
 import pytest
 import sympy
 
-import symdescent.compose
 from conftest import quick_config
-from symdescent.compose import Pipeline, Program, compose
+from symdescent.compose import NamedProgram, Pipeline, compose
 from symdescent.errors import DataError, ExpressionError
 from symdescent.expr import Expression, parse
 from symdescent.search import Search
@@ -18,13 +16,13 @@ from symdescent.search import Search
 @pytest.fixture
 def chain():
     """v = p / m and E = C m v^2 with a fitted-style constant C = 0.5."""
-    v = Program.parse("p / m", ["p", "m"], "v")
-    energy = Program(parse("C * m * v**2", ["m", "v"]).with_constants([0.5]), ("m", "v"), "E")
+    v = NamedProgram.parse("p / m", ["p", "m"], "v")
+    energy = NamedProgram(parse("C * m * v**2", ["m", "v"]).with_constants([0.5]), ("m", "v"), "E")
     return v, energy
 
 
 def test_program_calls_on_names_keywords_and_arrays():
-    p = Program.parse("a * b + 2", ["a", "b"], "c")
+    p = NamedProgram.parse("a * b + 2", ["a", "b"], "c")
     a, b = np.array([1.0, 2.0, 3.0]), np.array([4.0, 5.0, 6.0])
     np.testing.assert_allclose(p({"a": a, "b": b}), a * b + 2)
     np.testing.assert_allclose(p(a=a, b=b), a * b + 2)
@@ -37,7 +35,7 @@ def test_program_calls_on_names_keywords_and_arrays():
 
 
 def test_program_needs_only_the_inputs_it_reads():
-    p = Program.parse("2 * y", ["x", "y"], "z")
+    p = NamedProgram.parse("2 * y", ["x", "y"], "z")
     assert p.used_inputs == ("y",)
     np.testing.assert_allclose(p(y=np.arange(3.0)), [0, 2, 4])
     with pytest.raises(DataError, match="needs input"):
@@ -48,13 +46,13 @@ def test_program_needs_only_the_inputs_it_reads():
 
 def test_program_validates_names_and_variables():
     with pytest.raises(ExpressionError, match="reads x2"):
-        Program(parse("x0 + x2"), ("a", "b"), "c")
-    with pytest.raises(DataError):
-        Program(parse("x0"), ("a", "a"), "c")
-    with pytest.raises(DataError):
-        Program(parse("x0"), ("a",), "sin")  # clashes with a function name
+        NamedProgram(parse("x0 + x2"), ("a", "b"), "c")
+    with pytest.raises(ExpressionError, match="'a' is given twice"):
+        NamedProgram(parse("x0"), ("a", "a"), "c")
+    with pytest.raises(ExpressionError, match="'sin' clashes with a function"):
+        NamedProgram(parse("x0"), ("a",), "sin")
     with pytest.raises(ExpressionError):
-        Program("x0 + 1", ("a",), "c")
+        NamedProgram("x0 + 1", ("a",), "c")
 
 
 def test_program_exports(chain):
@@ -65,7 +63,7 @@ def test_program_exports(chain):
     assert energy.to_latex().startswith("E = ")
     f = energy.to_callable()
     np.testing.assert_allclose(f(np.array([[2.0, 3.0]])), [9.0])
-    back = Program.from_json(energy.to_json())
+    back = NamedProgram.from_json(energy.to_json())
     assert back == energy and back.expression.constants == (0.5,)
     assert str(energy) == "E = " + energy.to_infix()
 
@@ -125,12 +123,12 @@ def test_pipeline_json_round_trip(chain):
 
 
 def test_pipeline_rejects_cycles_duplicates_and_unknown_outputs():
-    a = Program.parse("b + 1", ["b"], "a")
-    b = Program.parse("a * 2", ["a"], "b")
+    a = NamedProgram.parse("b + 1", ["b"], "a")
+    b = NamedProgram.parse("a * 2", ["a"], "b")
     with pytest.raises(ExpressionError, match="cycle"):
         compose(a, b)
     with pytest.raises(ExpressionError, match="two programs"):
-        compose(a, Program.parse("x", ["x"], "a"))
+        compose(a, NamedProgram.parse("x", ["x"], "a"))
     with pytest.raises(ExpressionError, match="no program defines"):
         compose(a, outputs=["zz"])
     with pytest.raises(ExpressionError):
@@ -138,9 +136,9 @@ def test_pipeline_rejects_cycles_duplicates_and_unknown_outputs():
 
 
 def test_compose_flattens_pipelines():
-    a = Program.parse("2 * x", ["x"], "u")
-    b = Program.parse("u + y", ["u", "y"], "z")
-    c = Program.parse("z * z", ["z"], "w")
+    a = NamedProgram.parse("2 * x", ["x"], "u")
+    b = NamedProgram.parse("u + y", ["u", "y"], "z")
+    c = NamedProgram.parse("z * z", ["z"], "w")
     pipe = compose(compose(a, b), c)
     assert [p.output for p in pipe.programs] == ["u", "z", "w"]
     assert pipe(x=1.0, y=1.0)["w"] == pytest.approx(9.0)
@@ -150,8 +148,8 @@ def test_compose_flattens_pipelines():
 def test_ode_system_integrates():
     from scipy.integrate import solve_ivp
 
-    dx = Program.parse("x * (1.5 - y)", ["x", "y"], "dx")
-    dy = Program.parse("y * (x - 3)", ["x", "y"], "dy")
+    dx = NamedProgram.parse("x * (1.5 - y)", ["x", "y"], "dx")
+    dy = NamedProgram.parse("y * (x - 3)", ["x", "y"], "dy")
     rhs = compose(dx, dy).to_callable(inputs=["x", "y"])
     sol = solve_ivp(lambda t, s: rhs(s), (0, 2), [2.0, 1.0], rtol=1e-9, atol=1e-9)
     ref = solve_ivp(lambda t, s: [s[0] * (1.5 - s[1]), s[1] * (s[0] - 3)], (0, 2), [2.0, 1.0], rtol=1e-9, atol=1e-9)
@@ -161,25 +159,20 @@ def test_ode_system_integrates():
 def test_programs_from_a_search(product_data):
     X, y = product_data
     result = Search(X, y, variable_names=["m", "v"], config=quick_config(max_iterations=2)).run()
-    prog = Program.from_result(result, output="E")
+    prog = NamedProgram.from_result(result, output="E")
     assert prog.inputs == ("m", "v")
     np.testing.assert_allclose(prog(m=X[:, 0], v=X[:, 1]), result.best.expression.evaluate(X))
 
-    class Fitted:  # what Program.from_estimator reads from a fitted SymbolicRegressor
+    class Fitted:  # what NamedProgram.from_estimator reads from a fitted SymbolicRegressor
         expression_ = result.best.expression
         pareto_front_ = list(result.front)
         variable_names_ = ("m", "v")
 
-    assert Program.from_estimator(Fitted(), output="E") == prog
-    assert Program.from_estimator(Fitted(), output="E", index=0).expression == result.front[0].expression
-
-
-def test_docstring_examples():
-    result = doctest.testmod(symdescent.compose, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0 and result.attempted > 0
+    assert NamedProgram.from_estimator(Fitted(), output="E") == prog
+    assert NamedProgram.from_estimator(Fitted(), output="E", index=0).expression == result.front[0].expression
 
 
 def test_expression_round_trip_keeps_constants_exactly():
     e = Expression(("mul", "C", "x0"), (0.1 + 0.2,))
-    p = Program(e, ("t",), "s")
-    assert Program.from_json(p.to_json()).expression.constants == (0.1 + 0.2,)
+    p = NamedProgram(e, ("t",), "s")
+    assert NamedProgram.from_json(p.to_json()).expression.constants == (0.1 + 0.2,)

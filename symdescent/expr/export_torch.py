@@ -6,7 +6,7 @@ from typing import Sequence
 
 import torch
 
-from symdescent.errors import DataError
+from symdescent.errors import ExpressionError
 from symdescent.expr import ops
 from symdescent.expr.export import walk
 
@@ -53,7 +53,7 @@ class TorchExpression(torch.nn.Module):
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         """Values on the rows of ``X`` (shape ``(n, d)``); returns shape ``(n,)``."""
         if X.ndim != 2 or X.shape[1] < self.n_features:
-            raise DataError(f"the expression reads {self.n_features} column(s) of X, shape (n, d); "
+            raise ExpressionError(f"the expression reads {self.n_features} column(s) of X, shape (n, d); "
                             f"got shape {tuple(X.shape)}")
         out = walk(self.tokens, ops.TORCH, torch, self.constants, lambda j: X[:, j],
                    lambda v: torch.tensor(v, dtype=self.constants.dtype, device=X.device))

@@ -134,15 +134,25 @@ def variable_index(token: str) -> int:
     return int(token[1:])
 
 
-
 def validate_operator_names(names, *, what: str = "operator") -> tuple[str, ...]:
-    """Check a user-supplied list of operator names; raise with a suggestion."""
-    from symdescent.errors import ConfigError, did_you_mean
+    """Check a user-supplied list of operator names; return them once each, in order.
+
+    An unknown name is an :class:`~symdescent.errors.ExpressionError` with a suggestion (the layers that read
+    configurations turn it into their own error).
+
+    >>> validate_operator_names(["add", "mul", "add"])
+    ('add', 'mul')
+    >>> validate_operator_names(["sinh"])
+    Traceback (most recent call last):
+    ...
+    symdescent.errors.ExpressionError: unknown operator 'sinh'; did you mean 'sin'?; known: ...
+    """
+    from symdescent.errors import ExpressionError, did_you_mean
 
     out = []
     for name in names:
         if name not in OPERATORS:
-            raise ConfigError(
+            raise ExpressionError(
                 f"unknown {what} {name!r}{did_you_mean(name, OPERATORS)}; "
                 f"known: {', '.join(OPERATORS)} (symdescent operators describes each)"
             )

@@ -275,7 +275,8 @@ def check_variable_names(names: Sequence[str]) -> dict[str, int]:
 
     Any text is a name (``mass (kg)``, ``E``, ``λ``), written between backticks
     in formulas where it is not a plain identifier (see :func:`format_name`).
-    Refused, with a :class:`~symdescent.errors.DataError`: empty names, names
+    Refused, with an :class:`~symdescent.errors.ExpressionError` (the data
+    layer reports it as a :class:`~symdescent.errors.DataError`): empty names, names
     with unprintable characters, backticks or leading or trailing spaces (they
     could not be written back unambiguously), the parser's own words (function
     names, ``pi``, ``pow``) and repeated names.
@@ -285,23 +286,22 @@ def check_variable_names(names: Sequence[str]) -> dict[str, int]:
     >>> check_variable_names(["mass (kg)", "E"])
     {'mass (kg)': 0, 'E': 1}
     """
-    from symdescent.errors import DataError
-
     names = [str(n) for n in names]
     out: dict[str, int] = {}
     for i, n in enumerate(names):
         if not n.strip():
-            raise DataError(f"variable name {n!r} (column {i}) is empty; give every column a name")
+            raise ExpressionError(f"variable name {n!r} (column {i}) is empty; give every column a name")
         if not n.isprintable():
-            raise DataError(f"variable name {n!r} holds a control character (unprintable); rename the column")
+            raise ExpressionError(f"variable name {n!r} holds a control character (unprintable); rename the column")
         if "`" in n:
-            raise DataError(f"variable name {n!r} holds a backtick, which quotes names in formulas; rename the column")
+            raise ExpressionError(f"variable name {n!r} holds a backtick, which quotes names in formulas; "
+                                  "rename the column")
         if n != n.strip():
-            raise DataError(f"variable name {n!r} has a leading or trailing space; strip it")
+            raise ExpressionError(f"variable name {n!r} has a leading or trailing space; strip it")
         if n in RESERVED:
-            raise DataError(f"variable name {n!r} clashes with a function or constant name; rename the column")
+            raise ExpressionError(f"variable name {n!r} clashes with a function or constant name; rename the column")
         if n in out:
-            raise DataError(f"variable name {n!r} is given twice")
+            raise ExpressionError(f"variable name {n!r} is given twice")
         out[n] = i
     return out
 

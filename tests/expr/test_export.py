@@ -76,9 +76,9 @@ def test_torch_constants_are_trainable():
 
 def test_torch_refuses_too_few_columns():
     torch = pytest.importorskip("torch")
-    from symdescent.errors import DataError
+    from symdescent.errors import ExpressionError
 
-    with pytest.raises(DataError, match="2 column"):
+    with pytest.raises(ExpressionError, match="2 column"):
         parse("x0 + x1", ["x0", "x1"]).to_torch()(torch.zeros(3, 1))
 
 
