@@ -1,2 +1,6 @@
-"""The built-in plugins.  They are registered through the ``symdescent``
-entry-point group exactly like external plugins (see pyproject.toml)."""
+"""The built-in strategies: ``random``, ``descent``, ``mdl`` and ``r2``.
+
+They are registered directly by :func:`symdescent.registry.builtins` (no
+installation needed); third-party plugins come through the ``symdescent``
+entry-point group and are written the same way (see docs/plugins.md).
+"""
