@@ -4,7 +4,7 @@ The reference implementations in :mod:`symdescent.expr.evaluate` and
 :mod:`symdescent.expr.fit` walk the token list in Python and call one numpy
 function per node; for the few hundred rows the search fits on, that Python
 overhead dominates.  This module turns a prefix token tuple once into integer
-arrays (a :class:`Program`) and runs everything else -- evaluation, the
+arrays (a :class:`CompiledProgram`) and runs everything else -- evaluation, the
 forward-mode Jacobian with respect to the constants and a complete
 Levenberg-Marquardt fit of the constants -- inside numba.
 
@@ -41,9 +41,9 @@ import numpy as np
 
 from symdescent.expr.compiled.kernels import evaluate, evaluate_jacobian
 from symdescent.expr.compiled.lm import fit_constants
-from symdescent.expr.compiled.program import Program, _jit, compile_program
+from symdescent.expr.compiled.program import CompiledProgram, compile_program, jit
 
-__all__ = ["Program", "compile_program", "evaluate", "evaluate_jacobian", "fit_constants", "warm_up", "_jit"]
+__all__ = ["CompiledProgram", "compile_program", "evaluate", "evaluate_jacobian", "fit_constants", "warm_up", "jit"]
 
 
 _warm = threading.Lock()

@@ -25,14 +25,14 @@ from symdescent.expr.compiled.program import (
     OP_TAN,
     OP_TANH,
     OP_VAR,
-    _check_X,
-    _check_constants,
-    _jit,
-    _program,
+    as_program,
+    check_constants,
+    check_X,
+    jit,
 )
 
 
-@_jit
+@jit
 def _unary(op, a, out):
     """``out = op(a)`` row by row (``out`` may be ``a``)."""
     n = out.shape[0]
@@ -74,7 +74,7 @@ def _unary(op, a, out):
             out[i] = a[i] * a[i] * a[i]
 
 
-@_jit
+@jit
 def _binary(op, a, b, out):
     """``out = op(a, b)`` row by row (``out`` may be ``a`` or ``b``)."""
     n = out.shape[0]
@@ -95,7 +95,7 @@ def _binary(op, a, b, out):
             out[i] = a[i] ** b[i]
 
 
-@_jit
+@jit
 def _unary_d(op, a, out, da):
     """``out = op(a)`` and ``da = op'(a)``, as in ``evaluate._derivative``."""
     n = out.shape[0]
@@ -160,7 +160,7 @@ def _unary_d(op, a, out, da):
             da[i] = 3.0 * x * x
 
 
-@_jit
+@jit
 def _binary_d(op, a, b, out, da, db):
     """``out = op(a, b)`` with both partial derivatives (``out`` may alias ``b``)."""
     n = out.shape[0]
@@ -198,7 +198,7 @@ def _binary_d(op, a, b, out, da, db):
             db[i] = f * math.log(x)
 
 
-@_jit
+@jit
 def _unary_s(op, x):
     """``op(x)`` on a scalar, with the same arithmetic as :func:`_unary`."""
     if op == OP_NEG:
@@ -226,7 +226,7 @@ def _unary_s(op, x):
     return x * x * x
 
 
-@_jit
+@jit
 def _binary_s(op, x, z):
     """``op(x, z)`` on scalars, with the same arithmetic as :func:`_binary`."""
     if op == OP_ADD:
@@ -240,7 +240,7 @@ def _binary_s(op, x, z):
     return x ** z
 
 
-@_jit
+@jit
 def _binary_sv(op, x, b, out):
     """``out = op(x, b)`` for a scalar first operand."""
     n = out.shape[0]
@@ -261,7 +261,7 @@ def _binary_sv(op, x, b, out):
             out[i] = x ** b[i]
 
 
-@_jit
+@jit
 def _binary_vs(op, a, z, out):
     """``out = op(a, z)`` for a scalar second operand."""
     n = out.shape[0]
@@ -282,7 +282,7 @@ def _binary_vs(op, a, z, out):
             out[i] = a[i] ** z
 
 
-@_jit
+@jit
 def copy_into(dst, src):
     """``dst[:] = src`` for 1-d arrays of the same length, as a plain loop.
 
@@ -293,8 +293,8 @@ def copy_into(dst, src):
         dst[i] = src[i]
 
 
-@_jit
-def _gather_columns(X, columns):
+@jit
+def gather_columns(X, columns):
     """The used columns of ``X`` (n, d) as contiguous rows (len(columns), n)."""
     n = X.shape[0]
     XT = np.empty((columns.shape[0], n))
@@ -310,8 +310,8 @@ _IN_X = 1  # a column of X, read in place (row ``ref`` of XT)
 _SCALAR = 2  # a scalar (the subtree holds only constants and literals)
 
 
-@_jit
-def _eval_into(code, arg, value, consts, XT, stack, kind, ref, sval, out):
+@jit
+def eval_into(code, arg, value, consts, XT, stack, kind, ref, sval, out):
     """Evaluate the program into ``out`` (n,).
 
     ``XT`` (columns, n) holds the used columns of X as rows; ``stack``
@@ -373,8 +373,8 @@ def _eval_into(code, arg, value, consts, XT, stack, kind, ref, sval, out):
         copy_into(out, stack[0])
 
 
-@_jit
-def _jac_into(code, arg, value, consts, XT, vstack, gstack, has, da, db, out, J):
+@jit
+def jac_into(code, arg, value, consts, XT, vstack, gstack, has, da, db, out, J):
     """Values into ``out`` (n,) and the Jacobian into ``J`` (k, n), forward mode.
 
     ``gstack`` (depth, k, n) holds the gradient rows of each stack entry;
@@ -441,24 +441,24 @@ def _jac_into(code, arg, value, consts, XT, vstack, gstack, has, da, db, out, J)
         J[:, :] = 0.0
 
 
-@_jit
+@jit
 def _evaluate_kernel(code, arg, value, columns, depth, consts, X):
     n = X.shape[0]
     d = max(depth, 1)
     out = np.empty(n)
-    _eval_into(code, arg, value, consts, _gather_columns(X, columns), np.empty((d, n)),
+    eval_into(code, arg, value, consts, gather_columns(X, columns), np.empty((d, n)),
                np.zeros(d, dtype=np.int64), np.zeros(d, dtype=np.int64), np.zeros(d), out)
     return out
 
 
-@_jit
+@jit
 def _jacobian_kernel(code, arg, value, columns, depth, consts, X):
     n = X.shape[0]
     k = consts.shape[0]
     d = max(depth, 1)
     out = np.empty(n)
     J = np.empty((k, n))
-    _jac_into(code, arg, value, consts, _gather_columns(X, columns), np.empty((d, n)),
+    jac_into(code, arg, value, consts, gather_columns(X, columns), np.empty((d, n)),
               np.empty((d, k, n)), np.zeros(d, dtype=np.bool_), np.empty(n), np.empty(n), out, J)
     return out, J
 
@@ -467,14 +467,14 @@ def _jacobian_kernel(code, arg, value, columns, depth, consts, X):
 # public evaluation API
 # ---------------------------------------------------------------------------
 def evaluate(program, constants, X) -> np.ndarray:
-    """Evaluate ``program`` (a :class:`Program` or prefix tokens) on the rows of ``X``.
+    """Evaluate ``program`` (a :class:`CompiledProgram` or prefix tokens) on the rows of ``X``.
 
     Returns an ``(n,)`` float64 array; NaN / inf mark domain errors and
     overflow, as in :func:`~symdescent.expr.evaluate.evaluate_tokens`.
     """
-    p = _program(program)
-    X = _check_X(p, X)
-    c = _check_constants(p, constants)
+    p = as_program(program)
+    X = check_X(p, X)
+    c = check_constants(p, constants)
     return _evaluate_kernel(p.code, p.arg, p.value, p.columns, p.depth, c, X)
 
 
@@ -484,8 +484,8 @@ def evaluate_jacobian(program, constants, X) -> tuple[np.ndarray, np.ndarray]:
     Matches :func:`~symdescent.expr.evaluate.evaluate_with_jacobian`, including
     where it is non-finite.
     """
-    p = _program(program)
-    X = _check_X(p, X)
-    c = _check_constants(p, constants)
+    p = as_program(program)
+    X = check_X(p, X)
+    c = check_constants(p, constants)
     f, J = _jacobian_kernel(p.code, p.arg, p.value, p.columns, p.depth, c, X)
     return f, np.ascontiguousarray(J.T)

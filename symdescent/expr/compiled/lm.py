@@ -6,18 +6,14 @@ import math
 
 import numpy as np
 
-from symdescent.expr.compiled.kernels import (
-    _eval_into,
-    copy_into,
-    _gather_columns,
-    _jac_into,
-)
-from symdescent.expr.compiled.program import (
-    _check_X,
-    _check_constants,
-    _jit,
-    _program,
-)
+from symdescent.expr.compiled.kernels import copy_into
+from symdescent.expr.compiled.kernels import eval_into as _eval_into
+from symdescent.expr.compiled.kernels import gather_columns as _gather_columns
+from symdescent.expr.compiled.kernels import jac_into as _jac_into
+from symdescent.expr.compiled.program import as_program as _program
+from symdescent.expr.compiled.program import check_constants as _check_constants
+from symdescent.expr.compiled.program import check_X as _check_X
+from symdescent.expr.compiled.program import jit as _jit
 
 
 # ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Programs: prefix tokens compiled once into integer arrays, and the numba decorator."""
+"""Compiled programs: prefix tokens compiled once into integer arrays, and the numba decorator."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def _outside_package_cache():
 _CACHE = _outside_package_cache()
 
 
-def _jit(fn):
+def jit(fn):
     """``numba.njit``, cached on disk outside the package (:func:`_outside_package_cache`).
 
     Without a writable cache location (or a numba whose cache classes moved) the function is compiled per
@@ -89,7 +89,7 @@ OPCODES: dict[str, int] = {
 assert set(OPCODES) == set(ops.OPERATORS), "compiled.py is out of step with ops.py"
 
 
-class Program(NamedTuple):
+class CompiledProgram(NamedTuple):
     """A prefix expression compiled to arrays, in postfix (execution) order.
 
     Attributes
@@ -124,8 +124,8 @@ class Program(NamedTuple):
     n_variables: int
 
 
-def compile_program(tokens: Sequence[str]) -> Program:
-    """Compile prefix ``tokens`` into a :class:`Program` (cached by tokens).
+def compile_program(tokens: Sequence[str]) -> CompiledProgram:
+    """Compile prefix ``tokens`` into a :class:`CompiledProgram` (cached by tokens).
 
     Raises ``ValueError`` (an :class:`~symdescent.errors.ExpressionError`) for
     unknown tokens or an incomplete sequence.
@@ -138,7 +138,7 @@ def compile_program(tokens: Sequence[str]) -> Program:
 
 
 @functools.lru_cache(maxsize=16384)
-def _compile_cached(tokens: tuple) -> Program:
+def _compile_cached(tokens: tuple) -> CompiledProgram:
     from symdescent.expr.expression import validate_prefix
 
     validate_prefix(tokens)
@@ -167,17 +167,18 @@ def _compile_cached(tokens: tuple) -> Program:
         sp += 1
         depth = max(depth, sp)
     n_vars = columns[-1] + 1 if columns else 0
-    return Program(tokens, code, arg, value, np.array(columns, dtype=np.int64), depth, n_const, n_vars)
+    return CompiledProgram(tokens, code, arg, value, np.array(columns, dtype=np.int64), depth, n_const, n_vars)
 
 
-def _program(program) -> Program:
-    """A :class:`Program` from a Program, prefix tokens or an Expression."""
-    if isinstance(program, Program):
+def as_program(program) -> CompiledProgram:
+    """A :class:`CompiledProgram` from a CompiledProgram, prefix tokens or an Expression."""
+    if isinstance(program, CompiledProgram):
         return program
     return compile_program(getattr(program, "tokens", program))
 
 
-def _check_X(program: Program, X) -> np.ndarray:
+def check_X(program: CompiledProgram, X) -> np.ndarray:
+    """``X`` as a C-contiguous float64 array; ValueError unless it is 2-D with every column ``program`` reads."""
     X = np.ascontiguousarray(X, dtype=np.float64)
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (rows, columns), got shape {X.shape}")
@@ -188,7 +189,8 @@ def _check_X(program: Program, X) -> np.ndarray:
     return X
 
 
-def _check_constants(program: Program, constants) -> np.ndarray:
+def check_constants(program: CompiledProgram, constants) -> np.ndarray:
+    """``constants`` as a contiguous float64 vector; ValueError unless it holds one value per placeholder."""
     c = np.ascontiguousarray(constants, dtype=np.float64).reshape(-1)
     if c.shape[0] != program.n_constants:
         raise ValueError(
