@@ -12,22 +12,37 @@ import numpy as np
 from symdescent.expr import ops
 
 
+def _postfix(tokens, constants, X: np.ndarray):
+    """Walk prefix ``tokens`` right to left, the order a stack evaluates them in.
+
+    Yields ``(tok, op, value, index)``: for an operator its :class:`~symdescent.expr.ops.Op`, value None;
+    for a leaf op None and its value (a column of ``X``, a literal, a constant), with ``index`` the
+    position of the constant in ``constants`` (-1 for other leaves).
+    """
+    ci = len(constants)
+    for tok in reversed(tokens):
+        op = ops.OPERATORS.get(tok)
+        if op is not None:
+            yield tok, op, None, -1
+        elif tok == ops.CONST:
+            ci -= 1
+            yield tok, None, constants[ci], ci
+        else:
+            yield tok, None, (ops.LITERALS[tok] if tok in ops.LITERALS else X[:, int(tok[1:])]), -1
+
+
 def evaluate_tokens(tokens, constants, X: np.ndarray) -> np.ndarray:
-    """Evaluate a prefix sequence on ``X`` of shape ``(n, d)``; returns ``(n,)``."""
+    """Evaluate a prefix sequence on ``X`` of shape ``(n, d)``; returns ``(n,)``.
+
+    >>> evaluate_tokens(("add", "x0", "mul", "C", "x1"), (2.0,), np.array([[1.0, 3.0], [0.0, -1.0]]))
+    array([ 7., -2.])
+    """
     n = X.shape[0]
     stack: list = []
-    ci = len(constants)
     with np.errstate(all="ignore"):
-        for tok in reversed(tokens):
-            op = ops.OPERATORS.get(tok)
+        for _, op, value, _ in _postfix(tokens, constants, X):
             if op is None:
-                if tok == ops.CONST:
-                    ci -= 1
-                    stack.append(constants[ci])
-                elif tok in ops.LITERALS:
-                    stack.append(ops.LITERALS[tok])
-                else:
-                    stack.append(X[:, int(tok[1:])])
+                stack.append(value)
             elif op.arity == 1:
                 stack.append(op.func(stack.pop()))
             else:
@@ -101,20 +116,16 @@ def evaluate_with_jacobian(tokens, constants, X: np.ndarray) -> tuple[np.ndarray
     k = len(constants)
     vals: list = []
     grads: list = []
-    ci = k
     with np.errstate(all="ignore"):
-        for tok in reversed(tokens):
-            op = ops.OPERATORS.get(tok)
+        for tok, op, value, index in _postfix(tokens, constants, X):
             if op is None:
-                if tok == ops.CONST:
-                    ci -= 1
-                    vals.append(constants[ci])
-                    g = np.zeros((k, 1))
-                    g[ci] = 1.0
-                    grads.append(g)
-                else:
-                    vals.append(ops.LITERALS[tok] if tok in ops.LITERALS else X[:, int(tok[1:])])
+                vals.append(value)
+                if index < 0:
                     grads.append(None)
+                else:
+                    g = np.zeros((k, 1))
+                    g[index] = 1.0
+                    grads.append(g)
             elif op.arity == 1:
                 a, ga = vals.pop(), grads.pop()
                 fa = op.func(a)
