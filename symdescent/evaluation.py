@@ -1,16 +1,20 @@
-"""Fitting and scoring of candidates, with a cache by canonical form."""
+"""The search's evaluator: admissibility, a cache by canonical form, evaluation counts and scores.
+
+Fitting itself is :mod:`symdescent.expr.fit`'s: the evaluator calls its two
+entry points, :func:`~symdescent.expr.fit.fit_expression` for each new
+candidate and :func:`~symdescent.expr.fit.polish` for the final front.
+"""
 
 from __future__ import annotations
 
 import threading
-import time
 from typing import Callable, Sequence
 
 import numpy as np
 
 from symdescent.config import SearchConfig
 from symdescent.expr import Expression, ops
-from symdescent.expr.fit import fit_expression, strip_scaling, weighted_mse, weighted_var
+from symdescent.expr.fit import FitResult, expression_mse, fit_expression, polish, strip_scaling, weighted_var
 from symdescent.expr.variation import canonical_key, fold_constants
 from symdescent.types import Candidate, Score
 
@@ -22,13 +26,13 @@ def r2_from_mse(mse: float, var_y: float) -> float:
 
 
 class Evaluator:
-    """Fits constants and scores expressions for one search.
+    """Evaluates candidates for one search: checks that each is admissible, fits it once per
+    canonical form (asking again returns the cached candidate), counts the fits and scores them.
 
     Losses are computed on the scoring rows: every row, or a seeded subsample
     of ``config.score_rows`` rows when the data is larger.  Inner constants
     are fitted on a seeded subsample of those of at most ``config.fit_rows``
-    rows.  Each canonical form is fitted once: asking again returns the cached
-    candidate.
+    rows (see :meth:`fit`).
 
     With ``sample_weight`` (non-negative, as from
     :func:`~symdescent.data.check_sample_weight`) every loss is the weighted
@@ -38,7 +42,7 @@ class Evaluator:
     """
 
     def __init__(self, X: np.ndarray, y: np.ndarray, config: SearchConfig, rng: np.random.Generator,
-                 sample_weight: np.ndarray | None = None):
+                 scorer: Callable[[Candidate], Score] | None = None, sample_weight: np.ndarray | None = None):
         from symdescent.expr import compiled
 
         compiled.warm_up()  # JIT-compile (first run only) before any clock starts
@@ -63,7 +67,9 @@ class Evaluator:
         self.n_evaluations = 0
         #: set (by a signal handler, or any thread) to stop the search at its next evaluation
         self.stop = threading.Event()
-        self.score_fn: Callable[[Candidate], Score] | None = None
+        #: the search's scorer, ``scorer(candidate) -> Score``, called for valid candidates only
+        #: (None: candidates keep the preliminary score, the loss)
+        self.scorer = scorer
 
     def _admissible(self, expr: Expression) -> bool:
         """Allowed operators, existing variables, and powers with constant exponents.
@@ -84,46 +90,23 @@ class Evaluator:
                     return False
         return True
 
-    def fit(self, expr: Expression, max_nfev: int | None = None, rows: str = "fit",
-            optimize: bool = True) -> tuple[Expression, float, bool]:
-        X, y, w = (self.X_fit, self.y_fit, self.w_fit) if rows == "fit" else (self.X, self.y, self.w)
-        if not optimize:  # score the expression exactly as it is
-            from symdescent.expr.evaluate import evaluate
-
-            pred = evaluate(expr, X)
-            if w is not None:
-                mse = weighted_mse(pred, y, w)
-                ok = bool(np.isfinite(mse))
-                return expr, mse if ok else float("inf"), ok
-            with np.errstate(all="ignore"):
-                mse = float(((pred - y) ** 2).mean())
-            ok = bool(np.isfinite(mse))
-            return expr, mse if ok else float("inf"), ok
-        res = fit_expression(expr, X, y, max_nfev=max_nfev, operators=self.allowed, sample_weight=w)
+    def fit(self, expr: Expression, max_nfev: int | None = None) -> tuple[Expression, float, bool]:
+        """``(fitted expression, loss, valid)``: the constants fitted on the fitting rows
+        (:func:`~symdescent.expr.fit.fit_expression`), the loss measured on all the scoring rows."""
+        res = fit_expression(expr, self.X_fit, self.y_fit, max_nfev=max_nfev, operators=self.allowed,
+                             sample_weight=self.w_fit)
         if not res.valid:
             return res.expression, float("inf"), False
-        if rows == "fit" and X is not self.X:
-            from symdescent.expr.evaluate import evaluate
-
-            pred = evaluate(res.expression, self.X)
-            if not np.isfinite(pred).all():
-                return res.expression, float("inf"), False
-            if self.w is not None:
-                mse = weighted_mse(pred, self.y, self.w)
-                return res.expression, mse, bool(np.isfinite(mse))
-            with np.errstate(all="ignore"):
-                r = pred - self.y
-                mse = float(r @ r) / len(self.y)
-            return res.expression, mse if np.isfinite(mse) else float("inf"), bool(np.isfinite(mse))
-        return res.expression, res.mse, True
+        mse = expression_mse(res.expression, self.X, self.y, self.w)
+        return res.expression, mse, bool(np.isfinite(mse))
 
     def score(self, expr: Expression, mse: float, valid: bool, origin: str) -> Candidate:
         if not valid or expr.complexity > self.config.max_complexity:
             return Candidate(expr, origin, INVALID)
         prelim = Score(mse, expr.complexity, mse, r2_from_mse(mse, self.var_y), True)
         cand = Candidate(expr, origin, prelim)
-        if self.score_fn is not None:
-            cand = Candidate(expr, origin, self.score_fn(cand))
+        if self.scorer is not None:
+            cand = Candidate(expr, origin, self.scorer(cand))
         return cand
 
     def __call__(self, items: Sequence[Expression | Candidate], origin: str = "") -> list[Candidate]:
@@ -154,35 +137,17 @@ class Evaluator:
         return out
 
     def polish(self, cand: Candidate, max_nfev: int = 200, until: float | None = None) -> Candidate:
-        """Refit a candidate's constants on every row with a larger budget,
-        normalise constants the data cannot tell apart, drop added constants
-        that only fit noise, then snap constants to simple values (0.5,
-        2*pi, ...) where the data determine them.
+        """The candidate polished on every scoring row (:func:`symdescent.expr.fit.polish`: refit with
+        ``max_nfev``, redundant constants divided out, negligible terms dropped, constants snapped),
+        scored; ``cand`` itself when polishing found nothing better.
 
-        ``until`` (``time.monotonic()``) bounds the sympy normalisation, the
-        one step whose cost does not scale with the rows."""
-        from symdescent.expr.snap import drop_negligible_terms, snap_constants
+        The normalised form must be admissible, and a refit or snapped result is taken only where it
+        scores as valid.  ``until`` (``time.monotonic()``) bounds the sympy normalisation, the one step
+        whose cost does not scale with the rows."""
+        def accept(res: FitResult) -> bool:
+            return self.score(res.expression, res.mse, res.valid, cand.origin).valid
 
-        # outer scale and offset are re-solved in closed form, and kept only where
-        # they are worth their parameter on all rows (see fit.parameter_allowance)
-        fitted, mse, valid = self.fit(strip_scaling(cand.expression), max_nfev=max_nfev, rows="all")
-        new = self.score(fitted, mse, valid, cand.origin)
-        # a refit that dropped a scale or offset is simpler, not better: it stays a
-        # candidate in its own right (the caller keeps both on the front)
-        best = new if new.valid and (new.loss <= cand.loss or new.complexity < cand.complexity) else cand
-        expr = best.expression
-        if expr.n_constants > 1:
-            from symdescent.expr.sympy_bridge import normalise_constants
-
-            # constants the data cannot tell apart (u*C/(C*w + C)) are divided out first: the same
-            # function, and the constants left are identifiable, so they can be snapped
-            timeout = 0.5 if until is None else min(0.5, until - time.monotonic())
-            normalised = normalise_constants(expr, timeout=timeout) if timeout > 0.01 else expr
-            expr = normalised if self._admissible(normalised) else expr
-        dropped = drop_negligible_terms(expr, self.X, self.y, operators=self.allowed, sample_weight=self.w)
-        snapped = snap_constants(dropped, self.X, self.y, operators=self.allowed, sample_weight=self.w)
-        if snapped is best.expression or snapped == best.expression:
-            return best
-        fitted, mse, valid = self.fit(snapped, optimize=False, rows="all")
-        out = self.score(snapped, mse, valid, best.origin)
-        return out if out.valid else best
+        start = FitResult(cand.expression, cand.loss, cand.valid)
+        res = polish(start, self.X, self.y, sample_weight=self.w, operators=self.allowed, max_nfev=max_nfev,
+                     until=until, admissible=self._admissible, accept=accept)
+        return cand if res is start else self.score(res.expression, res.mse, res.valid, cand.origin)

@@ -102,10 +102,11 @@ def to_positive(sexpr):
 def nice_number(value: float, rtol: float = RATIONAL_RTOL):
     """The simplest exact number within ``rtol`` of ``value``, or None.
 
-    The candidates are those that snapping uses
-    (:func:`symdescent.expr.snap.simple_forms`: ``p/q``, ``p/q·pi**±1`` and
+    The candidates are those that snapping and printing use
+    (:func:`symdescent.expr.fit.simple_forms`: ``p/q``, ``p/q·pi**±1`` and
     ``p/q·pi**±2`` with ``q <= 12`` and ``|p| <= 1000``, ``<= 16`` beside
-    pi), so the check and the models agree on what is nice.  Like sympy's
+    pi, through :func:`symdescent.expr.sympy_bridge.simple_number`), so the
+    check and the models agree on what is nice.  Like sympy's
     ``nsimplify`` with a tolerance and ``pi`` as a constant, but bounded:
     sympy's version turns an arbitrary float into a sum of rationals and
     multiples of pi, and a loose bound here would make about one random float
@@ -118,15 +119,11 @@ def nice_number(value: float, rtol: float = RATIONAL_RTOL):
     """
     import sympy
 
-    from symdescent.expr.snap import simple_forms
+    from symdescent.expr.sympy_bridge import simple_number
 
-    if value == 0 or not math.isfinite(value):
-        return sympy.Integer(0) if value == 0 else None
-    forms = simple_forms(value, rtol)
-    if not forms:
-        return None
-    _, frac, k = forms[0]
-    return sympy.Rational(frac.numerator, frac.denominator) * sympy.pi**k
+    if value == 0:
+        return sympy.Integer(0)
+    return simple_number(value, rtol)
 
 
 def rationalize(sexpr, rtol: float = RATIONAL_RTOL):

@@ -26,20 +26,33 @@ def _symbols(names: Sequence[str] | None, n: int):
     return [sympy.Symbol(str(name), real=True) for name in names]
 
 
-def exact_number(value: float, max_denominator: int = 12):
-    """``value`` as an exact sympy number when it is exactly the float of p/q
-    times pi**k (see :func:`symdescent.expr.snap.as_fraction`), as snapped
-    constants are; else a Float."""
+def simple_number(value: float, rel: float | None = None):
+    """The simple number ``p/q * pi**k`` within ``rel`` of ``value`` as an exact sympy number, or None.
+
+    The simple numbers are :func:`symdescent.expr.fit.simple_forms` (the one
+    definition, which snapping uses); ``rel`` defaults to
+    :data:`symdescent.expr.fit.EXACT`: ``value`` must be that number to the last
+    few bits of a float, as snapped constants are (see
+    :func:`~symdescent.expr.fit.as_fraction`).
+    """
     import sympy
 
-    from symdescent.expr.snap import as_fraction
+    from symdescent.expr.fit import EXACT, as_fraction
 
-    exact = as_fraction(value, max_denominator)
-    # beyond 2**53 every float is a whole number: 1e30 is not the integer 999999999999999597672159772672
-    if exact is None or abs(exact[0].numerator) >= 2**53:
-        return sympy.Float(value)
-    f, k = exact
+    form = as_fraction(value, EXACT if rel is None else rel)
+    if form is None:
+        return None
+    f, k = form
     return sympy.Rational(f.numerator, f.denominator) * sympy.pi**k
+
+
+def exact_number(value: float):
+    """``value`` as an exact sympy number when it is exactly the float of a simple number
+    (:func:`simple_number`), as snapped constants are; else a Float."""
+    import sympy
+
+    exact = simple_number(value)
+    return sympy.Float(value) if exact is None else exact
 
 
 def to_sympy(expr: Expression, variable_names: Sequence[str] | None = None, *, symbolic_constants: bool = False,
@@ -387,25 +400,6 @@ def normalise_constants(expr: Expression, timeout: float = 0.5) -> Expression:
     if out.n_constants < expr.n_constants and all(math.isfinite(c) for c in out.constants):
         return out
     return expr
-
-
-def rationalize(sexpr, tolerance: float = 1e-6):
-    """Replace Floats within ``tolerance`` (relative) of a simple number by it (for comparisons).
-
-    The simple numbers are snapping's (:func:`symdescent.expr.snap.simple_forms`);
-    sympy's ``nsimplify`` would write ``1/(4*pi)`` itself as ``-21/38 + 65*pi/323``.
-    """
-    import sympy
-
-    from symdescent.expr.snap import simple_forms
-
-    reps = {}
-    for f in sexpr.atoms(sympy.Float):
-        forms = simple_forms(float(f), tolerance)
-        if forms:
-            _, frac, k = forms[0]
-            reps[f] = sympy.Rational(frac.numerator, frac.denominator) * sympy.pi**k
-    return sexpr.xreplace(reps)
 
 
 def readable(expression, names, digits: int = 6) -> str:

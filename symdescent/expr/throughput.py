@@ -74,15 +74,21 @@ def measure_evaluation(n_rows: int = 1000, n_exprs: int = 20, seed: int = 0) -> 
     progs = [compiled.compile_program(e.tokens) for e in exprs]
     consts = [np.array(e.constants) for e in exprs]
 
-    numba_args = [(p, c, X) for p, c in zip(progs, consts)]
-    numpy_args = [(e.tokens, e.constants, X) for e in exprs]
+    def run_numba():
+        for p, c in zip(progs, consts):
+            compiled.evaluate(p, c, X)
 
-    def each(fn, args):
-        """A function that calls ``fn(*a)`` for every ``a`` of ``args``: the work one timing measures."""
-        def run():
-            for a in args:
-                fn(*a)
-        return run
+    def run_numpy():
+        for e in exprs:
+            evaluate_tokens(e.tokens, e.constants, X)
+
+    def run_numba_jac():
+        for p, c in zip(progs, consts):
+            compiled.evaluate_jacobian(p, c, X)
+
+    def run_numpy_jac():
+        for e in exprs:
+            evaluate_with_jacobian(e.tokens, e.constants, X)
 
     work = nodes * n_rows
     out = {
@@ -91,10 +97,10 @@ def measure_evaluation(n_rows: int = 1000, n_exprs: int = 20, seed: int = 0) -> 
         "mean_nodes": nodes / n_exprs,
         "first_call_evaluate_s": t_first_eval,
         "first_call_jacobian_s": t_first_jac,
-        "numba_eval_rn_per_s": work / _best_time(each(compiled.evaluate, numba_args), 7, 20),
-        "numpy_eval_rn_per_s": work / _best_time(each(evaluate_tokens, numpy_args), 7, 5),
-        "numba_jac_rn_per_s": work / _best_time(each(compiled.evaluate_jacobian, numba_args), 5, 5),
-        "numpy_jac_rn_per_s": work / _best_time(each(evaluate_with_jacobian, numpy_args), 5, 2),
+        "numba_eval_rn_per_s": work / _best_time(run_numba, 7, 20),
+        "numpy_eval_rn_per_s": work / _best_time(run_numpy, 7, 5),
+        "numba_jac_rn_per_s": work / _best_time(run_numba_jac, 5, 5),
+        "numpy_jac_rn_per_s": work / _best_time(run_numpy_jac, 5, 2),
     }
     return out
 
@@ -102,7 +108,7 @@ def measure_evaluation(n_rows: int = 1000, n_exprs: int = 20, seed: int = 0) -> 
 def measure_fitting(n_rows: int = 256, n_exprs: int = 20, seed: int = 1) -> dict:
     """Time per fit and MSE reached: ``fit_constants`` vs ``fit_expression``."""
     from symdescent.expr import compiled
-    from symdescent.expr.fit import _root_has_constant, fit_expression
+    from symdescent.expr.fit import fit_expression, root_has_constant
 
     rng = np.random.default_rng(seed)
     X = rng.uniform(0.1, 3.0, size=(n_rows, 3))
@@ -114,8 +120,8 @@ def measure_fitting(n_rows: int = 256, n_exprs: int = 20, seed: int = 1) -> dict
         if not np.all(np.isfinite(y)) or np.ptp(y) == 0:
             continue
         y = y + 0.01 * np.std(y) * rng.standard_normal(n_rows)
-        use_a = not _root_has_constant(e, ("mul", "div"))
-        use_b = not _root_has_constant(e, ("add", "sub"))
+        use_a = not root_has_constant(e, ("mul", "div"))
+        use_b = not root_has_constant(e, ("add", "sub"))
         problems.append((e, y, use_a, use_b))
         if len(problems) == n_exprs:
             break

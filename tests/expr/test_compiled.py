@@ -8,7 +8,7 @@ import pytest
 from symdescent.expr import compiled
 from symdescent.expr.evaluate import evaluate_tokens, evaluate_with_jacobian
 from symdescent.expr.expression import Expression
-from symdescent.expr.fit import _root_has_constant, fit_expression
+from symdescent.expr.fit import root_has_constant, fit_expression
 from symdescent.expr.generate import GrammarSampler
 
 
@@ -107,7 +107,7 @@ def test_evaluate_scalar_only_and_variable_only_expressions():
     np.testing.assert_array_equal(compiled.evaluate(("add", "C", "pi"), (1.5,), X), np.full(3, 1.5 + np.pi))
     np.testing.assert_array_equal(compiled.evaluate(("x1",), (), X), X[:, 1])
     np.testing.assert_array_equal(compiled.evaluate(("3",), (), X), np.full(3, 3.0))
-    # a CompiledProgram works as well as tokens, and an F-ordered X as well as a C-ordered one
+    # a Program works as well as tokens, and an F-ordered X as well as a C-ordered one
     p = compiled.compile_program(("sub", "x1", "mul", "C", "x0"))
     np.testing.assert_array_equal(compiled.evaluate(p, [2.0], np.asfortranarray(X)), X[:, 1] - 2.0 * X[:, 0])
 
@@ -172,8 +172,8 @@ def test_fit_recovers_exact_skeletons_like_scipy(tokens, truth):
     rng = np.random.default_rng(3)
     X = rng.uniform(0.5, 2.0, size=(256, 2))
     e = Expression(tokens, truth)
-    use_a = not _root_has_constant(e, ("mul", "div"))
-    use_b = not _root_has_constant(e, ("add", "sub"))
+    use_a = not root_has_constant(e, ("mul", "div"))
+    use_b = not root_has_constant(e, ("add", "sub"))
     # the data come from the skeleton with the outer terms it is fitted with
     y = (2.5 if use_a else 1.0) * compiled.evaluate(tokens, truth, X) + (-0.7 if use_b else 0.0)
     start = np.array(truth) * (1.0 + 0.2 * rng.standard_normal(len(truth)))
@@ -209,8 +209,8 @@ def test_fit_is_at_least_as_good_as_scipy_on_random_problems():
         if not np.all(np.isfinite(y)):
             continue
         y = y + 0.01 * np.std(y) * rng.standard_normal(len(y))
-        use_a = not _root_has_constant(e, ("mul", "div"))
-        use_b = not _root_has_constant(e, ("add", "sub"))
+        use_a = not root_has_constant(e, ("mul", "div"))
+        use_b = not root_has_constant(e, ("add", "sub"))
         k = e.n_constants
         _, _, _, mse, ok = compiled.fit_constants(e.tokens, e.constants, X, y, use_a, use_b, 2 * k + 6)
         ref = fit_expression(e, X, y)  # the same budget: max_nfev = 2 k + 6
@@ -324,5 +324,5 @@ def test_jit_falls_back_when_no_cache_directory_is_writable(monkeypatch):
     def twice(x):
         return 2.0 * x
 
-    jitted = compiled.jit(twice)
+    jitted = compiled._jit(twice)
     assert jitted(2.0) == 4.0

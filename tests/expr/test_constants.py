@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from symdescent.expr import parse
-from symdescent.expr.fit import fit_expression, standard_errors
-from symdescent.expr.snap import as_fraction, nice_values, snap_constants
+from symdescent.expr.fit import as_fraction, fit_expression, nice_values, snap_constants, standard_errors
 from symdescent.expr.sympy_bridge import exact_number
 
 
@@ -120,7 +119,7 @@ def test_search_prints_an_injected_redundant_model_exactly():
 def test_rationalize_uses_the_same_simple_numbers():
     import sympy
 
-    from symdescent.expr.sympy_bridge import rationalize
+    from symdescent.bench.metrics import rationalize
 
     x = sympy.Symbol("x")
     assert rationalize(sympy.Float(0.0795774715459) * x) == x / (4 * sympy.pi)

@@ -67,7 +67,7 @@ def test_noiseless_small_offset_is_kept():
 
 
 def test_snap_under_noise_and_not_without_it():
-    from symdescent.expr.snap import snap_constants
+    from symdescent.expr.fit import snap_constants
 
     X, y = _noisy(lambda X: X[:, 0] / X[:, 1] ** 2, scale=1 / (4 * np.pi))
     r = fit_expression(parse("x0 / x1**2"), X, y)
