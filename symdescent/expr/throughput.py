@@ -74,21 +74,15 @@ def measure_evaluation(n_rows: int = 1000, n_exprs: int = 20, seed: int = 0) -> 
     progs = [compiled.compile_program(e.tokens) for e in exprs]
     consts = [np.array(e.constants) for e in exprs]
 
-    def run_numba():
-        for p, c in zip(progs, consts):
-            compiled.evaluate(p, c, X)
+    numba_args = [(p, c, X) for p, c in zip(progs, consts)]
+    numpy_args = [(e.tokens, e.constants, X) for e in exprs]
 
-    def run_numpy():
-        for e in exprs:
-            evaluate_tokens(e.tokens, e.constants, X)
-
-    def run_numba_jac():
-        for p, c in zip(progs, consts):
-            compiled.evaluate_jacobian(p, c, X)
-
-    def run_numpy_jac():
-        for e in exprs:
-            evaluate_with_jacobian(e.tokens, e.constants, X)
+    def each(fn, args):
+        """A function that calls ``fn(*a)`` for every ``a`` of ``args``: the work one timing measures."""
+        def run():
+            for a in args:
+                fn(*a)
+        return run
 
     work = nodes * n_rows
     out = {
@@ -97,10 +91,10 @@ def measure_evaluation(n_rows: int = 1000, n_exprs: int = 20, seed: int = 0) -> 
         "mean_nodes": nodes / n_exprs,
         "first_call_evaluate_s": t_first_eval,
         "first_call_jacobian_s": t_first_jac,
-        "numba_eval_rn_per_s": work / _best_time(run_numba, 7, 20),
-        "numpy_eval_rn_per_s": work / _best_time(run_numpy, 7, 5),
-        "numba_jac_rn_per_s": work / _best_time(run_numba_jac, 5, 5),
-        "numpy_jac_rn_per_s": work / _best_time(run_numpy_jac, 5, 2),
+        "numba_eval_rn_per_s": work / _best_time(each(compiled.evaluate, numba_args), 7, 20),
+        "numpy_eval_rn_per_s": work / _best_time(each(evaluate_tokens, numpy_args), 7, 5),
+        "numba_jac_rn_per_s": work / _best_time(each(compiled.evaluate_jacobian, numba_args), 5, 5),
+        "numpy_jac_rn_per_s": work / _best_time(each(evaluate_with_jacobian, numpy_args), 5, 2),
     }
     return out
 

@@ -107,7 +107,7 @@ def test_evaluate_scalar_only_and_variable_only_expressions():
     np.testing.assert_array_equal(compiled.evaluate(("add", "C", "pi"), (1.5,), X), np.full(3, 1.5 + np.pi))
     np.testing.assert_array_equal(compiled.evaluate(("x1",), (), X), X[:, 1])
     np.testing.assert_array_equal(compiled.evaluate(("3",), (), X), np.full(3, 3.0))
-    # a Program works as well as tokens, and an F-ordered X as well as a C-ordered one
+    # a CompiledProgram works as well as tokens, and an F-ordered X as well as a C-ordered one
     p = compiled.compile_program(("sub", "x1", "mul", "C", "x0"))
     np.testing.assert_array_equal(compiled.evaluate(p, [2.0], np.asfortranarray(X)), X[:, 1] - 2.0 * X[:, 0])
 
@@ -324,5 +324,5 @@ def test_jit_falls_back_when_no_cache_directory_is_writable(monkeypatch):
     def twice(x):
         return 2.0 * x
 
-    jitted = compiled._jit(twice)
+    jitted = compiled.jit(twice)
     assert jitted(2.0) == 4.0
