@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import os
 import signal
 import subprocess
@@ -221,11 +220,3 @@ def test_cli_takes_workers_and_scheduler():
     assert (args.workers, args.scheduler) == ("auto", "tcp://h:8786")
     with pytest.raises(SystemExit):
         build_parser().parse_args(["fit", "d.csv", "--target", "y", "--workers", "many"])
-
-
-@pytest.mark.parametrize("name", ["symdescent.islands", "symdescent.config"])
-def test_docstring_examples(name):
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0 and result.attempted > 0
