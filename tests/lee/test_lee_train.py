@@ -110,3 +110,22 @@ def test_training_restores_the_callers_signal_handlers(tmp_path, config_file):
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     _run(tmp_path / "run", "--config", str(config_file), "--steps", "1")
     assert {s: signal.getsignal(s) for s in before} == before
+
+
+def test_the_committed_checkpoint_resumes_with_this_code():
+    """training/lee_checkpoint.pt (the compact checkpoint the README resumes from) loads as --resume-from loads
+    it: the model its config builds takes every weight, the optimiser its float32 moments; nothing trains."""
+    from pathlib import Path
+
+    from symdescent_lee.training.train import build
+
+    path = Path(__file__).resolve().parents[2] / "training" / "lee_checkpoint.pt"
+    if not path.is_file() or path.stat().st_size < 1_000_000:  # absent, or a Git LFS pointer
+        pytest.skip("the committed checkpoint is not checked out")
+    state = load_checkpoint(path)
+    assert state["compact"] and state["step"] > 0 and state["samples"] > 0
+    model, opt = build(TrainConfig.from_dict(state["config"]), torch.device("cpu"))
+    model.load_state_dict(state["model"])  # strict: every key, every shape
+    opt.load_state_dict(state["optimizer"])
+    moments = [v for s in opt.state_dict()["state"].values() for v in s.values() if torch.is_tensor(v) and v.dim()]
+    assert moments and all(v.dtype == torch.float32 for v in moments)
