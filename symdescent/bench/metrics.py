@@ -22,11 +22,11 @@ it (``|x1 - x2|`` for ``x1 - x2`` with both signs in the data).
 
 sympy's ``simplify`` can run for minutes and only a SIGALRM timer (main
 thread only) can stop it from inside.  Benchmark runs execute in Dask worker
-threads, so :func:`check_model` runs the simplification in a child Python
-process: there the SIGALRM limits of
-:func:`~symdescent.expr.sympy_bridge.simplify_sympy` apply to each step, and
-the parent kills the child if even that overruns.  Expressions travel as
-pickles between the two processes; no string is ever evaluated.
+threads, so :func:`check_model` runs the check in a child Python process
+(:func:`~symdescent.expr.sympy_bridge.call_with_time_limit` with
+``isolate=True``, the one owner of time-limited sympy calls): there the
+in-process limits of :func:`~symdescent.expr.sympy_bridge.simplify_sympy`
+apply to each step, and the child is killed if even that overruns.
 
 Examples
 --------
@@ -42,18 +42,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import pickle
-import subprocess
-import sys
-import tempfile
 import time
 
 import numpy as np
 
 ACCURACY_THRESHOLD = 0.999
 RATIONAL_RTOL = 1e-5
-CHILD_STARTUP_S = 20.0
 
 
 def r2_score(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -228,27 +222,20 @@ def check_model(model, truth, timeout: float = 20.0, rtol: float = RATIONAL_RTOL
                 accurate: bool = False) -> SymbolicCheck:
     """:func:`check_symbolic` in a child process, so its time limits hold in any thread.
 
-    If the child has not answered ``timeout`` seconds (plus start-up time)
-    later it is killed, and the model counts as not a symbolic solution,
-    with the complexity of the unsimplified, rationalised model.
+    If the child has not answered ``timeout`` seconds (plus start-up time,
+    :data:`~symdescent.expr.sympy_bridge.CHILD_STARTUP_S`) later it is killed,
+    and the model counts as not a symbolic solution, with the complexity of
+    the unsimplified, rationalised model.
     """
-    fd, out_path = tempfile.mkstemp(prefix="symdescent-sym-", suffix=".pkl")
-    os.close(fd)
-    payload = pickle.dumps((model, truth, float(timeout), float(rtol), bool(accurate)))
+    from symdescent.expr.sympy_bridge import call_with_time_limit
+
     try:
-        proc = subprocess.run([sys.executable, "-m", "symdescent.bench.metrics", out_path], input=payload,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout + CHILD_STARTUP_S)
-        if proc.returncode == 0:
-            with open(out_path, "rb") as fh:
-                return SymbolicCheck(**pickle.load(fh))
-        reason = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-        raise RuntimeError(f"symbolic check failed: {reason[0]}")
-    except subprocess.TimeoutExpired:
+        return call_with_time_limit(check_symbolic, model, truth, float(timeout), float(rtol), bool(accurate),
+                                    timeout=timeout, isolate=True)
+    except TimeoutError:
         fallback = rationalize(to_positive(model), rtol)
         return SymbolicCheck(False if truth is not None else None, complexity(fallback), str(fallback),
                              timed_out=True)
-    finally:
-        os.unlink(out_path)
 
 
 def symbolic_columns(model, truth, timeout: float = 20.0, accurate: bool = False,
@@ -270,16 +257,3 @@ def symbolic_columns(model, truth, timeout: float = 20.0, accurate: bool = False
                 "message": f"symbolic check failed: {type(exc).__name__}: {exc}"[:max_chars]}
     return {"symbolic_solution": check.symbolic, "complexity": check.complexity,
             "simplify_timed_out": check.timed_out, "model_simplified": check.simplified[:max_chars]}
-
-
-def _main(argv: list[str]) -> int:
-    """Child process entry: read a pickled request from stdin, write the result to ``argv[0]``."""
-    model, truth, timeout, rtol, accurate = pickle.loads(sys.stdin.buffer.read())
-    result = check_symbolic(model, truth, timeout, rtol, accurate)
-    with open(argv[0], "wb") as fh:  # plain values: this module is __main__ here, not importable by that name
-        pickle.dump(dataclasses.asdict(result), fh)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))

@@ -1,16 +1,22 @@
-"""Conversion between :class:`Expression` and sympy, and simplification.
+"""Conversion between :class:`Expression` and sympy, simplification, and time-limited sympy calls.
 
-sympy is imported lazily: importing symdescent must stay fast.
+sympy is imported lazily: importing symdescent must stay fast.  Every sympy
+call that may run away is bounded through :func:`call_with_time_limit`, the
+one place that knows how (a SIGALRM timer, or a child process).
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import os
+import pickle
 import signal
+import subprocess
+import sys
+import tempfile
 import threading
 import weakref
-from contextlib import contextmanager
 from typing import Sequence
 
 from symdescent.errors import ExpressionError
@@ -276,21 +282,56 @@ def from_sympy(sexpr, variable_names: Sequence[str] | None = None) -> Expression
     return conv(sexpr)
 
 
-class _Timeout(Exception):
-    pass
-
-
+# ---------------------------------------------------------------------------
+# time-limited sympy calls
+# ---------------------------------------------------------------------------
+#: seconds a child process (``isolate=True``) gets beyond its time limit to start Python and import what it runs
+CHILD_STARTUP_S = 20.0
 #: after the time limit, the alarm repeats at this interval until the guarded code has stopped
 _RETRY_S = 0.05
 
 
-@contextmanager
-def time_limit(seconds: float):
-    """Raise ``_Timeout`` after ``seconds`` where SIGALRM is usable; no limit elsewhere."""
-    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if not usable or seconds <= 0:
-        yield False
-        return
+class _Timeout(Exception):
+    pass
+
+
+def call_with_time_limit(fn, *args, timeout: float, isolate: bool = False, without_limit=None):
+    """``fn(*args)``, stopped with :class:`TimeoutError` after ``timeout`` seconds: how symdescent bounds sympy.
+
+    sympy's ``simplify`` can run for minutes, and running Python code can only
+    be stopped from inside, by a signal, or from outside, by ending its
+    process.  Both are needed, so this one function owns both and the caller
+    chooses:
+
+    * ``isolate=False`` (the search's normalisation and simplification, which
+      take milliseconds and run for each member of a front, where starting a
+      process would cost a second or more): a SIGALRM timer raises inside
+      ``fn``.  Python sets signal handlers only in the main thread, so in any
+      other thread (an island's Dask worker), on a platform without
+      ``setitimer``, or with ``timeout <= 0``, no limit can be set:
+      ``without_limit(*args)`` runs instead (a bounded variant, as for
+      :func:`simplify_sympy`; default ``fn`` itself, unlimited).  The alarm
+      is not reentrant: ``fn`` must not set limits of its own.
+    * ``isolate=True`` (the benchmark's symbolic check, which runs in Dask
+      worker threads and needs the full ``simplify`` of its every step):
+      ``fn(*args)`` runs in the main thread of a fresh Python process, where
+      the in-process limits that ``fn`` sets on its own steps hold, and the
+      child is killed when it has not answered ``timeout`` plus
+      :data:`CHILD_STARTUP_S` seconds later.  This works from any thread.
+      ``fn`` must be a module-level function of an importable module; it, its
+      arguments and its result travel as pickles between the two processes
+      (no string is ever evaluated).  A failure in the child raises
+      RuntimeError with the child's last line of error output.
+
+    >>> import sympy
+    >>> x = sympy.Symbol("x")
+    >>> call_with_time_limit(sympy.simplify, sympy.sin(x) ** 2 + sympy.cos(x) ** 2, timeout=5)
+    1
+    """
+    if isolate:
+        return _call_in_child(fn, args, timeout)
+    if timeout <= 0 or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        return (fn if without_limit is None else without_limit)(*args)
 
     def handler(signum, frame):
         # raised inside a weakref callback or a __del__ (the garbage collector's), the exception would be
@@ -300,28 +341,59 @@ def time_limit(seconds: float):
         raise _Timeout()
 
     old = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds, _RETRY_S)
+    signal.setitimer(signal.ITIMER_REAL, timeout, _RETRY_S)
     try:
-        yield True
+        return fn(*args)
+    except _Timeout:
+        raise TimeoutError(f"{getattr(fn, '__qualname__', fn)} ran past its time limit of {timeout:g} s") from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
 
 
+def _call_in_child(fn, args, timeout: float):
+    """``fn(*args)`` in a child Python process (see :func:`call_with_time_limit`)."""
+    fd, out_path = tempfile.mkstemp(prefix="symdescent-sympy-", suffix=".pkl")
+    os.close(fd)
+    try:
+        try:
+            proc = subprocess.run([sys.executable, "-m", "symdescent.expr.sympy_bridge", out_path],
+                                  input=pickle.dumps((fn, args)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  timeout=timeout + CHILD_STARTUP_S)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"{getattr(fn, '__qualname__', fn)} ran past its time limit of {timeout:g} s "
+                               "(child process killed)") from None
+        if proc.returncode != 0:
+            reason = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            raise RuntimeError(f"{getattr(fn, '__qualname__', fn)} failed in a child process: {reason[0]}")
+        with open(out_path, "rb") as fh:
+            return pickle.load(fh)
+    finally:
+        os.unlink(out_path)
+
+
+def _child_main(argv: list[str]) -> int:
+    """Child process entry of :func:`_call_in_child`: read the pickled ``(fn, args)`` from stdin,
+    write the pickled ``fn(*args)`` to ``argv[0]``."""
+    fn, args = pickle.loads(sys.stdin.buffer.read())
+    result = fn(*args)
+    with open(argv[0], "wb") as fh:
+        pickle.dump(result, fh)
+    return 0
+
+
 def simplify_sympy(sexpr, timeout: float = 2.0):
     """sympy-simplify ``sexpr`` within ``timeout`` seconds; return the input on time-out.
 
-    The full ``sympy.simplify`` runs only where a SIGALRM time limit can be set
-    (the main thread); elsewhere cheaper, bounded rewrites are used.
+    The full ``sympy.simplify`` runs only where a time limit can be set in
+    this process (the main thread, see :func:`call_with_time_limit`);
+    elsewhere cheaper, bounded rewrites are used.
     """
     import sympy
 
     try:
-        with time_limit(timeout) as limited:
-            if limited:
-                return sympy.simplify(sexpr)
-            return _bounded_rewrites(sexpr)
-    except _Timeout:
+        return call_with_time_limit(sympy.simplify, sexpr, timeout=timeout, without_limit=_bounded_rewrites)
+    except TimeoutError:
         return sexpr
     except (RecursionError, TypeError, ValueError, AttributeError, ZeroDivisionError):
         return sexpr
@@ -388,14 +460,16 @@ def normalise_constants(expr: Expression, timeout: float = 0.5) -> Expression:
         den = sympy.expand(den / lead).xreplace({sympy.Float(1.0): sympy.Integer(1)})
         return (num / lead) / den
 
-    try:
-        with time_limit(timeout):
-            before = to_sympy(expr, exact=False)
-            after = sympy.bottom_up(before, through)
-            if after == before:
-                return expr
-            out = from_sympy(after)
-    except (_Timeout, ExpressionError, RecursionError, TypeError, ValueError, ZeroDivisionError):
+    def rewrite():
+        before = to_sympy(expr, exact=False)
+        after = sympy.bottom_up(before, through)
+        return None if after == before else from_sympy(after)
+
+    try:  # within ``timeout`` where a limit can be set (see call_with_time_limit), unlimited elsewhere
+        out = call_with_time_limit(rewrite, timeout=timeout)
+    except (TimeoutError, ExpressionError, RecursionError, TypeError, ValueError, ZeroDivisionError):
+        return expr
+    if out is None:
         return expr
     if out.n_constants < expr.n_constants and all(math.isfinite(c) for c in out.constants):
         return out
@@ -416,3 +490,7 @@ def readable(expression, names, digits: int = 6) -> str:
         return str(sexpr)
     except (ValueError, OverflowError, RecursionError):  # no sympy form: the exact infix instead
         return expression.to_infix(names, precision=digits)
+
+
+if __name__ == "__main__":  # the child process of call_with_time_limit(..., isolate=True)
+    sys.exit(_child_main(sys.argv[1:]))

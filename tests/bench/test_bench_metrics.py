@@ -107,7 +107,9 @@ def test_check_model_runs_in_a_child_process_from_any_thread():
 
 
 def test_check_model_gives_up_at_the_time_limit(monkeypatch):
-    monkeypatch.setattr(metrics, "CHILD_STARTUP_S", 0.0)
+    from symdescent.expr import sympy_bridge
+
+    monkeypatch.setattr(sympy_bridge, "CHILD_STARTUP_S", 0.0)
     res = check_model(0.5 * m * v**2, m * v**2 / 2, timeout=0.01)  # killed before it can answer
     assert res.timed_out and not res.symbolic
     assert res.complexity == 6

@@ -172,18 +172,57 @@ def test_simplify_off_the_main_thread_is_bounded(monkeypatch):
 
 @pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="no SIGALRM time limits on this platform")
 def test_time_limit_is_not_swallowed_by_garbage_collector_callbacks():
-    from symdescent.expr.sympy_bridge import _Timeout, time_limit
+    from symdescent.expr.sympy_bridge import call_with_time_limit
 
     def frame_in(filename, name):
         return types.SimpleNamespace(f_code=types.SimpleNamespace(co_filename=filename, co_name=name))
 
-    with time_limit(30) as limited:
-        assert limited
+    def inside_the_limit():
         handler = signal.getsignal(signal.SIGALRM)
         # an exception raised in a weakref callback or __del__ would be "ignored": the handler waits for the next alarm
         assert handler(signal.SIGALRM, frame_in(weakref.__file__, "remove")) is None
         assert handler(signal.SIGALRM, frame_in(__file__, "__del__")) is None
         assert signal.getitimer(signal.ITIMER_REAL)[1] > 0  # ... which repeats until the limit is lifted
-        with pytest.raises(_Timeout):
-            handler(signal.SIGALRM, frame_in(__file__, "simplify"))
+        handler(signal.SIGALRM, frame_in(__file__, "simplify"))  # anywhere else it raises
+
+    with pytest.raises(TimeoutError, match="inside_the_limit ran past its time limit of 30 s"):
+        call_with_time_limit(inside_the_limit, timeout=30)
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="no SIGALRM time limits on this platform")
+def test_time_limited_calls_in_process():
+    """In the main thread a SIGALRM timer stops the call; elsewhere the unlimited variant runs."""
+    import time
+
+    from symdescent.expr.sympy_bridge import call_with_time_limit
+
+    t0 = time.monotonic()
+    with pytest.raises(TimeoutError):
+        call_with_time_limit(time.sleep, 20, timeout=0.1)
+    assert time.monotonic() - t0 < 5 and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert call_with_time_limit(max, 2, 3, timeout=1, without_limit=min) == 3
+    assert _in_thread(lambda: call_with_time_limit(max, 2, 3, timeout=1, without_limit=min)) == 2
+    assert _in_thread(lambda: call_with_time_limit(max, 2, 3, timeout=1)) == 3  # fn itself, without a limit
+    assert call_with_time_limit(max, 2, 3, timeout=0, without_limit=min) == 2  # no limit asked for
+
+
+def test_time_limited_calls_in_a_child_process(monkeypatch):
+    """isolate=True: the call runs in a child process, from any thread; its failure and its overrun are named."""
+    import math
+    import time
+
+    from symdescent.expr import sympy_bridge
+    from symdescent.expr.sympy_bridge import call_with_time_limit
+
+    x = sympy.Symbol("x")
+    got = _in_thread(lambda: call_with_time_limit(sympy.simplify, sympy.sin(x) ** 2 + sympy.cos(x) ** 2,
+                                                  timeout=10, isolate=True))
+    assert got == 1
+    with pytest.raises(RuntimeError, match="sqrt failed in a child process: ValueError: math domain error"):
+        call_with_time_limit(math.sqrt, -1.0, timeout=10, isolate=True)
+    monkeypatch.setattr(sympy_bridge, "CHILD_STARTUP_S", 0.0)
+    t0 = time.monotonic()
+    with pytest.raises(TimeoutError, match="child process killed"):
+        call_with_time_limit(time.sleep, 30, timeout=0.2, isolate=True)
+    assert time.monotonic() - t0 < 10
