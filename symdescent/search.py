@@ -86,7 +86,7 @@ class Search:
                  config: Config | Mapping[str, Any] | str | Path | None = None,
                  plugins: Iterable[PluginInfo] = (), callbacks: Iterable[object] = (),
                  registry: Registry | None = None, client: Any = None, sample_weight=None):
-        X, y, names = check_X_y(X, y, variable_names)
+        X, y, names = check_X_y(X, y, variable_names)  # a TrainingData (X; y None) is taken as it is
         #: the validated weights (mean 1), or None for an unweighted search
         self.sample_weight = check_sample_weight(sample_weight, X.shape[0])
         self.config = resolve_config(config)
@@ -363,6 +363,9 @@ class Search:
         )
 
     def _finalise_front(self, until: float | None) -> None:
+        """The front-level finish before ``until``: which members are polished (best first; the best always)
+        and simplified; polishing one member is one call (:meth:`Evaluator.polish`, that is
+        :func:`symdescent.expr.fit.polish`)."""
         from symdescent.expr.sympy_bridge import simplify
 
         members = sorted(self.front.members(), key=lambda c: c.value)

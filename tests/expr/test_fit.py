@@ -78,3 +78,33 @@ def test_snap_under_noise_and_not_without_it():
     X, y = _noisy(lambda X: X[:, 0] / X[:, 1] ** 2, scale=1.005 / (4 * np.pi), sigma=0.0)
     r = fit_expression(parse("x0 / x1**2"), X, y)
     assert snap_constants(r.expression, X, y).constants == r.expression.constants
+
+
+def _redundant():
+    """3*x0/(x1 + 1) written with three constants the data cannot tell apart, fitted exactly."""
+    from symdescent.expr.fit import FitResult, expression_mse
+
+    X = np.random.default_rng(3).uniform(0.5, 4, size=(300, 2))
+    y = 3 * X[:, 0] / (X[:, 1] + 1)
+    e = parse("-9636.806*x0/(-3212.2687*x1 - 3212.2687)")
+    return X, y, FitResult(e, expression_mse(e, X, y), True)
+
+
+def test_polish_is_one_call_from_fit_to_readable_constants():
+    from symdescent.expr.fit import polish
+
+    X, y, start = _redundant()
+    seen = []
+    out = polish(start, X, y, accept=lambda r: seen.append(r.expression.n_constants) or r.valid)
+    assert out.expression.to_infix() == "3.0 * x0 / (x1 + 1)" and out.valid and out.mse < 1e-25
+    assert seen == [3, 1]  # accept judged the refit (still three constants), then the normalised, snapped form
+
+
+def test_polish_keeps_the_fit_its_caller_does_not_accept():
+    from symdescent.expr.fit import polish
+
+    X, y, start = _redundant()
+    assert polish(start, X, y, accept=lambda r: False) is start  # the very object: nothing changed
+    # a normalised form the caller cannot use (say, an operator it does not allow) is not snapped either
+    kept = polish(start, X, y, admissible=lambda e: e.n_constants == 3)
+    assert kept.expression.n_constants == 3
