@@ -11,13 +11,16 @@ session per graph.  Then:
 * :meth:`LeeRuntime.sample` and :meth:`LeeRuntime.beam` decode ``z`` into
   expression skeletons under a prefix grammar, so every result is a complete
   tree over the problem's variables;
+* :meth:`LeeRuntime.decode_logits` runs the same cached decoder on given
+  tokens (teacher forcing): the decoder's cost, and its agreement with torch;
 * :meth:`LeeRuntime.refine_z` takes gradient steps on ``z`` against the data
   through the evaluation decoder.
 
 Decoding keeps a preallocated self-attention cache per layer; each step runs
 ``decoder_step.onnx`` on the live rows only and writes the new keys and values
-into the cache in place.  Everything random comes from the numpy Generator the
-caller passes, so results are deterministic given it.
+into the cache in place.  Sampling and beam search share one decoding loop and
+differ only in how they choose the next tokens.  Everything random comes from
+the numpy Generator the caller passes, so results are deterministic given it.
 """
 
 from __future__ import annotations
