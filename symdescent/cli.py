@@ -50,7 +50,7 @@ def parse_settings(items) -> dict:
 
 
 def _fit(args) -> int:
-    from symdescent.config import Config
+    from symdescent.config import apply_flags
     from symdescent.data import read_csv
     from symdescent.progress import RichProgress
     from symdescent.search import Search, resolve_config
@@ -59,21 +59,8 @@ def _fit(args) -> int:
         from symdescent.fileio import check_writable
 
         check_writable(args.json, "--json file")  # before the search, not after it
-    X, y, names = read_csv(args.data, args.target)
-    cfg: Config = resolve_config(args.config)
-    search = {}
-    if args.time_budget is not None:
-        search["time_budget"] = args.time_budget
-    if args.max_iterations is not None:
-        search["max_iterations"] = args.max_iterations
-        if args.time_budget is None:
-            search["time_budget"] = None
-    if args.seed is not None:
-        search["seed"] = args.seed
-    if args.workers is not None:
-        search["workers"] = args.workers
-    if args.scheduler is not None:
-        search["scheduler"] = args.scheduler
+    data = read_csv(args.data, args.target)  # validated: the search takes it as it is
+    base = resolve_config(args.config)
     sets = parse_settings(args.set)
     unknown = set(sets) - {"search", "strategy", "plugins"}
     if unknown:
@@ -81,8 +68,8 @@ def _fit(args) -> int:
 
         name = sorted(unknown)[0]
         raise ConfigError(f"--set: unknown section {name!r}{did_you_mean(name, ['search', 'strategy', 'plugins'])}")
-    cfg = cfg.with_overrides(search={**sets.get("search", {}), **search}, strategy=sets.get("strategy"),
-                             plugins=sets.get("plugins"))
+    cfg = apply_flags(base, sets, time_budget=args.time_budget, max_iterations=args.max_iterations, seed=args.seed,
+                      workers=args.workers, scheduler=args.scheduler)
     callbacks = [] if args.quiet else [RichProgress(cfg.search.time_budget, cfg.search.max_iterations)]
     if not args.quiet:
         from symdescent.expr import compiled
@@ -94,7 +81,7 @@ def _fit(args) -> int:
                 compiled.warm_up()
         else:  # a log or a pipe: one plain line, and only when it really compiles
             compiled.warm_up(notify=lambda msg: print(msg, file=sys.stderr, flush=True))
-    result = Search(X, y, variable_names=names, config=cfg, callbacks=callbacks).run()
+    result = Search(data, None, config=cfg, callbacks=callbacks).run()
     if result.best is None:
         print("error: no valid expression was found", file=sys.stderr)
         return 1

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import sys
 import types
 import typing
@@ -377,7 +378,65 @@ def plugin_config(cls, section: Mapping[str, Any], name: str):
     return check() if callable(check) else obj
 
 
+#: the flags (the command line's options, the estimator's parameters) that each set one setting, and its section
+FLAGS = {
+    "time_budget": "search", "max_iterations": "search", "seed": "search", "max_complexity": "search",
+    "workers": "search", "scheduler": "search", "operators": "search",
+    "proposers": "strategy", "refiners": "strategy", "scorer": "strategy",
+}
+
+
+def apply_flags(config: Config, settings: Mapping[str, Mapping[str, Any]] | None = None, **flags: Any) -> Config:
+    """``config`` with ``settings``, then ``flags``, applied: how ``symdescent fit`` and the estimator build theirs.
+
+    ``settings`` is ``{"search": {...}, "strategy": {...}, "plugins": {...}}``
+    (the command line's ``--set``; the estimator's ``plugin_options`` as
+    ``{"plugins": ...}``).  Each flag is a key of :data:`FLAGS`: one left None
+    keeps the value of the settings or the config; one given wins over both.
+    One rule joins two flags: ``max_iterations`` without ``time_budget`` asks
+    for an iteration budget alone, so the time budget is None (no limit)
+    rather than the config's, which could end the run before its iterations.
+
+    Examples
+    --------
+    >>> cfg = apply_flags(Config(), max_iterations=5)
+    >>> cfg.search.max_iterations, cfg.search.time_budget
+    (5, None)
+    >>> apply_flags(Config(), max_iterations=5, time_budget=10).search.time_budget
+    10.0
+    >>> cfg = apply_flags(Config(), {"search": {"seed": 1}, "plugins": {"descent": {"population_size": 50}}}, seed=2)
+    >>> cfg.search.seed, cfg.plugins["descent"]
+    (2, {'population_size': 50})
+    """
+    unknown = sorted(set(flags) - set(FLAGS))
+    if unknown:
+        raise TypeError(f"apply_flags: unknown flag {unknown[0]!r}{did_you_mean(unknown[0], FLAGS)}")
+    settings = settings or {}
+    sections: dict[str, dict[str, Any]] = {"search": dict(settings.get("search") or {}),
+                                           "strategy": dict(settings.get("strategy") or {})}
+    for name, value in flags.items():
+        if value is not None:
+            sections[FLAGS[name]][name] = _plain(value)
+    if flags.get("max_iterations") is not None and flags.get("time_budget") is None:
+        sections["search"]["time_budget"] = None
+    return config.with_overrides(search=sections["search"], strategy=sections["strategy"],
+                                 plugins=settings.get("plugins"))
+
+
+def _plain(value: Any) -> Any:
+    """A flag's value as the config's types check it: NumPy integers and floats as Python's, a sequence as a list."""
+    if isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return value
+
+
 __all__ = [
     "Config", "SearchConfig", "StrategyConfig", "load_config", "config_from_dict", "plugin_config",
-    "build_dataclass", "loads_toml", "replace", "CommandLineWord", "DEFAULT_OPERATORS",
+    "build_dataclass", "loads_toml", "replace", "CommandLineWord", "DEFAULT_OPERATORS", "FLAGS", "apply_flags",
 ]

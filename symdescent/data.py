@@ -3,17 +3,46 @@
 Every problem is reported as a :class:`~symdescent.errors.DataError` that
 names it (shape, NaN with its position, a non-numeric column), before any
 search starts.
+
+Data is validated once per entry point.  :func:`check_X_y` (one target),
+:func:`check_X_Y` (one or several) and :func:`read_csv` return
+:class:`TrainingData`, which :class:`~symdescent.search.Search` takes as it
+is (``Search(data, None)``): the estimator's ``fit`` and ``symdescent fit``
+validate and hand it on, while ``Search(X, y)`` given raw data validates it
+itself.
+
+scikit-learn's :func:`~sklearn.utils.validation.check_array` reads the
+arrays (NumPy, lists, DataFrames with pandas' own dtypes) into float64 and
+checks the minimum numbers of samples and features, with its messages; the
+checks here add what it does not tell or does not place: the column that is
+not numeric, the row and column of a NaN, shapes, a constant ``y``, variable
+names and the float64 range.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
 from symdescent.errors import DataError, DataTypeError, ExpressionError
 from symdescent.expr.parse import check_variable_names
+
+
+class TrainingData(NamedTuple):
+    """Validated training data: float64 ``X`` (n, d) and ``y`` (n,), and the variable names of ``X``'s columns.
+
+    Made by :func:`check_X_y`, :func:`check_X_Y` and :func:`read_csv`;
+    :class:`~symdescent.search.Search` takes one in place of ``X`` (with
+    ``y=None``) without validating it again, so build it only with them.
+    It unpacks as ``X, y, names = data``.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    names: tuple[str, ...]
 
 
 def check_column_names(names: Sequence[str]) -> dict[str, int]:
@@ -31,35 +60,53 @@ def _first_bad(a: np.ndarray) -> str:
     return f"{kind} at {where}"
 
 
-def _as_float(a, what: str) -> np.ndarray:
-    try:
-        import pandas as pd
+def _check_frame(a, what: str) -> bool:
+    """For a DataFrame or Series: refuse repeated column names and name a column that is not numeric.
 
-        if isinstance(a, (pd.DataFrame, pd.Series)):
-            frame = a.to_frame() if isinstance(a, pd.Series) else a
-            check_unique_columns(frame.columns, what)
-            for col in frame.columns:
-                if not (pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col])):
-                    raise DataError(f"{what} column {col!r} is not numeric (dtype {frame[col].dtype})")
-            a = a.to_numpy()
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        pass
-    if hasattr(a, "toarray") and not isinstance(a, np.ndarray):
+    Returns whether ``a`` is one (scikit-learn's ``check_array`` then reads it, with pandas' own dtypes).
+    """
+    import pandas as pd
+
+    if not isinstance(a, (pd.DataFrame, pd.Series)):
+        return False
+    frame = a.to_frame() if isinstance(a, pd.Series) else a
+    check_unique_columns(frame.columns, what)
+    for col in frame.columns:
+        dtype = frame[col].dtype
+        if pd.api.types.is_complex_dtype(dtype):
+            raise DataError(f"Complex data not supported: {what} column {col!r} holds complex numbers")
+        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
+            raise DataError(f"{what} column {col!r} is not numeric (dtype {dtype})")
+    return True
+
+
+def _as_float(a, what: str) -> np.ndarray:
+    """``a`` as a new float64 array of its own shape, read by scikit-learn's ``check_array``.
+
+    What cannot be read is a DataError saying why: a sparse matrix, ragged
+    rows, complex numbers, dates, or values that are not numbers (a
+    :class:`~symdescent.errors.DataTypeError`, with the value).
+    """
+    from scipy.sparse import issparse
+    from sklearn.utils.validation import check_array
+
+    if issparse(a):
         raise DataError(f"{what} is a sparse matrix; pass a dense array")
-    try:
-        arr = np.asarray(a)
-    except (ValueError, TypeError) as exc:
-        raise DataError(f"{what} cannot be read as an array: {exc}") from None
-    if arr.dtype.kind == "c" or (arr.dtype.kind == "O" and any(isinstance(v, complex) for v in arr.ravel()[:1000])):
-        raise DataError(f"Complex data not supported: {what} contains complex numbers")
-    if arr.dtype.kind in "OUSV":
+    if not _check_frame(a, what):
         try:
-            arr = arr.astype(float)
+            a = np.asarray(a)
         except (ValueError, TypeError) as exc:
-            raise DataTypeError(f"{what} contains non-numeric values (dtype {arr.dtype}): {exc}") from None
-    elif arr.dtype.kind not in "biuf":
-        raise DataError(f"{what} has unsupported dtype {arr.dtype}")
-    return arr.astype(float)
+            raise DataError(f"{what} cannot be read as an array: {exc}") from None
+        if a.dtype.kind == "c" or (a.dtype.kind == "O" and any(isinstance(v, complex) for v in a.ravel()[:1000])):
+            raise DataError(f"Complex data not supported: {what} contains complex numbers")
+        if a.dtype.kind not in "biufOUSV":
+            raise DataError(f"{what} has unsupported dtype {a.dtype}")
+    try:  # shapes and sizes are checked by the callers, with their own messages
+        return check_array(a, dtype=np.float64, copy=True, ensure_2d=False, allow_nd=True, ensure_all_finite=False,
+                           ensure_min_samples=0, ensure_min_features=0, input_name=what)
+    except (ValueError, TypeError) as exc:
+        dtype = f" (dtype {a.dtype})" if hasattr(a, "dtype") else ""
+        raise DataTypeError(f"{what} contains non-numeric values{dtype}: {exc}") from None
 
 
 def check_unique_columns(columns, what: str) -> None:
@@ -90,58 +137,138 @@ def frame_names(X) -> list[str] | None:
     return list(cols)
 
 
-def check_X(X, n_features: int | None = None, owner: str = "the model") -> np.ndarray:
-    """Validate a feature matrix: 2-D, numeric, finite, non-empty."""
+def check_X(X, min_samples: int = 1) -> np.ndarray:
+    """Validate a feature matrix: 2-D, numeric, finite, at least ``min_samples`` rows and one column.
+
+    Returns a new float64 array.  Too few rows or columns are scikit-learn's
+    ``check_array`` messages (those its estimator checks look for), in a
+    :class:`~symdescent.errors.DataError`.
+
+    Examples
+    --------
+    >>> check_X([[1, 2], [3, 4]]).dtype
+    dtype('float64')
+    >>> check_X([[1.0, float("nan")]])
+    Traceback (most recent call last):
+    ...
+    symdescent.errors.DataError: X contains NaN at row 0, column 1; remove or impute non-finite values
+    """
+    from sklearn.utils.validation import check_array
+
     arr = _as_float(X, "X")
     if arr.ndim != 2:
         hint = ". Reshape your data: X.reshape(-1, 1) for a single feature" if arr.ndim == 1 else ""
         raise DataError(f"X must be 2-D (n_samples, n_features), got shape {arr.shape}{hint}")
-    if arr.shape[0] == 0:
-        raise DataError(f"X is empty: 0 sample(s) (shape={arr.shape}) while a minimum of 2 is required.")
-    if arr.shape[1] == 0:
-        raise DataError(f"X has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required.")
-    if n_features is not None and arr.shape[1] != n_features:
-        raise DataError(f"X has {arr.shape[1]} features, but {owner} is expecting {n_features} features as input")
+    try:
+        check_array(arr, dtype=None, copy=False, ensure_all_finite=False, ensure_min_samples=min_samples,
+                    ensure_min_features=1)
+    except ValueError as exc:
+        raise DataError(f"X: {exc}") from None
     if not np.isfinite(arr).all():
         raise DataError(f"X contains {_first_bad(arr)}; remove or impute non-finite values")
     return arr
 
 
-def check_X_y(X, y, variable_names: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    """Validate training data; return float arrays and the variable names.
+def _features(X, variable_names: Sequence[str] | None) -> tuple[np.ndarray, tuple[str, ...]]:
+    """``X`` checked for a fit (at least 2 rows), and its variable names, checked."""
+    names = list(variable_names) if variable_names is not None else frame_names(X)
+    Xa = check_X(X, min_samples=2)
+    if names is None:
+        names = [f"x{i}" for i in range(Xa.shape[1])]
+    if len(names) != Xa.shape[1]:
+        raise DataError(f"{len(names)} variable name(s) given for {Xa.shape[1]} column(s) of X")
+    check_column_names(names)
+    _check_range([(f"X column {j} ({names[j]!r})", peak) for j, peak in enumerate(np.max(np.abs(Xa), axis=0))])
+    return Xa, tuple(str(n) for n in names)
+
+
+def _targets(y, n_samples: int, *, several: bool) -> tuple[list[np.ndarray], tuple[int, ...]]:
+    """The target's columns as float64 vectors, and the target's shape.
+
+    One column for ``y`` of shape (n,) or (n, 1); k for (n, k) when ``several``.
+    """
+    if y is None:  # the words scikit-learn's estimator check (check_requires_y_none) looks for
+        raise DataError("a fit requires y to be passed, but the target y is None")
+    ya = _as_float(y, "y")
+    if ya.ndim == 1:
+        columns = [ya]
+    elif ya.ndim == 2 and (ya.shape[1] == 1 or several):
+        columns = [np.ascontiguousarray(ya[:, j]) for j in range(ya.shape[1])]
+    elif several:
+        raise DataError(f"y must be 1-D (n_samples,) or 2-D (n_samples, n_outputs), got shape {ya.shape}")
+    else:
+        raise DataError(f"y must be 1-D (n_samples,), got shape {ya.shape}; one target at a time (SymbolicRegressor "
+                        f"also takes (n_samples, n_outputs): one search per column)")
+    if ya.shape[0] != n_samples:
+        raise DataError(f"X has {n_samples} samples but y has {ya.shape[0]}")
+    if not columns:
+        raise DataError(f"y has no column (shape {ya.shape}): give at least one target")
+    for j, col in enumerate(columns):
+        what = "y" if len(columns) == 1 else f"y column {j}"
+        if not np.isfinite(col).all():
+            raise DataError(f"{what} contains {_first_bad(col)}; remove or impute non-finite values")
+        if np.ptp(col) == 0:
+            raise DataError(f"{what} is constant (every value is {float(col[0])!r}): there is nothing to explain")
+        _check_range([(what, float(np.max(np.abs(col))))])
+        if not np.var(col) >= np.finfo(float).tiny:
+            raise DataError(f"{what} varies too little (variance {np.var(col):.3g}) for float64 to score a fit; "
+                            f"{_RESCALE}")
+    return columns, ya.shape
+
+
+def check_X_y(X, y=None, variable_names: Sequence[str] | None = None) -> TrainingData:
+    """Validate training data with one target; return float arrays and the variable names.
+
+    ``X`` may be a :class:`TrainingData` (``y`` and ``variable_names`` then
+    None): it is returned as it is, validated already.
 
     Raises
     ------
     DataError
         For wrong shapes, mismatched lengths, fewer than 2 samples, non-numeric
         or non-finite values, constant ``y``, bad variable names and data
-        outside :data:`SCALE_RANGE` (see :func:`check_scale`).
+        outside :data:`SCALE_RANGE`.
+
+    Examples
+    --------
+    >>> X, y, names = check_X_y([[1, 2], [2, 3], [3, 5]], [3, 5, 8], ["a", "b"])
+    >>> X.shape, y.tolist(), names
+    ((3, 2), [3.0, 5.0, 8.0], ('a', 'b'))
+    >>> data = check_X_y([[1.0], [2.0]], [1.0, 3.0])
+    >>> check_X_y(data) is data
+    True
     """
-    names = list(variable_names) if variable_names is not None else frame_names(X)
-    Xa = check_X(X)
-    if y is None:
-        raise DataError("SymbolicRegressor requires y to be passed, but the target y is None")
-    ya = _as_float(y, "y")
-    if ya.ndim == 2 and ya.shape[1] == 1:
-        ya = ya[:, 0]
-    if ya.ndim != 1:
-        raise DataError(f"y must be 1-D (n_samples,), got shape {ya.shape}; one target at a time (SymbolicRegressor "
-                        f"also takes (n_samples, n_outputs): one search per column)")
-    if ya.shape[0] != Xa.shape[0]:
-        raise DataError(f"X has {Xa.shape[0]} samples but y has {ya.shape[0]}")
-    if Xa.shape[0] < 2:
-        raise DataError(f"need at least 2 samples to fit, got n_samples={Xa.shape[0]}")
-    if not np.isfinite(ya).all():
-        raise DataError(f"y contains {_first_bad(ya)}; remove or impute non-finite values")
-    if np.ptp(ya) == 0:
-        raise DataError(f"y is constant (every value is {ya[0]!r}): there is nothing to explain")
-    if names is None:
-        names = [f"x{i}" for i in range(Xa.shape[1])]
-    if len(names) != Xa.shape[1]:
-        raise DataError(f"{len(names)} variable name(s) given for {Xa.shape[1]} column(s) of X")
-    check_column_names(names)
-    check_scale(Xa, ya, names)
-    return Xa, ya, tuple(str(n) for n in names)
+    if isinstance(X, TrainingData):
+        if y is not None or variable_names is not None:
+            raise TypeError("a TrainingData holds y and the variable names: pass y=None and no variable_names")
+        return X
+    Xa, names = _features(X, variable_names)
+    (ya,), _ = _targets(y, Xa.shape[0], several=False)
+    return TrainingData(Xa, ya, names)
+
+
+def check_X_Y(X, Y, variable_names: Sequence[str] | None = None) -> list[TrainingData]:
+    """Validate training data with one target or several: a :class:`TrainingData` per column of ``Y``.
+
+    ``Y`` of shape (n,) or (n, 1) is one target, (n, k) k targets; ``X`` is
+    validated once, and every column before any search starts.  A column
+    vector (n, 1) gets scikit-learn's ``DataConversionWarning`` (it is
+    raveled), as a scikit-learn estimator's ``fit`` gives it.
+
+    Examples
+    --------
+    >>> X = [[1.0, 2.0], [2.0, 1.0], [3.0, 3.0]]
+    >>> [d.y.tolist() for d in check_X_Y(X, [[1, 3], [2, 2], [4, 9]])]
+    [[1.0, 2.0, 4.0], [3.0, 2.0, 9.0]]
+    """
+    Xa, names = _features(X, variable_names)
+    columns, shape = _targets(Y, Xa.shape[0], several=True)
+    if len(shape) == 2 and shape[1] == 1:
+        from sklearn.exceptions import DataConversionWarning
+
+        warnings.warn("A column-vector y was passed when a 1d array was expected; it is raveled to shape "
+                      "(n_samples,)", DataConversionWarning, stacklevel=3)
+    return [TrainingData(Xa, ya, names) for ya in columns]
 
 
 def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
@@ -195,34 +322,26 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
 
 #: the magnitudes a fit works in: the largest |value| of y and of each column of X must lie in this range, so that
 #: squares and products of two values stay normal float64 numbers (losses, variances and constants neither
-#: overflow to inf nor vanish to 0)
+#: overflow to inf nor vanish to 0); y must also vary by enough that its variance is a normal float
 SCALE_RANGE = (1e-150, 1e150)
 
+_RESCALE = "rescale it (change its units, e.g. divide by a power of ten) and scale the formula back"
 
-def check_scale(X: np.ndarray, y: np.ndarray, names: Sequence[str]) -> None:
-    """Refuse data whose magnitude float64 arithmetic cannot fit in, naming the column and the fix.
 
-    A column of X that is all zeros passes (it is merely uninformative); ``y``
-    must also vary by enough that its variance is a normal float.
+def _check_range(peaks: Sequence[tuple[str, float]]) -> None:
+    """Refuse a column whose largest |value| is outside :data:`SCALE_RANGE`, naming it and the fix.
 
-    Raises
-    ------
-    DataError
-        Saying which column is out of :data:`SCALE_RANGE` and to rescale it
-        (change its units) and scale the formula back.
+    ``peaks`` holds ``(what, largest |value|)`` for each column; a column that
+    is all zeros passes (it is merely uninformative).
     """
     lo, hi = SCALE_RANGE
-    fix = "rescale it (change its units, e.g. divide by a power of ten) and scale the formula back"
-    columns = [("y", float(np.max(np.abs(y))))]
-    columns += [(f"X column {j} ({names[j]!r})", float(peak)) for j, peak in enumerate(np.max(np.abs(X), axis=0))]
-    for what, peak in columns:
+    for what, peak in peaks:
         if peak > hi:
-            raise DataError(f"{what} reaches |value| {peak:.3g}, above {hi:g}: its squares overflow float64; {fix}")
+            raise DataError(f"{what} reaches |value| {peak:.3g}, above {hi:g}: its squares overflow float64; "
+                            f"{_RESCALE}")
         if 0 < peak < lo:
             raise DataError(f"{what} stays below |value| {lo:g} (largest {peak:.3g}): its squares vanish (underflow "
-                            f"to 0) in float64; {fix}")
-    if not np.var(y) >= np.finfo(float).tiny:
-        raise DataError(f"y varies too little (variance {np.var(y):.3g}) for float64 to score a fit; {fix}")
+                            f"to 0) in float64; {_RESCALE}")
 
 
 def _check_csv_shape(p: Path) -> list[str] | None:
@@ -277,8 +396,11 @@ def _check_csv_shape(p: Path) -> list[str] | None:
     return header
 
 
-def read_csv(path: str | Path, target: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    """Read a CSV with a header; return X, y and the feature column names."""
+def read_csv(path: str | Path, target: str) -> TrainingData:
+    """Read a CSV with a header; return X, y and the feature column names, validated (:func:`check_X_y`).
+
+    Every :class:`~symdescent.errors.DataError` names the file.
+    """
     import pandas as pd
 
     p = Path(path)
@@ -302,9 +424,7 @@ def read_csv(path: str | Path, target: str) -> tuple[np.ndarray, np.ndarray, tup
     if frame.empty:
         raise DataError(f"{p}: 0 sample(s) below the header; at least 2 are required")
     features = frame.drop(columns=[target])
-    try:  # the same rule as for a DataFrame's or the API's names
-        check_column_names([str(c) for c in features.columns])
+    try:  # the names by the same rule as a DataFrame's or the API's
+        return check_X_y(features, frame[target], [str(c) for c in features.columns])
     except DataError as exc:
-        raise DataError(f"{p}: {exc}") from None
-    X, y, names = check_X_y(features, frame[target], [str(c) for c in features.columns])
-    return X, y, names
+        raise type(exc)(f"{p}: {exc}") from None

@@ -8,6 +8,7 @@ a one-line message and exit code 2.
 from __future__ import annotations
 
 import difflib
+import threading
 from typing import Iterable
 
 
@@ -43,8 +44,38 @@ class DependencyError(SymdescentError):
     """An optional dependency is not installed; the message names the extra to install."""
 
 
-class NotFittedError(SymdescentError, AttributeError):
-    """A fitted attribute was asked for before ``fit``."""
+def __getattr__(name: str):
+    """``NotFittedError`` is made on first use (see :func:`_not_fitted_error`)."""
+    if name == "NotFittedError":
+        return _not_fitted_error()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_lock = threading.Lock()
+
+
+def _not_fitted_error() -> type:
+    """The one ``NotFittedError`` class, made at its first use.
+
+    It derives from scikit-learn's ``NotFittedError``, and importing
+    scikit-learn takes a second: made here rather than at import, it stays off
+    the start-up of the command line, which imports this module for every
+    command.
+    """
+    with _lock:  # one class, however many threads ask at once
+        if "NotFittedError" not in globals():
+            from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+
+            class NotFittedError(SymdescentError, SklearnNotFittedError):
+                """A fitted attribute or ``predict`` was used before ``fit``.
+
+                Both a :class:`SymdescentError` and scikit-learn's ``NotFittedError``
+                (a ``ValueError`` and an ``AttributeError``): ``except`` for either catches it.
+                """
+
+            NotFittedError.__qualname__ = "NotFittedError"  # pickled and shown as symdescent.errors.NotFittedError
+            globals()["NotFittedError"] = NotFittedError
+        return globals()["NotFittedError"]
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

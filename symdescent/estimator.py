@@ -3,28 +3,52 @@
 from __future__ import annotations
 
 import json
-from numbers import Integral, Real
+import math
+import numbers
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.exceptions import NotFittedError as _SklearnNotFitted
-from sklearn.utils._param_validation import Interval, Options
-from sklearn.utils.validation import validate_data
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from symdescent.config import Config
-from symdescent.data import check_unique_columns, check_X, check_X_y
-from symdescent.errors import DataError, DataTypeError, SymdescentError
-from symdescent.errors import NotFittedError as _NotFitted
+from symdescent.config import Config, apply_flags
+from symdescent.data import check_unique_columns, check_X, check_X_Y
+from symdescent.errors import ConfigError, DataError, DataTypeError, NotFittedError, SymdescentError
 from symdescent.expr import Expression
-from symdescent.types import Candidate, SearchResult
+from symdescent.types import Candidate
 
 FORMAT_VERSION = 1
 
 
-class NotFittedError(_NotFitted, _SklearnNotFitted):
-    """Raised when a fitted attribute or ``predict`` is used before ``fit``."""
+def _integer(low: int, high: float = math.inf) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool) and low <= v <= high
+
+
+def _names(v) -> bool:
+    return isinstance(v, (list, tuple)) and all(isinstance(item, str) for item in v)
+
+
+#: what each parameter of :class:`SymbolicRegressor` may be besides None (None: the config's value, or none):
+#: a test of the value and the words for it; :meth:`SymbolicRegressor._check_params` applies them
+PARAMETERS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "config": (lambda v: isinstance(v, (str, Path, Mapping, Config)), "a TOML file's path, a mapping or a Config"),
+    "time_budget": (lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool) and 0 < v < math.inf,
+                    "a finite number of seconds > 0"),
+    "max_iterations": (_integer(1), "an integer >= 1"),
+    "random_state": (lambda v: _integer(0, 2**32 - 1)(v) or isinstance(v, np.random.RandomState),
+                     "an integer from 0 to 2**32 - 1 or a numpy RandomState"),
+    "max_complexity": (_integer(1), "an integer >= 1"),
+    "operators": (_names, "a list of operator names ('symdescent operators' lists them)"),
+    "proposers": (_names, "a list of plugin names ('symdescent plugins' lists them)"),
+    "refiners": (_names, "a list of plugin names ('symdescent plugins' lists them)"),
+    "scorer": (lambda v: isinstance(v, str), "a plugin name, such as 'mdl' or 'r2'"),
+    "plugin_options": (lambda v: isinstance(v, Mapping), "a mapping {plugin name: {setting: value}}"),
+    "callbacks": (lambda v: isinstance(v, (list, tuple)), "a list of objects implementing lifecycle hooks"),
+    "n_jobs": (lambda v: _integer(-1, -1)(v) or _integer(1)(v), "-1 (one per core) or an integer >= 1"),
+    "client": (lambda v: True, "a distributed.Client"),
+}
 
 
 class SymbolicRegressor(RegressorMixin, BaseEstimator):
@@ -33,6 +57,10 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
     Every argument is optional; those left as None take their value from
     ``config`` (a TOML file, a mapping or a :class:`~symdescent.config.Config`),
     and then from the defaults.
+    They are checked by ``fit`` (:data:`PARAMETERS`; a
+    :class:`~symdescent.errors.ConfigError` names the one that is wrong).
+    ``fit`` validates the data once (:func:`symdescent.data.check_X_Y`) and
+    hands it to the search as it is.
 
     Parameters
     ----------
@@ -97,22 +125,6 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
     m*v
     """
 
-    _parameter_constraints: dict = {
-        "config": [str, Path, dict, Config, None],
-        "time_budget": [Interval(Real, 0, None, closed="neither"), None],
-        "max_iterations": [Interval(Integral, 1, None, closed="left"), None],
-        "random_state": ["random_state"],
-        "max_complexity": [Interval(Integral, 1, None, closed="left"), None],
-        "operators": [list, tuple, None],
-        "proposers": [list, tuple, None],
-        "refiners": [list, tuple, None],
-        "scorer": [str, None],
-        "plugin_options": [dict, None],
-        "callbacks": [list, tuple, None],
-        "n_jobs": [Options(Integral, {-1}), Interval(Integral, 1, None, closed="left"), None],
-        "client": "no_validation",
-    }
-
     def __init__(self, config=None, *, time_budget=None, max_iterations=None, random_state=None,
                  max_complexity=None, operators=None, proposers=None, refiners=None, scorer=None,
                  plugin_options=None, callbacks=None, n_jobs=None, client=None):
@@ -131,6 +143,24 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         self.client = client
 
     # -- configuration -------------------------------------------------------
+    def _check_params(self) -> None:
+        """Check each parameter against :data:`PARAMETERS` (at ``fit`` and ``from_dict``, as scikit-learn asks:
+        ``__init__`` and ``set_params`` only store them).
+
+        Raises
+        ------
+        ConfigError
+            Naming the parameter, what it may be and the value given; a string
+            given for a list of names gets a did-you-mean with the list.
+        """
+        for name, (accepts, what) in PARAMETERS.items():
+            value = getattr(self, name)
+            if value is not None and not accepts(value):
+                hint = ""
+                if accepts is _names and isinstance(value, str):
+                    hint = f"; did you mean {[v.strip() for v in value.split(',')]!r}?"
+                raise ConfigError(f"{type(self).__name__}: {name} must be {what} or None, got {value!r}{hint}")
+
     def _seed(self) -> int | None:
         rs = self.random_state
         if rs is None:
@@ -142,34 +172,14 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         return int(np.random.default_rng(rs).integers(0, 2**31 - 1))
 
     def build_config(self) -> Config:
-        """The search configuration these parameters describe."""
+        """The search configuration these parameters describe (:func:`~symdescent.config.apply_flags`)."""
         from symdescent.search import resolve_config
 
-        cfg = resolve_config(self.config)
-        search: dict[str, Any] = {}
-        if self.time_budget is not None:
-            search["time_budget"] = float(self.time_budget)
-        if self.max_iterations is not None:
-            search["max_iterations"] = int(self.max_iterations)
-            if self.time_budget is None:
-                search["time_budget"] = None
-        seed = self._seed()
-        if seed is not None:
-            search["seed"] = seed
-        if self.max_complexity is not None:
-            search["max_complexity"] = int(self.max_complexity)
-        if self.n_jobs is not None:
-            search["workers"] = "auto" if self.n_jobs == -1 else int(self.n_jobs)
-        if self.operators is not None:
-            search["operators"] = list(self.operators)
-        strategy: dict[str, Any] = {}
-        if self.proposers is not None:
-            strategy["proposers"] = list(self.proposers)
-        if self.refiners is not None:
-            strategy["refiners"] = list(self.refiners)
-        if self.scorer is not None:
-            strategy["scorer"] = self.scorer
-        return cfg.with_overrides(search=search, strategy=strategy, plugins=self.plugin_options or {})
+        workers = "auto" if self.n_jobs == -1 else self.n_jobs
+        return apply_flags(resolve_config(self.config), {"plugins": self.plugin_options or {}},
+                           time_budget=self.time_budget, max_iterations=self.max_iterations, seed=self._seed(),
+                           max_complexity=self.max_complexity, workers=workers, operators=self.operators,
+                           proposers=self.proposers, refiners=self.refiners, scorer=self.scorer)
 
     # -- fitting -------------------------------------------------------------
     def fit(self, X, y, sample_weight=None, variable_names: Sequence[str] | None = None):
@@ -203,70 +213,45 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         >>> est.sympy(), est.predict(X).shape
         ([x0*x1, x0 + x1], (100, 2))
         """
-        from symdescent.search import Search
-
-        self._validate_params()
-        if y is not None and not hasattr(y, "iloc"):
-            y = np.asarray(y)
-        if y is not None and y.ndim == 2 and y.shape[1] == 1:
-            import warnings
-
-            from sklearn.exceptions import DataConversionWarning
-
-            warnings.warn("A column-vector y was passed when a 1d array was expected; it is raveled to shape (n_samples,)",
-                          DataConversionWarning, stacklevel=2)
-            y = np.ravel(y)
-        if y is not None and y.ndim == 2 and y.shape[1] >= 2:
-            return self._fit_outputs(X, y, sample_weight, variable_names)
-        Xa, ya, names = check_X_y(X, y, variable_names)
-        self._check_feature_names(X, reset=True)
-        search = Search(Xa, ya, variable_names=names, config=self.build_config(), callbacks=self.callbacks or (),
-                        client=self.client, sample_weight=sample_weight)
-        result = search.run()
-        self._set_result(result, Xa.shape[1], names)
-        return self
-
-    def _fit_outputs(self, X, Y, sample_weight, variable_names):
-        """One search per column of ``Y`` (see :meth:`fit`)."""
         from symdescent.registry import derive_rng
         from symdescent.search import Search
 
-        if hasattr(Y, "columns"):
-            check_unique_columns(Y.columns, "y")
-        columns = [Y.iloc[:, j] for j in range(Y.shape[1])] if hasattr(Y, "iloc") else list(np.asarray(Y).T)
-        checked = [check_X_y(X, col, variable_names) for col in columns]  # every column before any search
+        self._check_params()
+        datasets = check_X_Y(X, y, variable_names)  # X once, and every output before any search
         self._check_feature_names(X, reset=True)
         cfg = self.build_config()
         results = []
-        for j, (Xa, ya, names) in enumerate(checked):
+        for j, data in enumerate(datasets):  # the searches take the validated data as it is
             seed = cfg.search.seed if j == 0 else int(derive_rng(cfg.search.seed, f"output-{j}").integers(2**31 - 1))
-            search = Search(Xa, ya, variable_names=names, config=cfg.with_overrides(search={"seed": seed}),
+            search = Search(data, None, config=cfg.with_overrides(search={"seed": seed}) if j else cfg,
                             callbacks=self.callbacks or (), client=self.client, sample_weight=sample_weight)
             results.append(search.run())
         for j, result in enumerate(results):
             if result.best is None:
-                raise DataError(f"the search for output {j} found no valid expression")
-        Xa, _, names = checked[0]
-        self.result_ = results
-        self.best_ = [r.best for r in results]
-        self.expression_ = [r.best.expression for r in results]
-        self.pareto_front_ = [list(r.front) for r in results]
+                raise DataError("the search found no valid expression (every candidate was non-finite on the data)"
+                                if len(results) == 1 else f"the search for output {j} found no valid expression")
+        per_output = (lambda values: values[0]) if len(results) == 1 else list
+        self.result_ = per_output(results)
+        self.best_ = per_output([r.best for r in results])
+        self.expression_ = per_output([r.best.expression for r in results])
+        self.pareto_front_ = per_output([list(r.front) for r in results])
         self.n_outputs_ = len(results)
-        self.n_features_in_ = Xa.shape[1]
-        self.variable_names_ = tuple(names)
+        self.n_features_in_ = datasets[0].X.shape[1]
+        self.variable_names_ = datasets[0].names
         return self
 
     def _check_feature_names(self, X, *, reset: bool) -> None:
         """Set (``reset``) or check ``feature_names_in_`` with scikit-learn's own rules.
 
         Only the names are checked here (``ensure_2d=False`` skips sklearn's
-        feature count check): ``check_X`` checks shapes and values with its
-        own messages.  A mismatch of names or order is a :class:`DataError`
+        feature count check): :mod:`symdescent.data` checks shapes and values
+        with its own messages (at ``fit``, before: it also refuses repeated
+        column names).  A mismatch of names or order is a :class:`DataError`
         naming both column lists; a bare array for a model fitted on names
         gets sklearn's warning.
         """
         columns = getattr(X, "columns", None)
-        if columns is not None and not isinstance(X, np.ndarray):
+        if not reset and columns is not None and not isinstance(X, np.ndarray):
             check_unique_columns(columns, "X")
         try:
             validate_data(self, X, reset=reset, skip_check_array=True, ensure_2d=False)
@@ -279,17 +264,6 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
                 f"X's columns {_names(given)} do not match the columns {type(self).__name__} was fitted on "
                 f"{_names(expected)}; select them by name, in that order: X[model.feature_names_in_]. {exc}"
             ) from None
-
-    def _set_result(self, result: SearchResult, n_features: int, names: Sequence[str]) -> None:
-        if result.best is None:
-            raise DataError("the search found no valid expression (every candidate was non-finite on the data)")
-        self.result_ = result
-        self.best_ = result.best
-        self.expression_ = result.best.expression
-        self.pareto_front_ = list(result.front)
-        self.n_outputs_ = 1
-        self.n_features_in_ = n_features
-        self.variable_names_ = tuple(names)
 
     def _models(self) -> list[tuple[Candidate, list[Candidate]]]:
         """``(best, front)`` of each output (one pair for a single output)."""
@@ -305,14 +279,20 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         return values[0] if getattr(self, "n_outputs_", 1) == 1 else values
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "expression_"):
-            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; call 'fit' first.")
+        """scikit-learn's ``check_is_fitted``, raising our :class:`~symdescent.errors.NotFittedError`."""
+        try:
+            check_is_fitted(self, "expression_")
+        except SklearnNotFittedError as exc:
+            raise NotFittedError(str(exc)) from None
 
     def predict(self, X) -> np.ndarray:
         """Evaluate the selected model on ``X``."""
         self._check_fitted()
-        self._check_feature_names(X, reset=False)
-        Xa = check_X(X, self.n_features_in_, owner=type(self).__name__)
+        self._check_feature_names(X, reset=False)  # the names first: columns by name, whatever they hold
+        Xa = check_X(X)
+        if Xa.shape[1] != self.n_features_in_:  # scikit-learn's words (its check_n_features_in_after_fitting)
+            raise DataError(f"X has {Xa.shape[1]} features, but {type(self).__name__} is expecting "
+                            f"{self.n_features_in_} features as input")
         values = [expr.evaluate(Xa) for expr in self._expressions(None)]
         return values[0] if len(values) == 1 and getattr(self, "n_outputs_", 1) == 1 else np.column_stack(values)
 
@@ -476,10 +456,10 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         params = data.get("params", {})
         if not isinstance(params, Mapping):
             raise DataError(f"model record: params must be an object, got {_kind(params)}")
-        est = cls(**{k: v for k, v in params.items() if k in cls._parameter_constraints})
+        est = cls(**{k: v for k, v in params.items() if k in PARAMETERS})
         try:
-            est._validate_params()
-        except ValueError as exc:  # sklearn's InvalidParameterError
+            est._check_params()
+        except ConfigError as exc:
             raise DataError(f"model record: params: {exc}") from None
         est.best_ = best
         est.expression_ = best.expression

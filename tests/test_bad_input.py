@@ -32,7 +32,7 @@ CASES = [
     ("3-D X", GOOD_X[:, :, None], GOOD_Y, {}, "X must be 2-D"),
     ("length mismatch", GOOD_X, GOOD_Y[:-1], {}, "X has 20 samples but y has 19"),
     ("empty", np.empty((0, 2)), np.empty(0), {}, "0 sample(s)"),
-    ("single row", GOOD_X[:1], GOOD_Y[:1], {}, "n_samples=1"),
+    ("single row", GOOD_X[:1], GOOD_Y[:1], {}, "1 sample(s) (shape=(1, 2)) while a minimum of 2 is required"),
     ("no features", np.empty((5, 0)), np.arange(5.0), {}, "0 feature(s)"),
     ("constant y", GOOD_X, np.full(20, 3.0), {}, "y is constant"),
     ("3-D y", GOOD_X, np.zeros((20, 2, 2)), {}, "y must be 1-D"),
