@@ -26,7 +26,7 @@ def _integer(low: int, high: float = math.inf) -> Callable[[Any], bool]:
     return lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool) and low <= v <= high
 
 
-def _names(v) -> bool:
+def _list_of_names(v) -> bool:
     return isinstance(v, (list, tuple)) and all(isinstance(item, str) for item in v)
 
 
@@ -40,9 +40,9 @@ PARAMETERS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "random_state": (lambda v: _integer(0, 2**32 - 1)(v) or isinstance(v, np.random.RandomState),
                      "an integer from 0 to 2**32 - 1 or a numpy RandomState"),
     "max_complexity": (_integer(1), "an integer >= 1"),
-    "operators": (_names, "a list of operator names ('symdescent operators' lists them)"),
-    "proposers": (_names, "a list of plugin names ('symdescent plugins' lists them)"),
-    "refiners": (_names, "a list of plugin names ('symdescent plugins' lists them)"),
+    "operators": (_list_of_names, "a list of operator names ('symdescent operators' lists them)"),
+    "proposers": (_list_of_names, "a list of plugin names ('symdescent plugins' lists them)"),
+    "refiners": (_list_of_names, "a list of plugin names ('symdescent plugins' lists them)"),
     "scorer": (lambda v: isinstance(v, str), "a plugin name, such as 'mdl' or 'r2'"),
     "plugin_options": (lambda v: isinstance(v, Mapping), "a mapping {plugin name: {setting: value}}"),
     "callbacks": (lambda v: isinstance(v, (list, tuple)), "a list of objects implementing lifecycle hooks"),
@@ -157,7 +157,7 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
             value = getattr(self, name)
             if value is not None and not accepts(value):
                 hint = ""
-                if accepts is _names and isinstance(value, str):
+                if accepts is _list_of_names and isinstance(value, str):
                     hint = f"; did you mean {[v.strip() for v in value.split(',')]!r}?"
                 raise ConfigError(f"{type(self).__name__}: {name} must be {what} or None, got {value!r}{hint}")
 
