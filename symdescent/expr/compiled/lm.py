@@ -6,14 +6,8 @@ import math
 
 import numpy as np
 
-from symdescent.expr.compiled.kernels import copy_into
-from symdescent.expr.compiled.kernels import eval_into as _eval_into
-from symdescent.expr.compiled.kernels import gather_columns as _gather_columns
-from symdescent.expr.compiled.kernels import jac_into as _jac_into
-from symdescent.expr.compiled.program import as_program as _program
-from symdescent.expr.compiled.program import check_constants as _check_constants
-from symdescent.expr.compiled.program import check_X as _check_X
-from symdescent.expr.compiled.program import jit as _jit
+from symdescent.expr.compiled.kernels import copy_into, eval_into, gather_columns, jac_into
+from symdescent.expr.compiled.program import as_program, check_constants, check_X, jit
 
 
 # ---------------------------------------------------------------------------
@@ -39,7 +33,7 @@ _STOP_INVALID = 8  # no starting point with finite f
 _NO_WEIGHTS = np.empty(0)  # the weights argument of an unweighted fit
 
 
-@_jit
+@jit
 def _all_finite(v):
     for i in range(v.shape[0]):
         if not math.isfinite(v[i]):
@@ -47,7 +41,7 @@ def _all_finite(v):
     return True
 
 
-@_jit
+@jit
 def _weight(w, i):
     """Row ``i``'s weight: ``w[i]``, or exactly 1.0 when ``w`` is empty (unweighted).
 
@@ -58,7 +52,7 @@ def _weight(w, i):
     return w[i] if w.shape[0] > 0 else 1.0
 
 
-@_jit
+@jit
 def _mean(v, w):
     """``sum(w v) / sum(w)`` (the plain mean when ``w`` is empty), with a second pass
     on pre-divided terms when the sum overflows."""
@@ -80,7 +74,7 @@ def _mean(v, w):
     return m
 
 
-@_jit
+@jit
 def _scale(f, y, ymean, use_a, use_b, w):
     """Closed-form ``a, b`` for ``a f + b ~ y`` (1 / 0 when unused) and ``f``'s mean.
 
@@ -144,7 +138,7 @@ def _scale(f, y, ymean, use_a, use_b, w):
     return 1.0, 0.0, 0.0
 
 
-@_jit
+@jit
 def _sse(f, y, a, b, w):
     """``sum(w (a f + b - y)**2)`` (plain when ``w`` is empty); ``inf`` when not finite."""
     s = 0.0
@@ -154,7 +148,7 @@ def _sse(f, y, a, b, w):
     return s if math.isfinite(s) else np.inf
 
 
-@_jit
+@jit
 def _exact(f, y, a, b, w):
     """True when every residual of a row of positive weight is at the rounding level of its own row."""
     for i in range(f.shape[0]):
@@ -164,7 +158,7 @@ def _exact(f, y, a, b, w):
     return True
 
 
-@_jit
+@jit
 def _fit_scale(f, y, ymean, use_a, use_b, w):
     """``a, b, mean(f), SSE`` at the closed-form scaling, or at ``a = 1, b = 0``
     when that is no worse (weighted by ``w``; empty: unweighted).
@@ -184,7 +178,7 @@ def _fit_scale(f, y, ymean, use_a, use_b, w):
     return a, b, fm, sse
 
 
-@_jit
+@jit
 def _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, dnorm, g, scale, colnorm, sw):
     """Kaufman's projected Jacobian, column-scaled, as normal equations.
 
@@ -296,7 +290,7 @@ def _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, dnorm, g, scale,
     return any_col
 
 
-@_jit
+@jit
 def _solve_damped(A, D, g, lam, h, L):
     """Solve ``(A + lam diag(D)) h = -g`` by Cholesky; False if not positive definite."""
     k = A.shape[0]
@@ -328,13 +322,13 @@ def _solve_damped(A, D, g, lam, h, L):
     return True
 
 
-@_jit
+@jit
 def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_iter, w):
     n = X.shape[0]
     k = c0.shape[0]
     sw = np.sqrt(w)  # w: the rows' weights, or empty (unweighted)
     d = max(depth, 1)
-    XT = _gather_columns(X, columns)
+    XT = gather_columns(X, columns)
     vstack = np.empty((d, n))
     kind = np.zeros(d, dtype=np.int64)
     ref = np.zeros(d, dtype=np.int64)
@@ -383,7 +377,7 @@ def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_it
             break
         else:
             c[:] = (1.0, -1.0, 0.5)[attempt - 1]
-        _eval_into(code, arg, value, c, XT, vstack, kind, ref, sval, f)
+        eval_into(code, arg, value, c, XT, vstack, kind, ref, sval, f)
         nfev += 1
         if _all_finite(f):
             found = True
@@ -398,7 +392,7 @@ def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_it
     if k == 0 or max_iter <= 0 or not math.isfinite(sse) or exact:
         return c, a, b, sse / wsum, True, nfev, njev, _STOP_START
 
-    _jac_into(code, arg, value, c, XT, vstack, gstack, has, da, db, f, J)
+    jac_into(code, arg, value, c, XT, vstack, gstack, has, da, db, f, J)
     njev += 1
     live = _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, dnorm, g, scale, colnorm, sw)
     lam = 1e-3
@@ -440,7 +434,7 @@ def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_it
         sse_new = np.inf
         a_new, b_new, fm_new = a, b, fm
         if finite:
-            _eval_into(code, arg, value, c_new, XT, vstack, kind, ref, sval, f)
+            eval_into(code, arg, value, c_new, XT, vstack, kind, ref, sval, f)
             nfev += 1
             if _all_finite(f):
                 a_new, b_new, fm_new, sse_new = _fit_scale(f, y, ymean, use_a, use_b, w)
@@ -467,7 +461,7 @@ def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_it
                 break
             if trials >= max_iter:
                 break
-            _jac_into(code, arg, value, c, XT, vstack, gstack, has, da, db, f, J)
+            jac_into(code, arg, value, c, XT, vstack, gstack, has, da, db, f, J)
             njev += 1
             live = _normal_equations(f, J, y, a, b, fm, use_a, use_b, q, A, D, dnorm, g, scale, colnorm, sw)
             if not live:
@@ -552,9 +546,9 @@ def fit_constants(program, c0, X, y, use_a: bool = True, use_b: bool = True, max
     the number of evaluations of ``f`` and of the Jacobian and why it stopped
     (``_STOP_*``).
     """
-    p = _program(program)
-    X = _check_X(p, X)
-    c0 = _check_constants(p, c0)
+    p = as_program(program)
+    X = check_X(p, X)
+    c0 = check_constants(p, c0)
     y = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
