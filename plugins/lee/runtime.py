@@ -378,8 +378,9 @@ class LeeRuntime:
         allowed[vocab.VAR_ID[: int(n_vars)]] = True
         if operators is not None:
             keep = set(ops.validate_operator_names(operators))
-            for name in ops.OPERATORS:
-                if name not in keep:
+            # the model's own operators: the core may know operators this model was never trained on
+            for name in vocab.TOKENS:
+                if ops.arity(name) and name not in keep:
                     allowed[vocab.INDEX[name]] = False
         return allowed
 
