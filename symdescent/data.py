@@ -396,10 +396,12 @@ def _check_csv_shape(p: Path) -> list[str] | None:
     return header
 
 
-def read_csv(path: str | Path, target: str) -> TrainingData:
-    """Read a CSV with a header; return X, y and the feature column names, validated (:func:`check_X_y`).
+def read_frame(path: str | Path):
+    """Read a CSV with a header row into a DataFrame, every row checked against the header.
 
-    Every :class:`~symdescent.errors.DataError` names the file.
+    Nothing is converted or validated beyond the file's shape (see
+    :func:`read_csv` for training data); every :class:`~symdescent.errors.DataError`
+    names the file.  ``symdescent predict`` reads its data with it.
     """
     import pandas as pd
 
@@ -414,17 +416,61 @@ def read_csv(path: str | Path, target: str) -> TrainingData:
         raise DataError(f"{p}: cannot read as CSV: {exc}") from None
     if header is not None and [str(c) for c in frame.columns] != header:
         raise DataError(f"{p}: the header reads as {header} but pandas read the columns {list(frame.columns)}")
-    if target not in frame.columns:
-        from symdescent.errors import did_you_mean
+    return frame
 
-        raise DataError(
-            f"{p}: no column {target!r}{did_you_mean(target, map(str, frame.columns))}; "
-            f"columns: {', '.join(map(str, frame.columns))}"
-        )
+
+def read_csv(path: str | Path, target: str) -> TrainingData:
+    """Read a CSV with a header; return X, y and the feature column names, validated (:func:`check_X_y`).
+
+    Every :class:`~symdescent.errors.DataError` names the file.
+    """
+    (data,), _ = read_csv_table(path, [target])
+    return data
+
+
+def read_csv_table(path: str | Path, targets: Sequence[str],
+                   weights: str | None = None) -> tuple[list[TrainingData], np.ndarray | None]:
+    """Read a CSV for one target or several, and a column of row weights; ``symdescent fit`` reads with it.
+
+    The features are the other columns, in the file's order.  ``X`` is
+    validated once and every target before any search (:func:`check_X_Y`:
+    one :class:`TrainingData` per target).  The ``weights`` column, left out
+    of ``X``, is checked as :func:`check_sample_weight` checks
+    ``sample_weight`` (a NaN, a negative weight: a DataError naming the
+    column) and returned as read (None without one): the search normalises
+    it, as it does ``fit(X, y, sample_weight=w)``'s.  Every
+    :class:`~symdescent.errors.DataError` names the file.
+    """
+    p = Path(path)
+    frame = read_frame(p)
+    targets = list(targets)
+    if not targets:
+        raise DataError(f"{p}: no target column given")
+    wanted = targets + ([weights] if weights is not None else [])
+    for name in wanted:
+        if name not in frame.columns:
+            from symdescent.errors import did_you_mean
+
+            raise DataError(
+                f"{p}: no column {name!r}{did_you_mean(name, map(str, frame.columns))}; "
+                f"columns: {', '.join(map(str, frame.columns))}"
+            )
+    twice = next((name for name in wanted if wanted.count(name) > 1), None)
+    if twice is not None:
+        role = "a target and the weights" if twice == weights else "a target twice"
+        raise DataError(f"{p}: column {twice!r} is named as {role}; each column plays one part")
     if frame.empty:
         raise DataError(f"{p}: 0 sample(s) below the header; at least 2 are required")
-    features = frame.drop(columns=[target])
+    features = frame.drop(columns=wanted)
     try:  # the names by the same rule as a DataFrame's or the API's
-        return check_X_y(features, frame[target], [str(c) for c in features.columns])
+        datasets = check_X_Y(features, frame[targets[0]] if len(targets) == 1 else frame[targets],
+                             [str(c) for c in features.columns])
+        if weights is None:
+            return datasets, None
+        try:
+            check_sample_weight(frame[weights], len(frame))
+        except DataError as exc:
+            raise type(exc)(f"weights column {weights!r}: {exc}") from None
+        return datasets, frame[weights].to_numpy(dtype=np.float64)
     except DataError as exc:
         raise type(exc)(f"{p}: {exc}") from None
