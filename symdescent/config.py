@@ -1,6 +1,6 @@
 """Configuration: TOML files validated once into frozen dataclasses.
 
-A config file has three parts::
+A config file has these parts::
 
     [search]                  # budget and limits (SearchConfig)
     time_budget = 30
@@ -10,6 +10,8 @@ A config file has three parts::
     scorer = "mdl"
     [plugins.descent]         # each plugin's own section, validated by the plugin
     population_size = 200
+    [units]                   # optional: each column's unit, by name, the target's too (see symdescent.units)
+    distance = "m"
 
 Unknown sections, keys and plugin names are errors with a did-you-mean; values
 of the wrong type are errors naming the key and the expected type.
@@ -80,6 +82,23 @@ class SearchConfig:
         Iterations each island runs between two migrations (a round).
     migration_size : int
         Candidates each island receives per migration: the best of the other islands' fronts (0: none).
+    dimensional : str
+        What the search does with a formula whose units do not agree, when units are declared (the
+        ``[units]`` table; without units nothing changes): ``"penalty"`` raises its loss per violation
+        (see :func:`symdescent.expr.units.check_dimensions` for what counts), before any scorer sees
+        it, so that the scorer, the search's rankings and the Pareto front all weigh it; ``"strict"``
+        makes it invalid (checked before its constants are fitted where it can be, so it costs no
+        fit); ``"off"`` ignores the units.
+    dimensional_penalty : float
+        What one violation adds to the loss, as a fraction of the variance of ``y`` (its R² falls by
+        as much; the loss and R² shown are the penalised ones): 1.0, the default, scores an
+        inconsistent formula as no better than ``y``'s mean, so it is chosen only where nothing
+        consistent beats the mean, while it may still breed in the population; smaller values let a
+        much better fit outweigh a violation.
+    dimensionless_constants : bool
+        False (default): a fitted constant may carry any unit (as PySR's
+        ``dimensionless_constants_only=False``), so ``C * x`` has any dimension; True: constants are
+        dimensionless, and the formula without its constants must have the target's dimension.
     """
 
     time_budget: float | None = 30.0
@@ -95,6 +114,9 @@ class SearchConfig:
     scheduler: str | None = None
     migration_every: int = 2
     migration_size: int = 3
+    dimensional: str = "penalty"
+    dimensional_penalty: float = 1.0
+    dimensionless_constants: bool = False
 
     def validate(self) -> "SearchConfig":
         if self.time_budget == math.inf:  # no time limit: the same as None, so only an iteration limit can end it
@@ -131,7 +153,17 @@ class SearchConfig:
             raise ConfigError(f"search.migration_every must be >= 1 iteration, got {self.migration_every}")
         if self.migration_size < 0:
             raise ConfigError(f"search.migration_size must be >= 0, got {self.migration_size}")
+        if self.dimensional not in DIMENSIONAL_MODES:
+            raise ConfigError(f"search.dimensional must be one of {', '.join(map(repr, DIMENSIONAL_MODES))}, got "
+                              f"{self.dimensional!r}{did_you_mean(self.dimensional, DIMENSIONAL_MODES)}")
+        if not 0 < self.dimensional_penalty < math.inf:
+            raise ConfigError(f"search.dimensional_penalty must be a finite number > 0, got "
+                              f"{self.dimensional_penalty}")
         return self
+
+
+#: what ``search.dimensional`` may be: what a dimensionally inconsistent formula gets, when units are declared
+DIMENSIONAL_MODES = ("penalty", "strict", "off")
 
 
 #: the transports a Dask scheduler address may name (``distributed.comm`` registers these)
@@ -183,20 +215,34 @@ class Config:
     search: SearchConfig = field(default_factory=SearchConfig)
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     plugins: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: ``[units]``: a unit string per column name, the target's under its name (empty: no units)
+    units: Mapping[str, str] = field(default_factory=dict)
 
     def plugin_section(self, name: str) -> Mapping[str, Any]:
         return self.plugins.get(name, {})
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "search": dataclasses.asdict(self.search),
             "strategy": dataclasses.asdict(self.strategy),
             "plugins": {k: dict(v) for k, v in self.plugins.items()},
         }
+        if self.units:
+            out["units"] = dict(self.units)
+        return out
+
+    def without_units(self, names) -> "Config":
+        """A copy whose ``[units]`` leaves out ``names`` (one output's search, without the other targets')."""
+        drop = set(names) & set(self.units)
+        if not drop:
+            return self
+        return replace(self, units={k: v for k, v in self.units.items() if k not in drop})
 
     def with_overrides(self, search: Mapping[str, Any] | None = None, strategy: Mapping[str, Any] | None = None,
-                       plugins: Mapping[str, Mapping[str, Any]] | None = None) -> "Config":
-        """Return a copy with settings replaced (unknown keys are errors)."""
+                       plugins: Mapping[str, Mapping[str, Any]] | None = None,
+                       units: Mapping[str, str] | None = None) -> "Config":
+        """Return a copy with settings replaced (unknown keys are errors); ``units`` adds to (or replaces
+        entries of) the ``[units]`` table."""
         s = self.search
         if search:
             s = build_dataclass(SearchConfig, {**dataclasses.asdict(s), **search}, "search").validate()
@@ -208,7 +254,8 @@ class Config:
             if not isinstance(section, Mapping):
                 raise ConfigError(f"plugins.{name} must be a table of settings, got {type(section).__name__}")
             pl[name] = {**pl.get(name, {}), **section}
-        return Config(s, st, pl)
+        un = {**self.units, **check_units_table(units, "units")} if units else self.units
+        return Config(s, st, pl, un)
 
 
 # -- typed construction ------------------------------------------------------
@@ -316,10 +363,11 @@ def config_from_dict(data: Mapping[str, Any], source: str = "config") -> Config:
     """Validate a parsed config mapping (as from TOML) into a :class:`Config`."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source}: expected a table at the top level")
-    sections = {"search", "strategy", "plugins"}
+    sections = {"search", "strategy", "plugins", "units"}
     for key in data:
         if key not in sections:
-            raise ConfigError(f"{source}: unknown section [{key}]{did_you_mean(key, sections)}; sections: search, strategy, plugins")
+            raise ConfigError(f"{source}: unknown section [{key}]{did_you_mean(key, sections)}; sections: search, "
+                              f"strategy, plugins, units")
     search = build_dataclass(SearchConfig, data.get("search", {}), "search").validate()
     strategy = build_dataclass(StrategyConfig, data.get("strategy", {}), "strategy")
     plugins = data.get("plugins", {})
@@ -328,7 +376,34 @@ def config_from_dict(data: Mapping[str, Any], source: str = "config") -> Config:
     for name, section in plugins.items():
         if not isinstance(section, Mapping):
             raise ConfigError(f"{source}: plugins.{name} must be a table, got {type(section).__name__}")
-    return Config(search, strategy, {k: dict(v) for k, v in plugins.items()})
+    units = check_units_table(data.get("units", {}), f"{source}: [units]")
+    return Config(search, strategy, {k: dict(v) for k, v in plugins.items()}, units)
+
+
+def check_units_table(table: Mapping[str, Any], where: str) -> dict[str, str]:
+    """A ``[units]`` table checked: a unit string per name, each one :func:`symdescent.units.parse_unit` reads.
+
+    Which names the data has is checked by the search (:func:`symdescent.units.resolve_units`).
+
+    >>> check_units_table({"v": "m/s", "n": 1}, "units")
+    {'v': 'm/s', 'n': '1'}
+    >>> check_units_table({"v": "m/sex"}, "units")
+    Traceback (most recent call last):
+    ...
+    symdescent.errors.ConfigError: units.v 'm/sex': unknown unit 'sex' at position 2...
+    """
+    from symdescent.units import parse_unit
+
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table of unit strings by column name, e.g. speed = \"m/s\"; got "
+                          f"{type(table).__name__}")
+    out = {}
+    for name, unit in table.items():
+        if isinstance(unit, (int, float)) and not isinstance(unit, bool):
+            unit = str(unit)  # --set units.n=1 (a TOML number): a scale, dimensionless
+        parse_unit(unit, f"units.{name}", ConfigError)
+        out[str(name)] = str(unit)
+    return out
 
 
 def loads_toml(text: str, source: str) -> dict:
@@ -389,7 +464,7 @@ FLAGS = {
 def apply_flags(config: Config, settings: Mapping[str, Mapping[str, Any]] | None = None, **flags: Any) -> Config:
     """``config`` with ``settings``, then ``flags``, applied: how ``symdescent fit`` and the estimator build theirs.
 
-    ``settings`` is ``{"search": {...}, "strategy": {...}, "plugins": {...}}``
+    ``settings`` is ``{"search": {...}, "strategy": {...}, "plugins": {...}, "units": {...}}``
     (the command line's ``--set``; the estimator's ``plugin_options`` as
     ``{"plugins": ...}``).  Each flag is a key of :data:`FLAGS`: one left None
     keeps the value of the settings or the config; one given wins over both.
@@ -420,7 +495,7 @@ def apply_flags(config: Config, settings: Mapping[str, Mapping[str, Any]] | None
     if flags.get("max_iterations") is not None and flags.get("time_budget") is None:
         sections["search"]["time_budget"] = None
     return config.with_overrides(search=sections["search"], strategy=sections["strategy"],
-                                 plugins=settings.get("plugins"))
+                                 plugins=settings.get("plugins"), units=settings.get("units"))
 
 
 def _plain(value: Any) -> Any:
@@ -439,4 +514,5 @@ def _plain(value: Any) -> Any:
 __all__ = [
     "Config", "SearchConfig", "StrategyConfig", "load_config", "config_from_dict", "plugin_config",
     "build_dataclass", "loads_toml", "replace", "CommandLineWord", "DEFAULT_OPERATORS", "FLAGS", "apply_flags",
+    "DIMENSIONAL_MODES", "check_units_table",
 ]

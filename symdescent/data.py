@@ -396,12 +396,55 @@ def _check_csv_shape(p: Path) -> list[str] | None:
     return header
 
 
-def read_frame(path: str | Path):
+def read_units_row(path: str | Path) -> dict[str, str]:
+    """The units row of a CSV: the line right after the header, one unit string per column.
+
+    ``symdescent fit --units-row`` reads it (and :func:`read_frame` with
+    ``units_row=True`` skips it).  Each unit is checked
+    (:func:`symdescent.units.parse_unit`; an empty field is dimensionless);
+    a :class:`~symdescent.errors.DataError` names the file, the line and the
+    column.  Returns ``{column name: unit}`` for every column.
+    """
+    from symdescent.units import parse_unit
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"data file not found: {p}")
+    _check_csv_shape(p)
+    header, row, line = _units_row(p)
+    for name, unit in zip(header, row):
+        try:
+            number = float(unit)
+        except ValueError:
+            number = None
+        if number is not None and unit.strip() != "1":  # a data row, most likely: refuse to lose it silently
+            raise DataError(f"{p}, line {line}, column {name!r}: {unit.strip()!r} is a number, not a unit; with "
+                            f"--units-row the line after the header gives the units (m,s,m/s; 1 for none)")
+        parse_unit(unit.strip(), f"{p}, line {line}, the unit of column {name!r}")
+    return {name: unit.strip() for name, unit in zip(header, row)}
+
+
+def _units_row(p: Path) -> tuple[list[str], list[str], int]:
+    """The header, the units row and its line number (counting from 1), of a file of checked shape."""
+    import csv
+
+    with p.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        header = next((r for r in reader if r and any(f.strip() for f in r)), None)
+        row = next(reader, None)
+        if header is None or row is None or not any(f.strip() for f in row):
+            raise DataError(f"{p}: no units row: with --units-row the line after the header gives each column's "
+                            f"unit, e.g. m,s,m/s")
+        return header, row, reader.line_num
+
+
+def read_frame(path: str | Path, units_row: bool = False):
     """Read a CSV with a header row into a DataFrame, every row checked against the header.
 
     Nothing is converted or validated beyond the file's shape (see
     :func:`read_csv` for training data); every :class:`~symdescent.errors.DataError`
     names the file.  ``symdescent predict`` reads its data with it.
+    ``units_row``: the line after the header holds units (:func:`read_units_row`), not data.
     """
     import pandas as pd
 
@@ -409,9 +452,10 @@ def read_frame(path: str | Path):
     if not p.is_file():
         raise DataError(f"data file not found: {p}")
     header = _check_csv_shape(p)
+    skip = [_units_row(p)[2] - 1] if units_row else None
     try:
         # index_col=False: never take a column as the index (pandas does when a row is one field longer)
-        frame = pd.read_csv(p, index_col=False)
+        frame = pd.read_csv(p, index_col=False, skiprows=skip)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(f"{p}: cannot read as CSV: {exc}") from None
     if header is not None and [str(c) for c in frame.columns] != header:
@@ -428,8 +472,8 @@ def read_csv(path: str | Path, target: str) -> TrainingData:
     return data
 
 
-def read_csv_table(path: str | Path, targets: Sequence[str],
-                   weights: str | None = None) -> tuple[list[TrainingData], np.ndarray | None]:
+def read_csv_table(path: str | Path, targets: Sequence[str], weights: str | None = None,
+                   units_row: bool = False) -> tuple[list[TrainingData], np.ndarray | None]:
     """Read a CSV for one target or several, and a column of row weights; ``symdescent fit`` reads with it.
 
     The features are the other columns, in the file's order.  ``X`` is
@@ -438,11 +482,12 @@ def read_csv_table(path: str | Path, targets: Sequence[str],
     of ``X``, is checked as :func:`check_sample_weight` checks
     ``sample_weight`` (a NaN, a negative weight: a DataError naming the
     column) and returned as read (None without one): the search normalises
-    it, as it does ``fit(X, y, sample_weight=w)``'s.  Every
-    :class:`~symdescent.errors.DataError` names the file.
+    it, as it does ``fit(X, y, sample_weight=w)``'s.  ``units_row``: the
+    line after the header holds units (:func:`read_units_row`) and is
+    skipped.  Every :class:`~symdescent.errors.DataError` names the file.
     """
     p = Path(path)
-    frame = read_frame(p)
+    frame = read_frame(p, units_row)
     targets = list(targets)
     if not targets:
         raise DataError(f"{p}: no target column given")

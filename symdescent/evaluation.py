@@ -3,6 +3,15 @@
 Fitting itself is :mod:`symdescent.expr.fit`'s: the evaluator calls its two
 entry points, :func:`~symdescent.expr.fit.fit_expression` for each new
 candidate and :func:`~symdescent.expr.fit.polish` for the final front.
+
+With units declared (:class:`~symdescent.units.Units`), the evaluator also
+checks each candidate's dimensions (:func:`~symdescent.expr.units.check_dimensions`),
+once for every scorer: ``search.dimensional = "strict"`` makes an
+inconsistent candidate inadmissible (before its fit) or invalid (after it,
+when a fitted exponent or the outer scale decides); ``"penalty"`` adds
+``search.dimensional_penalty`` times the variance of ``y`` to its loss per
+violation, before the scorer sees it, so that the scorer, the search's
+rankings and the Pareto front all weigh it (its R² falls by the penalty).
 """
 
 from __future__ import annotations
@@ -13,10 +22,13 @@ from typing import Callable, Sequence
 import numpy as np
 
 from symdescent.config import SearchConfig
+from symdescent.errors import ConfigError, ExpressionError
 from symdescent.expr import Expression, ops
 from symdescent.expr.fit import FitResult, expression_mse, fit_expression, polish, strip_scaling, weighted_var
+from symdescent.expr.units import check_dimensions, check_rules
 from symdescent.expr.variation import canonical_key, fold_constants
 from symdescent.types import Candidate, Score
+from symdescent.units import Units
 
 INVALID = Score(float("inf"), 0, float("inf"), float("-inf"), False)
 
@@ -39,10 +51,15 @@ class Evaluator:
     mean squared error and ``var_y`` the weighted variance; rows of weight 0
     take no part (they are dropped before the subsamples are drawn), and the
     subsamples carry their rows' weights (``w``, ``w_fit``; None unweighted).
+
+    With ``units`` (and ``config.dimensional`` other than ``"off"``) every
+    candidate's dimensions are checked (see the module's docstring); None:
+    no check, the search is what it is without units, bit for bit.
     """
 
     def __init__(self, X: np.ndarray, y: np.ndarray, config: SearchConfig, rng: np.random.Generator,
-                 scorer: Callable[[Candidate], Score] | None = None, sample_weight: np.ndarray | None = None):
+                 scorer: Callable[[Candidate], Score] | None = None, sample_weight: np.ndarray | None = None,
+                 units: Units | None = None):
         from symdescent.expr import compiled
 
         compiled.warm_up()  # JIT-compile (first run only) before any clock starts
@@ -70,6 +87,30 @@ class Evaluator:
         #: the search's scorer, ``scorer(candidate) -> Score``, called for valid candidates only
         #: (None: candidates keep the preliminary score, the loss)
         self.scorer = scorer
+        #: the declared units the candidates are checked against (None: no check)
+        self.units = units if config.dimensional != "off" else None
+        if self.units is not None:
+            if len(self.units.columns) != X.shape[1]:
+                raise ConfigError(f"units: {len(self.units.columns)} column unit(s) for {X.shape[1]} column(s)")
+            try:
+                check_rules(config.operators)
+            except ExpressionError as exc:
+                raise ConfigError(f"search.operators with units: {exc}") from None
+
+    def violations(self, expr: Expression, fitted: bool = True) -> int:
+        """How many dimension rules ``expr`` breaks under the declared units (0 without units).
+
+        ``fitted=False`` judges a candidate before its fit: a fitted exponent
+        is not known yet, and with free constants the fit's outer scale may
+        still give the formula the target's unit, so the target is checked
+        only with dimensionless constants.
+        """
+        u = self.units
+        if u is None:
+            return 0
+        free = not self.config.dimensionless_constants
+        target = u.target if fitted or not free else None
+        return check_dimensions(expr, u.columns, target, free_constants=free, constant_values=fitted).violations
 
     def _admissible(self, expr: Expression) -> bool:
         """Allowed operators, existing variables, and powers with constant exponents.
@@ -88,6 +129,8 @@ class Evaluator:
                 exponent = toks[expr.subtree_end(i + 1)]
                 if ops.arity(exponent) or ops.is_variable(exponent):
                     return False
+        if self.units is not None and self.config.dimensional == "strict":
+            return self.violations(expr, fitted=False) == 0
         return True
 
     def fit(self, expr: Expression, max_nfev: int | None = None) -> tuple[Expression, float, bool]:
@@ -101,8 +144,15 @@ class Evaluator:
         return res.expression, mse, bool(np.isfinite(mse))
 
     def score(self, expr: Expression, mse: float, valid: bool, origin: str) -> Candidate:
+        """The candidate scored by the scorer: invalid when not ``valid`` or too complex; with units
+        declared, invalid (strict) or with its loss raised (penalty) for its dimension violations."""
         if not valid or expr.complexity > self.config.max_complexity:
             return Candidate(expr, origin, INVALID)
+        violations = self.violations(expr)
+        if violations:
+            if self.config.dimensional == "strict":
+                return Candidate(expr, origin, INVALID)
+            mse = mse + violations * self.config.dimensional_penalty * self.var_y
         prelim = Score(mse, expr.complexity, mse, r2_from_mse(mse, self.var_y), True)
         cand = Candidate(expr, origin, prelim)
         if self.scorer is not None:
@@ -143,11 +193,17 @@ class Evaluator:
 
         The normalised form must be admissible, and a refit or snapped result is taken only where it
         scores as valid.  ``until`` (``time.monotonic()``) bounds the sympy normalisation, the one step
-        whose cost does not scale with the rows."""
+        whose cost does not scale with the rows.  With units declared, a result must not break more
+        dimension rules than ``cand`` does (snapping the outer scale to 1 can take away a unit)."""
         def accept(res: FitResult) -> bool:
+            if self.units is not None and self.violations(res.expression) > self.violations(cand.expression):
+                return False
             return self.score(res.expression, res.mse, res.valid, cand.origin).valid
 
-        start = FitResult(cand.expression, cand.loss, cand.valid)
+        loss = cand.loss
+        if self.violations(cand.expression):  # a penalised loss: polish compares the fit's own error
+            loss = expression_mse(cand.expression, self.X, self.y, self.w)
+        start = FitResult(cand.expression, loss, cand.valid)
         res = polish(start, self.X, self.y, sample_weight=self.w, operators=self.allowed, max_nfev=max_nfev,
                      until=until, admissible=self._admissible, accept=accept)
         return cand if res is start else self.score(res.expression, res.mse, res.valid, cand.origin)

@@ -232,12 +232,14 @@ class Island:
     the caller.
     """
 
-    def __init__(self, index: int, X, y, variable_names, config: Config, registry: Registry, sample_weight=None):
+    def __init__(self, index: int, X, y, variable_names, config: Config, registry: Registry, sample_weight=None,
+                 target_name: str = "y"):
         from symdescent.search import Search
 
         self.index = index
         weighted = {} if sample_weight is None else {"sample_weight": sample_weight}
-        self.search = Search(X, y, variable_names=variable_names, config=config, registry=registry, **weighted)
+        self.search = Search(X, y, variable_names=variable_names, config=config, registry=registry,
+                             target_name=target_name, **weighted)
         self.search.start()
         self._first_round = True
 
@@ -357,8 +359,8 @@ class _Driver:
             seed = island_seed(self.sc.seed, i)
             cfg = s.config.with_overrides(search={"seed": seed, "workers": 1, "scheduler": None})
             futures[i] = self.client.submit(Island, i, X, y, s.problem.variable_names, cfg, s.registry, w,
-                                            workers=[workers[i]], allow_other_workers=False, actor=True,
-                                            pure=False, key=f"symdescent-island-{i}-{tag}")
+                                            s.target_name, workers=[workers[i]], allow_other_workers=False,
+                                            actor=True, pure=False, key=f"symdescent-island-{i}-{tag}")
             self.records[i] = {"island": i, "worker": workers[i], "seed": seed, "iterations": 0,
                                "n_evaluations": 0, "busy_s": 0.0, "startup_s": None, "lost": None}
         for i, fut in futures.items():

@@ -35,13 +35,14 @@ import numpy as np
 
 from symdescent.config import Config, config_from_dict, load_config
 from symdescent.data import check_sample_weight, check_X_y
-from symdescent.errors import PluginError
+from symdescent.errors import ConfigError, PluginError
 from symdescent.evaluation import Evaluator
 from symdescent.expr import Expression
 from symdescent.front import ParetoFront
 from symdescent.registry import PluginInfo, Registry, build_observers, build_strategy, derive_rng
 from symdescent.roles import Role
 from symdescent.types import Candidate, Problem, Score, SearchResult, SearchState
+from symdescent.units import resolve_units
 
 
 def resolve_config(config: Config | Mapping[str, Any] | str | Path | None) -> Config:
@@ -80,12 +81,18 @@ class Search:
         Run :meth:`run` as an island search on this Dask cluster (see
         :mod:`symdescent.islands`), whatever ``search.workers`` says; the
         client is left open.
+    target_name : str
+        The target's name in the config's ``[units]`` table (default ``y``;
+        ``symdescent fit`` passes ``--target``): with units, each column's
+        unit is found by its variable name and the target's by this one
+        (:func:`~symdescent.units.resolve_units`), and the evaluator checks
+        every candidate's dimensions (``search.dimensional``).
     """
 
     def __init__(self, X, y, *, variable_names: Sequence[str] | None = None,
                  config: Config | Mapping[str, Any] | str | Path | None = None,
                  plugins: Iterable[PluginInfo] = (), callbacks: Iterable[object] = (),
-                 registry: Registry | None = None, client: Any = None, sample_weight=None):
+                 registry: Registry | None = None, client: Any = None, sample_weight=None, target_name: str = "y"):
         X, y, names = check_X_y(X, y, variable_names)  # a TrainingData (X; y None) is taken as it is
         #: the validated weights (mean 1), or None for an unweighted search
         self.sample_weight = check_sample_weight(sample_weight, X.shape[0])
@@ -100,8 +107,11 @@ class Search:
         self.observers = build_observers(callbacks)
         self.client = client
         sc = self.config.search
+        self.target_name = target_name
+        #: the declared units (None: none), from the config's ``[units]`` by variable name
+        self.units = resolve_units(names, self.config.units, target_name, error=ConfigError)
         self.evaluator = Evaluator(X, y, sc, derive_rng(sc.seed, "fit-rows"), scorer=self._score,
-                                   sample_weight=self.sample_weight)
+                                   sample_weight=self.sample_weight, units=self.units)
         self.problem = Problem(X, y, names, sc.operators, sc.max_complexity, sc.seed, evaluator=self.evaluator,
                                sample_weight=self.sample_weight)
         self.front = ParetoFront()

@@ -60,7 +60,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--problems", help="comma-separated problem ids, e.g. I.6.2a,I.8.14")
     p.add_argument("--methods", default=DEFAULT_METHODS,
                    help="comma-separated: symdescent, symdescent:NAME|PATH.toml, pyoperon, gplearn, pysr, linear, gbr "
-                        f"(default {DEFAULT_METHODS})")
+                        f"(default {DEFAULT_METHODS}); a symdescent spec ending in +units (symdescent+units) searches "
+                        "with the problems' units (feynman has them)")
     p.add_argument("--budget", type=float, default=60.0, help="wall-clock seconds per run (default 60)")
     p.add_argument("--seeds", default="0", help="seeds of the data and split, e.g. 0,1,2 or 0-9 (default 0)")
     p.add_argument("--noise", default="0", help="target noise levels σ, e.g. 0,0.001,0.01,0.1 (default 0)")

@@ -13,6 +13,13 @@ Method specs, as given to ``--methods``:
     ``examples/configs/NAME.toml`` (e.g. ``symdescent:descent``, ``symdescent:lee``).
 ``symdescent:PATH``
     A TOML config file.
+``symdescent+units``, ``symdescent:NAME+units``
+    The same, searching with each problem's units (the suite's units file,
+    see :mod:`symdescent.bench.problems`) as ``X_units`` and ``y_units``;
+    ``search.dimensional`` of the config says how (default: a penalty).
+    Beside the plain spec (``--methods symdescent,symdescent+units``) it
+    gives the comparison with and without units on the same data and seeds.
+    A problem without units is an error row.
 ``pyoperon``
     Operon's scikit-learn ``SymbolicRegressor``, stopped by ``max_time``.
 ``gplearn``
@@ -29,8 +36,8 @@ Method specs, as given to ``--methods``:
 
 Examples
 --------
->>> [m.label for m in resolve_methods("symdescent,pyoperon")]
-['symdescent', 'pyoperon']
+>>> [m.label for m in resolve_methods("symdescent,pyoperon,symdescent+units")]
+['symdescent', 'pyoperon', 'symdescent+units']
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from __future__ import annotations
 import math
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -76,6 +83,11 @@ class Method(ABC):
     def warm_up(self) -> None:
         """Import what ``fit`` needs, so that the timed fit does not pay for imports."""
 
+    def for_problem(self, problem) -> "Method":
+        """The method as it runs on ``problem`` (the runner asks before each fit): itself, or a copy that
+        holds what it reads of the problem beside the data (``symdescent+units``: the units)."""
+        return self
+
     @abstractmethod
     def fit(self, X: np.ndarray, y: np.ndarray, names: tuple[str, ...], budget: float, seed: int) -> FittedModel:
         """Fit on ``(X, y)`` within ``budget`` seconds, single-threaded, seeded."""
@@ -91,10 +103,24 @@ def _symbols(names):
 
 @dataclass(frozen=True, eq=False)
 class SymdescentMethod(Method):
-    """symdescent's estimator with a configuration (None: the defaults)."""
+    """symdescent's estimator with a configuration (None: the defaults); with ``units``, searching with
+    each problem's units (:meth:`for_problem` takes them, in the order of its variables)."""
 
     label: str = "symdescent"
     config: Any = None
+    units: bool = False
+    X_units: tuple[str, ...] | None = None
+    y_units: str | None = None
+
+    def for_problem(self, problem):
+        if not self.units:
+            return self
+        table = getattr(problem, "units", None)
+        if not table:
+            from symdescent.errors import DataError
+
+            raise DataError(f"{self.label}: problem {problem.id} has no units (its suite has no units file)")
+        return replace(self, X_units=tuple(table[n] for n in problem.names), y_units=table[problem.output])
 
     def warm_up(self):
         import sympy  # noqa: F401  (the search's final simplification)
@@ -108,7 +134,8 @@ class SymdescentMethod(Method):
         from symdescent.bench.metrics import to_positive
         from symdescent.estimator import SymbolicRegressor
 
-        est = SymbolicRegressor(config=self.config, time_budget=budget, random_state=seed)
+        units = {} if self.X_units is None else {"X_units": list(self.X_units), "y_units": self.y_units}
+        est = SymbolicRegressor(config=self.config, time_budget=budget, random_state=seed, **units)
         est.fit(X, y, variable_names=list(names))
         return FittedModel(to_positive(est.sympy()), est.predict, {"iterations": est.result_.iterations})
 
@@ -370,6 +397,9 @@ class GradientBoostingMethod(Method):
 
 # -- specs --------------------------------------------------------------------
 
+#: the ending of a symdescent spec that searches with the problems' units
+UNITS_SUFFIX = "+units"
+
 PEERS: dict[str, type[Method]] = {"pyoperon": OperonMethod, "gplearn": GplearnMethod, "pysr": PysrMethod,
                                   "linear": LinearMethod, "gbr": GradientBoostingMethod}
 ALIASES = {"operon": "pyoperon", "gradient_boosting": "gbr"}
@@ -380,18 +410,19 @@ def resolve_method(spec: str) -> Method:
     from symdescent.config import load_config
 
     spec = spec.strip()
-    name, sep, arg = spec.partition(":")
+    units = spec.endswith(UNITS_SUFFIX) and spec.startswith("symdescent")
+    name, sep, arg = spec.removesuffix(UNITS_SUFFIX if units else "").partition(":")
     if name == "symdescent":
         if not sep:
-            return SymdescentMethod()
+            return SymdescentMethod(label=spec, units=units)
         if not arg:
             raise ConfigError("symdescent: give a config name or path after the colon, e.g. symdescent:descent")
-        return SymdescentMethod(label=spec, config=load_config(find_config(arg)))
+        return SymdescentMethod(label=spec, config=load_config(find_config(arg)), units=units)
     name = ALIASES.get(name, name)
     if name not in PEERS:
         known = ["symdescent", *PEERS]
         raise ConfigError(f"unknown method {spec!r}{did_you_mean(name, known)}; methods: {', '.join(known)}, "
-                          "symdescent:NAME or symdescent:PATH.toml")
+                          "symdescent:NAME or symdescent:PATH.toml (each also with +units)")
     if sep:
         raise ConfigError(f"method {name!r} takes no options (got {spec!r})")
     return PEERS[name]()

@@ -11,6 +11,16 @@ come from :mod:`symdescent.bench.tables` through the same :func:`load_suite`.
 Formulas are read with symdescent's safe parser
 (:func:`symdescent.expr.parse`), never with ``eval`` or ``sympify``.
 
+Units: a file ``NAME_units.csv`` beside a suite ``NAME.csv`` (columns
+``Filename``, ``Variable``, ``Unit``: one row per variable and per output
+of every problem) gives each problem its SI units
+(:attr:`BenchmarkProblem.units`).  The Feynman suite ships with
+``feynman_units.csv``: the dimensions of every variable and output of the
+100 equations (the physics of the Feynman lectures; angles, ratios and
+counts are dimensionless, and ``n``, ``alpha`` are a number density and a
+polarisability volume where the formula says so).  The method
+``symdescent+units`` (:mod:`symdescent.bench.methods`) searches with them.
+
 Examples
 --------
 >>> suite = load_suite("feynman")
@@ -19,13 +29,15 @@ Examples
 >>> p = select(suite, ids=["I.12.1"])[0]
 >>> p.names, p.truth_sympy()
 (('mu', 'Nn'), Nn*mu)
+>>> p.units
+{'mu': '1', 'Nn': 'N', 'F': 'N'}
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -61,12 +73,21 @@ class BenchmarkProblem:
         Inputs in column order, with their sampling ranges.
     output : str
         The target's name.
+    unit_pairs : tuple of (str, str)
+        ``(name, unit string)`` of every variable and the output, from the
+        suite's units file (empty without one); :attr:`units` as a dict.
     """
 
     id: str
     formula: str
     variables: tuple[Variable, ...]
     output: str = "y"
+    unit_pairs: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+    @property
+    def units(self) -> dict[str, str]:
+        """``{name: unit}`` of every variable and the output (empty when the suite has no units file)."""
+        return dict(self.unit_pairs)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -179,7 +200,57 @@ def load_suite(suite: str | Path) -> list:
         seen.add(p.id)
     if not problems:
         raise DataError(f"{path}: the suite has no problems")
+    units_path = path.with_name(f"{path.stem}_units.csv")
+    if units_path.is_file():
+        units = load_units(units_path, problems)
+        problems = [replace(p, unit_pairs=units[p.id]) for p in problems]
     return problems
+
+
+def load_units(path: Path, problems: Sequence[BenchmarkProblem]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Read a suite's units file (``Filename,Variable,Unit``): for each problem id, ``(name, unit)`` of its
+    variables and its output, in the problem's order.
+
+    Raises
+    ------
+    DataError
+        Naming the file and row: a missing column, an unknown problem or
+        name (with a did-you-mean), a name given twice, a unit that cannot
+        be read (:func:`symdescent.units.parse_unit`), or a problem whose
+        variable or output has no unit.
+    """
+    from symdescent.units import parse_unit
+
+    by_id = {p.id: p for p in problems}
+    found: dict[str, dict[str, str]] = {pid: {} for pid in by_id}
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in ("Filename", "Variable", "Unit") if c not in (reader.fieldnames or ())]
+        if missing:
+            raise DataError(f"{path}: missing column(s) {', '.join(missing)}; expected Filename,Variable,Unit")
+        for i, row in enumerate(reader):
+            where = f"{path}, row {i + 2}"
+            pid, name, unit = ((row.get(k) or "").strip() for k in ("Filename", "Variable", "Unit"))
+            if pid not in by_id:
+                raise DataError(f"{where}: no problem {pid!r} in the suite{did_you_mean(pid, by_id)}")
+            problem = by_id[pid]
+            names = (*problem.names, problem.output)
+            if name not in names:
+                raise DataError(f"{where}: problem {pid} has no variable or output {name!r}"
+                                f"{did_you_mean(name, names)}; it has {', '.join(names)}")
+            if name in found[pid]:
+                raise DataError(f"{where}: the unit of {name!r} in {pid} is given twice")
+            parse_unit(unit, f"{where}: the unit of {name!r} in {pid}")
+            found[pid][name] = unit
+    out = {}
+    for pid, problem in by_id.items():
+        names = (*problem.names, problem.output)
+        lacking = [n for n in names if n not in found[pid]]
+        if lacking:
+            raise DataError(f"{path}: problem {pid} has no unit for {', '.join(map(repr, lacking))}; give every "
+                            f"variable and the output one (\"1\" for a dimensionless one)")
+        out[pid] = tuple((n, found[pid][n]) for n in names)
+    return out
 
 
 def select(problems: Sequence[BenchmarkProblem], limit: int | None = None,

@@ -134,9 +134,10 @@ def execute_run(run: Run, settings: RunSettings) -> dict:
     row = _base_row(run, settings)
     try:
         data = make_dataset(run.problem, run.seed, run.noise, settings.n_samples)
-        run.method.warm_up()
+        method = run.method.for_problem(run.problem)
+        method.warm_up()
         start = time.monotonic()
-        fitted = run.method.fit(data.X_train, data.y_train, data.names, settings.budget, run.seed)
+        fitted = method.fit(data.X_train, data.y_train, data.names, settings.budget, run.seed)
         row["time_s"] = round(time.monotonic() - start, 3)
         r2 = r2_score(data.y_test, fitted.predict(data.X_test))
         row.update(status="ok", r2_test=r2, r2_train=r2_score(data.y_train, fitted.predict(data.X_train)))
