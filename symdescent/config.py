@@ -64,9 +64,10 @@ class SearchConfig:
         Rows on which losses are computed during the search and for the final
         model: a seeded subsample of at most this many rows when the data is
         larger (None: every row).  It keeps one evaluation's cost bounded on
-        large data (a 1,000,000-row table costs what a 10,000-row one does),
-        and every figure of the result (loss, R², the scorer's value) refers to
-        these rows.
+        large data (a 1,000,000-row table costs what a 10,000-row one does).
+        The final front is polished on these rows and then re-scored on every
+        row, so the chosen model and every figure of the result (loss, R², the
+        scorer's value) refer to all the data.
     iteration_seconds : float or None
         Time slice of one iteration, finite (None: a tenth of the budget, 0.5 to 10 s).
     simplify : bool

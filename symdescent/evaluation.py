@@ -69,6 +69,8 @@ class Evaluator:
             keep = w > 0
             X, y, w = X[keep], y[keep], w[keep]
         n = X.shape[0]
+        #: every row that takes part (weight above 0): the front is re-checked on them at the finish
+        self.X_all, self.y_all, self.w_all = X, y, w
         if config.score_rows is not None and n > config.score_rows:
             # drawn only for large data, so smaller problems keep their random stream
             idx = np.sort(rng.choice(n, size=config.score_rows, replace=False))
@@ -143,21 +145,36 @@ class Evaluator:
         mse = expression_mse(res.expression, self.X, self.y, self.w)
         return res.expression, mse, bool(np.isfinite(mse))
 
-    def score(self, expr: Expression, mse: float, valid: bool, origin: str) -> Candidate:
+    def score(self, expr: Expression, mse: float, valid: bool, origin: str, var_y: float | None = None) -> Candidate:
         """The candidate scored by the scorer: invalid when not ``valid`` or too complex; with units
         declared, invalid (strict) or with its loss raised (penalty) for its dimension violations."""
+        var = self.var_y if var_y is None else var_y
         if not valid or expr.complexity > self.config.max_complexity:
             return Candidate(expr, origin, INVALID)
         violations = self.violations(expr)
         if violations:
             if self.config.dimensional == "strict":
                 return Candidate(expr, origin, INVALID)
-            mse = mse + violations * self.config.dimensional_penalty * self.var_y
-        prelim = Score(mse, expr.complexity, mse, r2_from_mse(mse, self.var_y), True)
+            mse = mse + violations * self.config.dimensional_penalty * var
+        prelim = Score(mse, expr.complexity, mse, r2_from_mse(mse, var), True)
         cand = Candidate(expr, origin, prelim)
         if self.scorer is not None:
             cand = Candidate(expr, origin, self.scorer(cand))
         return cand
+
+    @property
+    def subsampled(self) -> bool:
+        """Whether the search ranks candidates on a subsample of the rows (large data: ``score_rows``)."""
+        return self.X_all.shape[0] > self.X.shape[0]
+
+    def on_all_rows(self, cand: Candidate) -> Candidate:
+        """``cand`` re-scored on every row (its constants as they are): its loss, R² and the scorer's
+        value on all the data, where the search ranked it on the scoring subsample."""
+        if not cand.valid or not self.subsampled:
+            return cand
+        mse = expression_mse(cand.expression, self.X_all, self.y_all, self.w_all)
+        return self.score(cand.expression, mse, bool(np.isfinite(mse)), cand.origin,
+                          var_y=weighted_var(self.y_all, self.w_all))
 
     def __call__(self, items: Sequence[Expression | Candidate], origin: str = "") -> list[Candidate]:
         out = []

@@ -363,6 +363,7 @@ class Search:
         """Polish and simplify the front, pick the final model, build the result."""
         try:
             self._finalise_front(time.monotonic() + self._finish_reserve if self._finish_reserve else None)
+            self._recheck_on_all_rows()
         except KeyboardInterrupt:
             interrupted = True
         return SearchResult(
@@ -396,6 +397,17 @@ class Search:
                 (new,) = self.evaluator([simpler], cand.origin)
                 if new.valid:
                     self.front.add(self.evaluator.polish(new, until=until))
+
+
+    def _recheck_on_all_rows(self) -> None:
+        """On large data the search ranks on a subsample (``search.score_rows``): the final front is
+        re-scored on every row, so that the chosen model and every figure of the result refer to all
+        the data (a member that another dominates on all rows leaves the front)."""
+        if not self.evaluator.subsampled:
+            return
+        rechecked = ParetoFront()
+        rechecked.update([self.evaluator.on_all_rows(c) for c in self.front.members()])
+        self.front = rechecked
 
 
 @contextlib.contextmanager
