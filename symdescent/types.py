@@ -142,7 +142,7 @@ class Problem:
     seed: int = 0
     evaluator: Callable[[Sequence[Any], str], list[Candidate]] | None = field(default=None, repr=False)
     sample_weight: np.ndarray | None = field(default=None, repr=False)
-    _selected: dict = field(default_factory=dict, init=False, repr=False)
+    _cache: dict = field(default_factory=dict, init=False, repr=False)  # values computed once per problem
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "X", _readonly(self.X))
@@ -162,10 +162,15 @@ class Problem:
 
     @property
     def y_var(self) -> float:
-        """The variance of ``y``, weighted by :attr:`sample_weight` (the denominator of R²)."""
-        from symdescent.expr.fit import weighted_var
+        """The variance of ``y``, weighted by :attr:`sample_weight` (the denominator of R²).
 
-        return weighted_var(self.y, self.sample_weight)
+        Computed once: the scorer asks for it on every candidate, and on a
+        1,000,000-row problem recomputing it cost more than the evaluation."""
+        if "y_var" not in self._cache:
+            from symdescent.expr.fit import weighted_var
+
+            self._cache["y_var"] = weighted_var(self.y, self.sample_weight)
+        return self._cache["y_var"]
 
     def relevant_features(self, k: int) -> tuple[int, ...]:
         """The (at most) ``k`` columns most informative about ``y``, in column order.
@@ -174,11 +179,12 @@ class Problem:
         :func:`symdescent.selection.relevant_features`); constant columns are
         never among them.
         """
-        if k not in self._selected:
+        key = ("relevant_features", k)
+        if key not in self._cache:
             from symdescent.selection import relevant_features
 
-            self._selected[k] = relevant_features(self.X, self.y, k, seed=self.seed)
-        return self._selected[k]
+            self._cache[key] = relevant_features(self.X, self.y, k, seed=self.seed)
+        return self._cache[key]
 
     def evaluate(self, expressions: Sequence[Expression | Candidate], origin: str = "") -> list[Candidate]:
         """Fit constants and score ``expressions`` with the search's scorer.

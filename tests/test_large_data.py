@@ -48,3 +48,19 @@ def test_small_data_is_not_rescored():
     a = _run(X, y)
     b = _run(X, y, score_rows=None)
     assert [(c.expression.key(), c.loss) for c in a.front] == [(c.expression.key(), c.loss) for c in b.front]
+
+
+def test_the_variance_of_y_is_computed_once_per_problem(monkeypatch):
+    """The scorer reads problem.y_var for every candidate: on 1,000,000 rows recomputing it cost more
+    than the evaluation itself (566 against 1,474 evaluations per second)."""
+    import symdescent.expr.fit as fit
+
+    X, y = _data(n=2_000)
+    s = Search(X, y, config={"search": {"time_budget": None, "max_iterations": 1, "seed": 0}})
+    calls = []
+    real = fit.weighted_var
+    monkeypatch.setattr(fit, "weighted_var", lambda *a, **k: calls.append(1) or real(*a, **k))
+    first = s.problem.y_var
+    assert s.problem.y_var == first == real(y)
+    s.run()
+    assert len(calls) == 1
