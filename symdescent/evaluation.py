@@ -71,6 +71,7 @@ class Evaluator:
         n = X.shape[0]
         #: every row that takes part (weight above 0): the front is re-checked on them at the finish
         self.X_all, self.y_all, self.w_all = X, y, w
+        self._var_all: float | None = None  # their (weighted) variance, computed on first use
         if config.score_rows is not None and n > config.score_rows:
             # drawn only for large data, so smaller problems keep their random stream
             idx = np.sort(rng.choice(n, size=config.score_rows, replace=False))
@@ -173,8 +174,9 @@ class Evaluator:
         if not cand.valid or not self.subsampled:
             return cand
         mse = expression_mse(cand.expression, self.X_all, self.y_all, self.w_all)
-        return self.score(cand.expression, mse, bool(np.isfinite(mse)), cand.origin,
-                          var_y=weighted_var(self.y_all, self.w_all))
+        if self._var_all is None:
+            self._var_all = weighted_var(self.y_all, self.w_all)
+        return self.score(cand.expression, mse, bool(np.isfinite(mse)), cand.origin, var_y=self._var_all)
 
     def __call__(self, items: Sequence[Expression | Candidate], origin: str = "") -> list[Candidate]:
         out = []

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from symdescent.expr import parse
 from symdescent.expr.fit import expression_mse, weighted_var
 from symdescent.search import Search
 
@@ -57,10 +58,13 @@ def test_the_variance_of_y_is_computed_once_per_problem(monkeypatch):
 
     X, y = _data(n=2_000)
     s = Search(X, y, config={"search": {"time_budget": None, "max_iterations": 1, "seed": 0}})
-    calls = []
-    real = fit.weighted_var
-    monkeypatch.setattr(fit, "weighted_var", lambda *a, **k: calls.append(1) or real(*a, **k))
+    (cand,) = s.problem.evaluate([parse("square(x0) + sin(x1)")])
     first = s.problem.y_var
-    assert s.problem.y_var == first == real(y)
-    s.run()
-    assert len(calls) == 1
+    assert first == fit.weighted_var(y)
+
+    def recomputed(*args, **kwargs):
+        raise AssertionError("the variance of y was computed again")
+
+    monkeypatch.setattr(fit, "weighted_var", recomputed)
+    assert s.problem.y_var == first
+    assert s.strategy.scorer.impl.score(s.problem, cand) == cand.score  # the scorer's path reads the cached value
