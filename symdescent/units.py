@@ -215,9 +215,10 @@ class _Reader:
                           f"power")
             dim = _lookup(text)
             if dim is None:
-                self.fail(f"unknown unit {text!r} at position {pos}{_suggest(text, [*SYMBOLS, *LONG_NAMES])} (known: the SI units m kg s "
-                          f"A K mol cd Hz N Pa J W C V F Ohm S Wb T H ... with SI prefixes, as km or mA; min h "
-                          f"day L eV bar rad deg; long names, as meter or newton)")
+                hint = _suggest(text, [*SYMBOLS, *LONG_NAMES])
+                self.fail(f"unknown unit {text!r} at position {pos}{hint} (known: the SI units m kg s A K mol cd "
+                          f"Hz N Pa J W C V F Ohm S Wb T H ... with SI prefixes, as km or mA; min h day L eV bar "
+                          f"rad deg; long names, as meter or newton)")
             return dim
         if text == "(":
             if depth >= MAX_NESTING:
