@@ -2,10 +2,13 @@
 
 ::
 
-    symdescent fit DATA.csv --target y [--config FILE] [--time-budget S] [--seed N] [--json OUT]
+    symdescent fit DATA.csv --target y[,y2 ...] [--weights COLUMN] [--config FILE] [--time-budget S] [--seed N]
+                   [--json OUT] [--plot FRONT.png]
+    symdescent predict MODEL.json DATA.csv [--out PREDICTIONS.csv]
     symdescent plugins
     symdescent operators [--json]
     symdescent bench ...
+    symdescent --version
 
 Errors caused by the input (a missing column, NaN, a bad config key) print one
 line to stderr and exit with code 2.
@@ -51,26 +54,39 @@ def parse_settings(items) -> dict:
 
 def _fit(args) -> int:
     from symdescent.config import apply_flags
-    from symdescent.data import read_csv
+    from symdescent.data import read_csv_table
+    from symdescent.estimator import model_record, run_outputs
+    from symdescent.fileio import check_writable
     from symdescent.progress import RichProgress
-    from symdescent.search import Search, resolve_config
+    from symdescent.search import resolve_config
 
+    targets = _target_list(args.target)
     if args.json:
-        from symdescent.fileio import check_writable
-
         check_writable(args.json, "--json file")  # before the search, not after it
-    data = read_csv(args.data, args.target)  # validated: the search takes it as it is
+    if args.plot:
+        from symdescent.views import image_format
+
+        image_format(args.plot)  # matplotlib installed, a format it writes: before the search
+        check_writable(args.plot, "--plot file")
+    datasets, weights = read_csv_table(args.data, targets, args.weights,  # validated: the searches take it as it is
+                                       units_row=args.units_row)
     base = resolve_config(args.config)
+    if args.units_row:  # the file's units; the config's [units] (and --set units.NAME) win where both give one
+        from symdescent.data import read_units_row
+
+        file_units = {k: v for k, v in read_units_row(args.data).items() if k != args.weights}
+        base = base.with_overrides(units={**file_units, **base.units})
     sets = parse_settings(args.set)
-    unknown = set(sets) - {"search", "strategy", "plugins"}
+    sections = ["search", "strategy", "plugins", "units"]
+    unknown = set(sets) - set(sections)
     if unknown:
         from symdescent.errors import ConfigError, did_you_mean
 
         name = sorted(unknown)[0]
-        raise ConfigError(f"--set: unknown section {name!r}{did_you_mean(name, ['search', 'strategy', 'plugins'])}")
+        raise ConfigError(f"--set: unknown section {name!r}{did_you_mean(name, sections)}")
     cfg = apply_flags(base, sets, time_budget=args.time_budget, max_iterations=args.max_iterations, seed=args.seed,
                       workers=args.workers, scheduler=args.scheduler)
-    callbacks = [] if args.quiet else [RichProgress(cfg.search.time_budget, cfg.search.max_iterations)]
+    progress = None
     if not args.quiet:
         from symdescent.expr import compiled
 
@@ -81,26 +97,108 @@ def _fit(args) -> int:
                 compiled.warm_up()
         else:  # a log or a pipe: one plain line, and only when it really compiles
             compiled.warm_up(notify=lambda msg: print(msg, file=sys.stderr, flush=True))
-    result = Search(data, None, config=cfg, callbacks=callbacks).run()
-    if result.best is None:
-        print("error: no valid expression was found", file=sys.stderr)
+
+        def progress(j: int):
+            return RichProgress(cfg.search.time_budget, cfg.search.max_iterations,
+                                label=targets[j] if len(targets) > 1 else None)
+
+    results = [result for _, result in run_outputs(datasets, cfg, sample_weight=weights, progress=progress,
+                                                   target_names=targets)]
+    failed = [t for t, r in zip(targets, results) if r.best is None]
+    if failed:
+        print(f"error: no valid expression was found{' for ' + ', '.join(failed) if len(targets) > 1 else ''}",
+              file=sys.stderr)
         return 1
     # one record for the console and the JSON: the same sympy expressions, the same elapsed time
-    out = result.to_dict()
-    best_expression = out["best"]["expression"]
+    names = results[0].variable_names
+    models = [(r.best, list(r.front)) for r in results]
+    out = model_record(models, names, len(names), feature_names=names)
     if args.json:  # the file first: a closed or broken stdout (`| head`) must not cost the result
         from symdescent.fileio import write_text_atomic
 
-        keys = ("expression", "complexity", "r2", "loss")
-        out["best"] = {k: out["best"][k] for k in keys}
-        out["pareto_front"] = [{k: c[k] for k in keys} for c in out["pareto_front"]]
-        out["config"] = cfg.to_dict()
-        out["target"] = args.target
-        write_text_atomic(args.json, json.dumps(out, indent=2) + "\n", "--json file")
+        write_text_atomic(args.json, json.dumps(_json_record(out, targets, results, cfg), indent=2) + "\n",
+                          "--json file")
+    if args.plot:
+        from symdescent.views import save_front_plot
+
+        save_front_plot([(t, best, front) for t, (best, front) in zip(targets, models)], names, args.plot,
+                        "--plot file")
     if not args.quiet:
-        _report(result, args.target)
+        for target, result in zip(targets, results):
+            _report(result, target)
     else:
-        print(best_expression)
+        for entry in out.get("outputs", [out]):
+            print(entry["best"]["expression"])
+    return 0
+
+
+def _target_list(values) -> list[str]:
+    """``--target a,b`` (or ``--target a --target b``): the target columns, in order."""
+    targets = [t.strip() for value in values for t in value.split(",")]
+    if not all(targets):
+        from symdescent.errors import ConfigError
+
+        raise ConfigError(f"--target: an empty column name in {','.join(values)!r}; give names such as y or a,b")
+    return targets
+
+
+def _json_record(out: dict, targets: list[str], results: list, cfg) -> dict:
+    """``symdescent fit --json``: the model record (``symdescent predict`` and ``SymbolicRegressor.load`` read it)
+    and each search's run: ``targets``; with one target also ``target`` and the run's fields at the top; with
+    several, each entry of ``outputs`` has its ``target`` and run, and the top ``elapsed_s`` and ``interrupted``
+    are of all of them."""
+    def run(result) -> dict:
+        info = result.to_dict()
+        for key in ("best", "pareto_front", "variable_names"):
+            info.pop(key)
+        return info
+
+    record = {**out, "targets": targets}
+    if len(targets) == 1:
+        record.update(target=targets[0], **run(results[0]))
+    else:
+        for target, entry, result in zip(targets, record["outputs"], results):
+            entry.update(target=target, **run(result))
+        record.update(elapsed_s=sum(r.elapsed for r in results), interrupted=any(r.interrupted for r in results))
+    record["config"] = cfg.to_dict()
+    return record
+
+
+def _predict(args) -> int:
+    import numpy as np
+    import pandas as pd
+
+    from symdescent.data import read_frame
+    from symdescent.errors import DataError, did_you_mean
+    from symdescent.estimator import SymbolicRegressor, output_names, read_record
+
+    if args.out:
+        from symdescent.fileio import check_writable
+
+        check_writable(args.out, "--out file")
+    est = SymbolicRegressor.load(args.model)
+    frame = read_frame(args.data)
+    by_name = getattr(est, "feature_names_in_", None)
+    columns = [str(c) for c in (by_name if by_name is not None else est.variable_names_)]
+    for name in columns:  # the model's columns, by name, wherever they are; other columns are left out
+        if name not in frame.columns:
+            raise DataError(f"{args.data}: no column {name!r}{did_you_mean(name, map(str, frame.columns))}; "
+                            f"the model reads the columns {', '.join(columns)}")
+    try:
+        predictions = est.predict(frame[columns] if by_name is not None else frame[columns].to_numpy())
+    except DataError as exc:
+        raise type(exc)(f"{args.data}: {exc}") from None
+    n_outputs = getattr(est, "n_outputs_", 1)
+    targets = read_record(args.model).get("targets")
+    if not (isinstance(targets, list) and len(targets) == n_outputs and all(isinstance(t, str) for t in targets)):
+        targets = output_names(n_outputs)
+    text = pd.DataFrame(np.reshape(predictions, (len(frame), n_outputs)), columns=targets).to_csv(index=False)
+    if args.out:
+        from symdescent.fileio import write_text_atomic
+
+        write_text_atomic(args.out, text, "--out file")
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -178,6 +276,28 @@ def _operators(args) -> int:
     return 0
 
 
+def operator_help() -> str:
+    """The operators as ``name: description`` lines, for ``symdescent fit --help``."""
+    rows = operator_rows()
+    lines = [f"  {r['name']}: {r['description']}" for r in rows]
+    default = " ".join(r["name"] for r in rows if r["default"])
+    return ("operators (search.operators; e.g. --set search.operators=add,mul,sin):\n" + "\n".join(lines)
+            + f"\ndefault set: {default}")
+
+
+class _HelpWithOperators(argparse.Action):
+    """``-h``/``--help`` of ``symdescent fit``: the usual help, then the operators (read only when asked)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help="show this help message, and the operators, and exit"):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.epilog = operator_help()
+        parser.print_help()
+        parser.exit()
+
+
 def _workers(text: str):
     """``--workers``: an integer, or ``auto`` (the config checks the range)."""
     if text.strip() == "auto":
@@ -189,11 +309,22 @@ def _workers(text: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from symdescent import __version__
+
     p = argparse.ArgumentParser(prog="symdescent", description="Symbolic descent: find closed-form models of data.")
+    p.add_argument("--version", action="version", version=f"symdescent {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    f = sub.add_parser("fit", help="search a formula for a CSV column")
+    f = sub.add_parser("fit", help="search a formula for a CSV column", add_help=False,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    f.add_argument("-h", "--help", action=_HelpWithOperators)
     f.add_argument("data", help="CSV file with a header row")
-    f.add_argument("--target", required=True, help="the column to explain")
+    f.add_argument("--target", required=True, action="append", metavar="COLUMN[,COLUMN...]",
+                   help="the column to explain; several, comma-separated (--target a,b): one formula per column")
+    f.add_argument("--weights", metavar="COLUMN",
+                   help="a column of non-negative row weights (left out of the features), as fit's sample_weight")
+    f.add_argument("--units-row", action="store_true",
+                   help="the line after the CSV header gives each column's unit (m, s, kg*m/s^2; 1 for none): "
+                        "the search then penalises dimensionally inconsistent formulas (search.dimensional)")
     f.add_argument("--config", help="TOML config file")
     f.add_argument("--time-budget", type=float, help="seconds of search")
     f.add_argument("--max-iterations", type=int, help="iterations of the descent loop")
@@ -203,14 +334,22 @@ def build_parser() -> argparse.ArgumentParser:
                         "cluster; 0 or auto: one per core")
     f.add_argument("--scheduler", metavar="ADDRESS",
                    help="run the islands on an existing Dask cluster, e.g. tcp://host:8786")
-    f.add_argument("--json", help="write the result as JSON to this file")
+    f.add_argument("--json", help="write the result as JSON to this file (symdescent predict reads it)")
+    f.add_argument("--plot", metavar="FILE",
+                   help="draw the Pareto front (loss against complexity, the chosen model marked) to this image, "
+                        "e.g. front.png (needs matplotlib)")
     f.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                    help="override any config setting, e.g. --set search.max_complexity=20 "
                         "--set 'strategy.proposers=[\"lee\"]' --set plugins.descent.population_size=100; "
                         "a list may be comma-separated: --set search.operators=add,mul,sin "
                         "(symdescent operators lists them)")
-    f.add_argument("--quiet", action="store_true", help="no progress display; print only the best expression")
+    f.add_argument("--quiet", action="store_true", help="no progress display; print only the chosen expression (one line per target)")
     f.set_defaults(func=_fit)
+    pr = sub.add_parser("predict", help="evaluate a saved model on the rows of a CSV")
+    pr.add_argument("model", help="a model file: symdescent fit --json or SymbolicRegressor.save")
+    pr.add_argument("data", help="CSV file with a header row holding the model's columns (by name)")
+    pr.add_argument("--out", metavar="FILE", help="write the predictions as CSV to this file (default: stdout)")
+    pr.set_defaults(func=_predict)
     op = sub.add_parser("operators", help="list the operators search.operators can name")
     op.add_argument("--json", action="store_true", help="machine-readable output")
     op.set_defaults(func=_operators)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -18,6 +19,7 @@ from symdescent.data import check_unique_columns, check_X, check_X_Y
 from symdescent.errors import ConfigError, DataError, DataTypeError, NotFittedError, SymdescentError
 from symdescent.expr import Expression
 from symdescent.types import Candidate
+from symdescent.units import units_table
 
 FORMAT_VERSION = 1
 
@@ -48,6 +50,10 @@ PARAMETERS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "callbacks": (lambda v: isinstance(v, (list, tuple)), "a list of objects implementing lifecycle hooks"),
     "n_jobs": (lambda v: _integer(-1, -1)(v) or _integer(1)(v), "-1 (one per core) or an integer >= 1"),
     "client": (lambda v: True, "a distributed.Client"),
+    "verbose": (lambda v: isinstance(v, numbers.Integral) and v >= 0, "0 (quiet) or 1 (a progress line)"),
+    "warm_start": (lambda v: isinstance(v, bool), "True or False"),
+    "X_units": (_list_of_names, "a list of unit strings, one per column of X, e.g. ['m', 's']"),
+    "y_units": (lambda v: isinstance(v, str) or _list_of_names(v), "a unit string such as 'm/s' (or one per output)"),
 }
 
 
@@ -91,6 +97,28 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         one per core.
     client : distributed.Client, optional
         Run the islands on this Dask cluster (left open; ``clone`` shares it).
+    verbose : int, default 0
+        0: quiet.  1: progress while it fits (the command line's display,
+        :class:`~symdescent.progress.RichProgress`, on stderr): a live line on
+        a terminal, elsewhere (a notebook, a log) a line after every
+        iteration, with the best loss, R² and the front's size.
+    warm_start : bool, default False
+        When True, ``fit`` continues the previous fit's search instead of
+        starting afresh: the previous front and GP population are injected
+        before the first iteration (refitted on the new data, then bred from),
+        so the new model is at least as good as the old one on the same data.
+        Fitting data with other columns or another number of outputs starts
+        cold, with a warning.  A model read by :meth:`load` continues from its
+        saved front.
+    X_units : list of str, optional
+        The physical unit of each column of ``X``, e.g. ``["m", "s"]``
+        (strings :func:`symdescent.units.parse_unit` reads; ``"1"`` for a
+        dimensionless column); with them the search penalises or rules out
+        dimensionally inconsistent formulas (``search.dimensional``).
+        Without units nothing changes.
+    y_units : str or list of str, optional
+        The target's unit (one per output, or one for all); without it only
+        the formula's own consistency is checked.
 
     Attributes
     ----------
@@ -98,8 +126,12 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         The selected model (with several outputs: a list, one per column of ``y``).
     pareto_front_ : list of Candidate
         The accuracy-complexity front (expression, complexity, loss, r2); with
-        several outputs, a list of fronts.  :meth:`pareto_frame` gives it as a
-        table, :meth:`plot_pareto` as a picture.
+        several outputs, a list of fronts.  :attr:`equations_` gives it as a
+        table, :meth:`plot` as a picture.
+    equations_ : pandas.DataFrame
+        The front as a table, one row per member (PySR's ``equations_``):
+        ``complexity``, ``loss``, ``r2``, ``score``, ``expression`` (readable),
+        ``sympy`` and ``chosen``; with several outputs, a list of tables.
     best_ : Candidate
         (a list with several outputs)
     result_ : SearchResult
@@ -127,7 +159,8 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
 
     def __init__(self, config=None, *, time_budget=None, max_iterations=None, random_state=None,
                  max_complexity=None, operators=None, proposers=None, refiners=None, scorer=None,
-                 plugin_options=None, callbacks=None, n_jobs=None, client=None):
+                 plugin_options=None, callbacks=None, n_jobs=None, client=None, verbose=0, warm_start=False,
+                 X_units=None, y_units=None):
         self.config = config
         self.time_budget = time_budget
         self.max_iterations = max_iterations
@@ -141,6 +174,10 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         self.callbacks = callbacks
         self.n_jobs = n_jobs
         self.client = client
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.X_units = X_units
+        self.y_units = y_units
 
     # -- configuration -------------------------------------------------------
     def _check_params(self) -> None:
@@ -213,19 +250,25 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         >>> est.sympy(), est.predict(X).shape
         ([x0*x1, x0 + x1], (100, 2))
         """
-        from symdescent.registry import derive_rng
-        from symdescent.search import Search
-
         self._check_params()
         datasets = check_X_Y(X, y, variable_names)  # X once, and every output before any search
+        seeds = self._warm_seeds(datasets)
         self._check_feature_names(X, reset=True)
         cfg = self.build_config()
-        results = []
-        for j, data in enumerate(datasets):  # the searches take the validated data as it is
-            seed = cfg.search.seed if j == 0 else int(derive_rng(cfg.search.seed, f"output-{j}").integers(2**31 - 1))
-            search = Search(data, None, config=cfg.with_overrides(search={"seed": seed}) if j else cfg,
-                            callbacks=self.callbacks or (), client=self.client, sample_weight=sample_weight)
-            results.append(search.run())
+        labels = output_names(len(datasets))
+        if self.X_units is not None or self.y_units is not None:  # the [units] table by name; the outputs: labels
+            cfg = cfg.with_overrides(units=units_table(datasets[0].names, self.X_units, self.y_units, labels))
+
+        def progress(j: int):  # verbose: the command line's display, a line after every iteration off a terminal
+            from symdescent.progress import RichProgress
+
+            return RichProgress(cfg.search.time_budget, cfg.search.max_iterations, log_every=0,
+                                label=labels[j] if len(datasets) > 1 else None)
+
+        runs = run_outputs(datasets, cfg, callbacks=self.callbacks or (), client=self.client,
+                           sample_weight=sample_weight, seeds=seeds, progress=progress if self.verbose else None,
+                           target_names=labels)
+        results = [result for _, result in runs]
         for j, result in enumerate(results):
             if result.best is None:
                 raise DataError("the search found no valid expression (every candidate was non-finite on the data)"
@@ -238,7 +281,23 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         self.n_outputs_ = len(results)
         self.n_features_in_ = datasets[0].X.shape[1]
         self.variable_names_ = datasets[0].names
+        self._population = [gp_population(search) for search, _ in runs]  # for a warm start
         return self
+
+    def _warm_seeds(self, datasets) -> list[list[Candidate]] | None:
+        """What a warm start injects, per output: the previous front, then its GP population (best first);
+        None for a cold start (``warm_start`` off, not fitted before, or other columns or outputs)."""
+        if not self.warm_start or not hasattr(self, "expression_"):
+            return None
+        before = (tuple(self.variable_names_), getattr(self, "n_outputs_", 1))
+        now = (tuple(datasets[0].names), len(datasets))
+        if now != before:
+            warnings.warn(f"warm_start: the data has the columns {_names(now[0])} and {now[1]} output(s), the "
+                          f"previous fit {_names(before[0])} and {before[1]}; this fit starts cold", UserWarning,
+                          stacklevel=3)
+            return None
+        populations = getattr(self, "_population", None) or [[] for _ in range(now[1])]
+        return [list(front) + list(population) for (_, front), population in zip(self._models(), populations)]
 
     def _check_feature_names(self, X, *, reset: bool) -> None:
         """Set (``reset``) or check ``feature_names_in_`` with scikit-learn's own rules.
@@ -311,8 +370,11 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         """The model (or front member ``index``) as a :class:`torch.nn.Module` whose constants are a
         trainable ``nn.Parameter``; ``forward`` takes an ``(n, d)`` tensor of the columns of ``X``.
         A list with several outputs.  See :meth:`Expression.to_torch <symdescent.expr.Expression.to_torch>`.
+        :meth:`pytorch` is the same (PySR's name).
         """
         return self._per_output([e.to_torch(self.variable_names_, dtype) for e in self._expressions(index)])
+
+    pytorch = torch
 
     def jax(self, index: int | None = None):
         """The model as a pure, jit-able jax function ``f(X, params=None)`` (``f.params``: the fitted
@@ -320,43 +382,62 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         return self._per_output([e.to_jax() for e in self._expressions(index)])
 
     # -- looking at the front -------------------------------------------------------
-    def pareto_frame(self, output: int | None = None):
-        """The Pareto front as a pandas DataFrame sorted by complexity.
+    @property
+    def equations_(self):
+        """The Pareto front as a pandas DataFrame sorted by complexity, one row per member (PySR's
+        ``equations_``); with several outputs, a list of them, one per output.
 
-        Columns ``complexity``, ``loss``, ``r2``, ``expression`` (the sympy
-        string the JSON holds) and ``chosen`` (the selected model).  With
-        several outputs, ``output`` selects one; None gives all, with an
-        ``output`` column first.
+        Columns ``complexity``, ``loss``, ``r2``, ``score`` (the scorer's
+        value, lower is better), ``expression`` (the readable form),
+        ``sympy`` (the sympy expression) and ``chosen`` (the selected
+        model); see :func:`symdescent.views.front_frame`.
         """
-        import pandas as pd
-
         from symdescent.views import front_frame
 
-        models = self._models()
-        if output is not None or len(models) == 1:
-            best, front = models[output or 0]
-            return front_frame(front, best, self.variable_names_)
-        frames = [front_frame(front, best, self.variable_names_) for best, front in models]
+        return self._per_output([front_frame(front, best, self.variable_names_) for best, front in self._models()])
+
+    def pareto_frame(self, output: int | None = None):
+        """:attr:`equations_` as one DataFrame: with several outputs, ``output`` selects one, and None gives
+        all, with an ``output`` column first."""
+        import pandas as pd
+
+        frames = self.equations_ if getattr(self, "n_outputs_", 1) > 1 else [self.equations_]
+        if output is not None or len(frames) == 1:
+            return frames[output or 0]
         return pd.concat([f.assign(output=j)[["output", *f.columns]] for j, f in enumerate(frames)],
                          ignore_index=True)
 
-    def plot_pareto(self, ax=None, output: int = 0):
+    def plot(self, ax=None, output: int = 0):
         """Plot loss (log scale) against complexity, the chosen model marked and labelled by its formula.
 
         Returns the matplotlib Axes (see :func:`symdescent.views.plot_front`); ``output`` picks the
         output of a multi-output model.  Needs matplotlib (a DependencyError says so otherwise).
+        :meth:`plot_pareto` is the same.
         """
         from symdescent.views import plot_front
 
         best, front = self._models()[output]
         return plot_front(front, best, self.variable_names_, ax=ax)
 
+    plot_pareto = plot
+
     def _summary_html(self) -> str:
         from symdescent.views import html_summary
 
         models = self._models()
-        targets = ["y"] if len(models) == 1 else [f"y{j}" for j in range(len(models))]
-        return html_summary([(t, b, f) for t, (b, f) in zip(targets, models)], self.variable_names_)
+        return html_summary([(t, b, f) for t, (b, f) in zip(output_names(len(models)), models)], self.variable_names_)
+
+    def __repr__(self, N_CHAR_MAX: int = 700) -> str:
+        """scikit-learn's parameters; once fitted, a line per output below them with its formula."""
+        text = super().__repr__(N_CHAR_MAX=N_CHAR_MAX)
+        if not hasattr(self, "expression_"):
+            return text
+        from symdescent.expr.sympy_bridge import readable
+
+        models = self._models()
+        return text + "".join(f"\n{target} = {readable(best.expression, self.variable_names_)}   (R² {best.r2:.6g}, "
+                              f"loss {best.loss:.4g}, complexity {best.complexity})"
+                              for target, (best, _) in zip(output_names(len(models)), models))
 
     def _repr_html_inner(self):
         """A fitted model shows its formula and front above scikit-learn's parameter display."""
@@ -364,15 +445,12 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         return self._summary_html() + inner if hasattr(self, "expression_") else inner
 
     def _repr_mimebundle_(self, **kwargs):
-        """Extends scikit-learn's bundle: once fitted, the formula (text, LaTeX) and the front (HTML)."""
+        """Extends scikit-learn's bundle: once fitted, the formula (LaTeX) and the front (HTML); the text is
+        :meth:`__repr__`'s, with the formula."""
         out = super()._repr_mimebundle_(**kwargs)
         if not hasattr(self, "expression_"):
             return out
-        from symdescent.expr.sympy_bridge import readable
-
         models = self._models()
-        formulas = [readable(best.expression, self.variable_names_) for best, _ in models]
-        out["text/plain"] = out["text/plain"] + "\n" + "\n".join(f"-> {f}" for f in formulas)
         out["text/html"] = self._summary_html() + out.get("text/html", "")
         out["text/latex"] = "$" + r" \\ ".join(best.expression.to_latex(self.variable_names_)
                                                 for best, _ in models) + "$"
@@ -384,21 +462,9 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         With several outputs, ``outputs`` holds ``{"best", "pareto_front"}`` of
         each, and ``best`` and ``pareto_front`` are those of the first.
         """
-        models = self._models()
-        names = self.variable_names_
-        feature_names = getattr(self, "feature_names_in_", None)
-        record = {
-            "format": "symdescent-model", "version": FORMAT_VERSION,
-            "variable_names": list(names), "n_features_in": self.n_features_in_,
-            "feature_names_in": None if feature_names is None else [str(c) for c in feature_names],
-            "best": models[0][0].to_dict(names),
-            "pareto_front": [c.to_dict(names) for c in models[0][1]],
-            "params": {k: v for k, v in self.get_params().items() if k not in ("callbacks", "client") and _jsonable(v)},
-        }
-        if getattr(self, "n_outputs_", 1) > 1:
-            record["outputs"] = [{"best": best.to_dict(names), "pareto_front": [c.to_dict(names) for c in front]}
-                                 for best, front in models]
-        return record
+        params = {k: v for k, v in self.get_params().items() if k not in ("callbacks", "client") and _jsonable(v)}
+        return model_record(self._models(), self.variable_names_, self.n_features_in_,
+                            getattr(self, "feature_names_in_", None), params)
 
     def save(self, path: str | Path) -> None:
         """Write the fitted model as JSON (``load`` reads it back).
@@ -413,11 +479,9 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
 
     @classmethod
     def load(cls, path: str | Path) -> "SymbolicRegressor":
-        """Read a model written by :meth:`save`; ``predict`` works without refitting."""
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON or not UTF-8
-            raise DataError(f"cannot read model file {path}: {exc}") from None
+        """Read a model written by :meth:`save` or ``symdescent fit --json``; ``predict`` works without
+        refitting."""
+        data = read_record(path)
         try:
             return cls.from_dict(data)
         except DataError as exc:
@@ -492,6 +556,90 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         tags.regressor_tags.poor_score = True
         tags.target_tags.multi_output = True  # y of shape (n, k): one search per column
         return tags
+
+
+def run_outputs(datasets: Sequence, config: Config, *, callbacks: Sequence = (), client=None, sample_weight=None,
+                seeds: Sequence[Sequence] | None = None, progress: Callable[[int], object] | None = None,
+                target_names: Sequence[str] | None = None) -> list:
+    """One search per output, each with the same settings; returns ``(search, result)`` of each, in order.
+
+    ``datasets`` holds a :class:`~symdescent.data.TrainingData` per output
+    (:func:`~symdescent.data.check_X_Y`, :func:`~symdescent.data.read_csv_table`).
+    The first output searches with the config's seed (its model is the one a
+    single-output fit finds), output j with a seed derived from it and j.
+    ``seeds``, one list per output, are injected before the first iteration
+    (:meth:`Search.inject <symdescent.search.Search.inject>`: a warm start);
+    ``progress(j)`` makes a callback for output j.  ``target_names`` name
+    the outputs in the config's ``[units]`` (default :func:`output_names`).
+    The estimator's ``fit`` and ``symdescent fit`` run their searches here.
+    """
+    from symdescent.registry import derive_rng
+    from symdescent.search import Search
+
+    runs = []
+    for j, data in enumerate(datasets):  # the searches take the validated data as it is
+        cfg = config
+        if j:
+            cfg = config.with_overrides(search={"seed": int(derive_rng(config.search.seed, f"output-{j}")
+                                                            .integers(2**31 - 1))})
+        observers = [*callbacks, *([progress(j)] if progress is not None else [])]
+        targets = list(target_names or output_names(len(datasets)))
+        cfg = cfg.without_units(targets[:j] + targets[j + 1:])  # [units]: the columns and this output's target
+        search = Search(data, None, config=cfg, callbacks=observers, client=client, sample_weight=sample_weight,
+                        target_name=targets[j])
+        if seeds is not None:
+            search.inject(seeds[j])
+        runs.append((search, search.run()))
+    return runs
+
+
+def gp_population(search) -> list[Candidate]:
+    """The individuals of a finished search's GP populations (its ``descent`` refiners), best first: what a
+    warm start re-seeds beside the front.  Empty for an island search (the populations live in the islands)."""
+    from symdescent.plugins.descent import DescentRefiner
+
+    out = [ind.candidate for sel in search.strategy.refiners
+           if isinstance(sel.impl, DescentRefiner) and sel.impl.engine is not None
+           for ind in sel.impl.engine.population]
+    return sorted(out, key=lambda c: c.value)
+
+
+def model_record(models: Sequence[tuple[Candidate, Sequence[Candidate]]], variable_names: Sequence[str],
+                 n_features: int, feature_names: Sequence[str] | None = None, params: Mapping | None = None) -> dict:
+    """The JSON-ready record of a fitted model, which :meth:`SymbolicRegressor.from_dict` reads back.
+
+    ``models`` holds ``(best, front)`` of each output.  With several, ``outputs``
+    holds ``{"best", "pareto_front"}`` of each, and ``best`` and
+    ``pareto_front`` are those of the first.  :meth:`SymbolicRegressor.to_dict`
+    and ``symdescent fit --json`` write it.
+    """
+    names = tuple(variable_names)
+    record = {
+        "format": "symdescent-model", "version": FORMAT_VERSION,
+        "variable_names": list(names), "n_features_in": n_features,
+        "feature_names_in": None if feature_names is None else [str(c) for c in feature_names],
+        "best": models[0][0].to_dict(names),
+        "pareto_front": [c.to_dict(names) for c in models[0][1]],
+        "params": dict(params or {}),
+    }
+    if len(models) > 1:
+        record["outputs"] = [{"best": best.to_dict(names), "pareto_front": [c.to_dict(names) for c in front]}
+                             for best, front in models]
+    return record
+
+
+def read_record(path: str | Path) -> dict:
+    """The JSON object of a model file; a :class:`DataError` names the file when it cannot be read."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON or not UTF-8
+        raise DataError(f"cannot read model file {path}: {exc}") from None
+
+
+def output_names(n_outputs: int) -> list[str]:
+    """The names the displays (and ``symdescent predict``, without target names) give the outputs: ``y``, or
+    ``y0``, ``y1``, ..."""
+    return ["y"] if n_outputs == 1 else [f"y{j}" for j in range(n_outputs)]
 
 
 def _names(names: Sequence[str], limit: int = 12) -> str:

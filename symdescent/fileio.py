@@ -2,9 +2,10 @@
 
 ``check_writable`` tells, before a long search, whether a path can take the
 result (its folder exists, is a folder and accepts a new file; the path is
-not a folder).  ``write_text_atomic`` writes a temporary file in the same
-folder and renames it over the target with ``os.replace``, so a reader (or a
-second run writing the same path) sees the old file or the new one, never a
+not a folder).  ``write_atomic`` (text or bytes, such as an image;
+``write_text_atomic`` for text) writes a temporary file in the same folder
+and renames it over the target with ``os.replace``, so a reader (or a second
+run writing the same path) sees the old file or the new one, never a
 half-written one.  Special files that exist (``/dev/stdout``, a named pipe)
 are written in place: they cannot be replaced by a rename; so is an existing,
 writable file in a folder where no new file can be made.
@@ -65,10 +66,10 @@ def check_writable(path: str | os.PathLike, what: str = "output file") -> Path:
     return target
 
 
-def _write_in_place(target: Path, text: str, what: str, shown: str) -> Path:
+def _write_in_place(target: Path, data: str | bytes, what: str, shown: str) -> Path:
     try:
-        with open(target, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with _open(target, data) as fh:
+            fh.write(data)
     except OSError as exc:
         raise OutputError(f"cannot write {what} {shown}: {_reason(exc)}") from None
     return target
@@ -80,8 +81,21 @@ def _umask() -> int:
     return mask
 
 
+def _open(target, data: str | bytes):
+    """``target`` (a path or a file descriptor) opened for writing ``data``: bytes as they are, text as UTF-8."""
+    if isinstance(data, bytes):
+        return open(target, "wb")
+    return open(target, "w", encoding="utf-8")
+
+
 def write_text_atomic(path: str | os.PathLike, text: str, what: str = "output file") -> Path:
-    """Write ``text`` to ``path`` atomically (temporary file in the same folder, then ``os.replace``).
+    """Write ``text`` (UTF-8) to ``path`` atomically; see :func:`write_atomic`."""
+    return write_atomic(path, text, what)
+
+
+def write_atomic(path: str | os.PathLike, data: str | bytes, what: str = "output file") -> Path:
+    """Write ``data`` (text as UTF-8, or bytes: an image) to ``path`` atomically (temporary file in the same
+    folder, then ``os.replace``).
 
     An existing file keeps its permission bits; a new one gets the usual
     ``0o666 & ~umask``.  Raises :class:`~symdescent.errors.OutputError`
@@ -90,7 +104,7 @@ def write_text_atomic(path: str | os.PathLike, text: str, what: str = "output fi
     target = check_writable(path, what)
     shown = os.fspath(path)
     if _special(target):
-        return _write_in_place(target, text, what, shown)
+        return _write_in_place(target, data, what, shown)
     try:
         mode = stat.S_IMODE(os.stat(target).st_mode)
     except OSError:
@@ -101,10 +115,10 @@ def write_text_atomic(path: str | os.PathLike, text: str, what: str = "output fi
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         except PermissionError:
             if target.is_file() and os.access(target, os.W_OK):  # see check_writable
-                return _write_in_place(target, text, what, shown)
+                return _write_in_place(target, data, what, shown)
             raise
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with _open(fd, data) as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)

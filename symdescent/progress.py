@@ -1,4 +1,4 @@
-"""A live progress display for the command line, as a lifecycle-hook callback."""
+"""A live progress display, as a lifecycle-hook callback: the command line's, and the estimator's ``verbose``."""
 
 from __future__ import annotations
 
@@ -13,13 +13,29 @@ class RichProgress:
     """Shows iteration, best loss, front size and time left while a search runs.
 
     On a terminal (or with ``force``) a live bar; otherwise (a log file, a
-    pipe, ``docker logs``) plain lines: one when the search starts, then one
-    every ``log_every`` seconds (default: a tenth of the budget, 5 to 60 s).
+    pipe, ``docker logs``, a notebook) plain lines: one when the search
+    starts, then one every ``log_every`` seconds (default: a tenth of the
+    budget, 5 to 60 s; 0: one after every iteration).  ``label`` names the
+    search in each line (the target, when one run fits several).
+
+    Examples
+    --------
+    >>> import io, numpy as np
+    >>> from symdescent.search import Search
+    >>> X = np.linspace(1, 2, 30)[:, None]
+    >>> log = io.StringIO()
+    >>> config = {"search": {"max_iterations": 2, "time_budget": None}}
+    >>> _ = Search(X, 3 * X[:, 0], config=config, callbacks=[RichProgress(None, 2, stream=log, log_every=0,
+    ...                                                                     label="y")]).run()
+    >>> lines = log.getvalue().splitlines()
+    >>> len(lines), lines[0][:49], lines[-1].split()[4:6]
+    (3, 'symdescent [y]: searching 30 rows x 1 columns for', ['iter', '2'])
     """
 
     def __init__(self, time_budget: float | None, max_iterations: int | None, force: bool = False, stream=None,
-                 log_every: float | None = None):
+                 log_every: float | None = None, label: str | None = None):
         self.stream = stream or sys.stderr
+        self.label = label
         self.enabled = force or self.stream.isatty()
         self.time_budget = time_budget
         self.max_iterations = max_iterations
@@ -31,7 +47,10 @@ class RichProgress:
         self._next_line = float("inf")
 
     def _line(self, text: str) -> None:
-        print(f"symdescent: {text}", file=self.stream, flush=True)
+        print(f"{self._name()}: {text}", file=self.stream, flush=True)
+
+    def _name(self) -> str:
+        return "symdescent" if self.label is None else f"symdescent [{self.label}]"
 
     @hookimpl
     def symdescent_start(self, problem, state):
@@ -44,11 +63,13 @@ class RichProgress:
             self._next_line = self._t0 + self.log_every
             return
         from rich.console import Console
+        from rich.markup import escape
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
         total = self.time_budget if self.time_budget is not None else float(self.max_iterations or 1)
+        name = escape(self._name()).replace("{", "{{").replace("}", "}}")  # rich markup, then str.format
         self._progress = Progress(
-            TextColumn("[bold]symdescent[/]"), BarColumn(), TextColumn("{task.description}"),
+            TextColumn(f"[bold]{name}[/]"), BarColumn(), TextColumn("{task.description}"),
             TimeRemainingColumn(), console=Console(file=self.stream), transient=True,
         )
         self._progress.start()

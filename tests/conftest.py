@@ -19,3 +19,29 @@ def quick_config(**search):
     base = {"time_budget": None, "max_iterations": 3, "seed": 0}
     base.update(search)
     return {"search": base, "plugins": {"descent": {"population_size": 60, "generations_per_iteration": 3}}}
+
+
+@pytest.fixture
+def energy_csv(tmp_path):
+    """A CSV of m, v and E = m * v**2 / 2 (150 rows)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    m, v = rng.uniform(1, 5, 150), rng.uniform(1, 5, 150)
+    path = tmp_path / "energy.csv"
+    pd.DataFrame({"m": m, "v": v, "E": m * v**2 / 2}).to_csv(path, index=False)
+    return path
+
+
+def block_imports(monkeypatch, *packages: str) -> None:
+    """Make ``import`` of these top-level packages (and their modules) fail, as if they were not installed."""
+    import builtins
+
+    real = builtins.__import__
+
+    def blocked(name, *args, **kwargs):
+        if name.split(".")[0] in packages:
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", blocked)

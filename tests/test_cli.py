@@ -2,8 +2,6 @@ import json
 import subprocess
 import sys
 
-import numpy as np
-import pandas as pd
 import pytest
 import sympy
 
@@ -11,12 +9,8 @@ from symdescent.cli import main
 
 
 @pytest.fixture
-def csv(tmp_path):
-    rng = np.random.default_rng(0)
-    m, v = rng.uniform(1, 5, 150), rng.uniform(1, 5, 150)
-    p = tmp_path / "energy.csv"
-    pd.DataFrame({"m": m, "v": v, "E": m * v**2 / 2}).to_csv(p, index=False)
-    return p
+def csv(energy_csv):
+    return energy_csv
 
 
 def test_fit_json(csv, tmp_path, capsys):
@@ -26,14 +20,19 @@ def test_fit_json(csv, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "E =" in printed and "Pareto front" in printed
     data = json.loads(out.read_text())
-    assert set(data) >= {"best", "pareto_front", "config", "elapsed_s"}
-    assert set(data["best"]) == {"expression", "complexity", "r2", "loss"}
+    assert set(data) >= {"best", "pareto_front", "config", "elapsed_s", "target", "targets", "format"}
+    record = {"expression", "infix", "complexity", "r2", "loss", "score", "origin", "tokens", "constants"}
+    assert set(data["best"]) == record  # the model record: SymbolicRegressor.load and symdescent predict read it
     m, v = sympy.symbols("m v")
     expr = sympy.sympify(data["best"]["expression"], locals={"m": m, "v": v})  # trusted: our own output
     assert expr.free_symbols <= {m, v}
     assert data["best"]["r2"] > 0.9999
-    assert all(set(c) == {"expression", "complexity", "r2", "loss"} for c in data["pareto_front"])
-    assert data["config"]["search"]["seed"] == 0
+    assert all(set(c) == record for c in data["pareto_front"])
+    assert data["config"]["search"]["seed"] == 0 and data["target"] == "E" and data["targets"] == ["E"]
+    from symdescent import SymbolicRegressor
+
+    model = SymbolicRegressor.load(out)
+    assert list(model.feature_names_in_) == ["m", "v"] and model.best_.to_dict(["m", "v"]) == data["best"]
 
 
 def test_quiet_prints_only_expression(csv, capsys):

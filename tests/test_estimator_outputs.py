@@ -88,9 +88,10 @@ def test_column_vector_y_keeps_one_output():
 def test_pareto_frame(two_outputs):
     X, Y, est = two_outputs
     frame = est.pareto_frame(output=1)
-    assert list(frame.columns) == ["complexity", "loss", "r2", "expression", "chosen"]
+    assert list(frame.columns) == ["complexity", "loss", "r2", "score", "expression", "sympy", "chosen"]
     assert frame["complexity"].is_monotonic_increasing and frame["chosen"].sum() == 1
-    assert frame.loc[frame.chosen, "expression"].item() == est.best_[1].to_dict(["m", "v"])["expression"]
+    assert frame.loc[frame.chosen, "sympy"].item() == est.sympy()[1]
+    assert frame.loc[frame.chosen, "score"].item() == est.best_[1].value
     assert len(frame) == len(est.pareto_front_[1])
     every = est.pareto_frame()
     assert list(every.columns)[0] == "output" and sorted(set(every.output)) == [0, 1, 2]
@@ -119,18 +120,11 @@ def test_plot_pareto_marks_the_chosen_model(two_outputs):
 
 
 def test_plot_without_matplotlib_says_what_to_install(two_outputs, monkeypatch):
-    import builtins
-
     from symdescent.errors import DependencyError
 
-    real = builtins.__import__
+    from conftest import block_imports
 
-    def no_matplotlib(name, *args, **kwargs):
-        if name.split(".")[0] == "matplotlib":
-            raise ImportError(name)
-        return real(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    block_imports(monkeypatch, "matplotlib")
     with pytest.raises(DependencyError, match="pip install matplotlib"):
         two_outputs[2].plot_pareto()
 
@@ -148,7 +142,7 @@ def test_notebook_display(two_outputs):
     assert "sk-" in html  # scikit-learn's parameter diagram is still there, below
     summary = html[:html.index("<style")] if "<style" in html else html
     assert "<table" in summary and est._repr_html_().startswith(summary)  # the same view for _repr_html_
-    assert repr(est) == repr(quick())  # repr() text is the parameters', fitted or not
+    assert repr(est).startswith(repr(quick()) + "\ny0 = m*v ")  # the parameters, then each output's formula
 
 
 def test_torch_and_jax_exports_from_the_estimator(two_outputs):
