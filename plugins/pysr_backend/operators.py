@@ -1,39 +1,20 @@
 """Translation of symdescent's operator names into PySR's.
 
-Every operator of symdescent's vocabulary has a PySR counterpart with the
-same meaning on the real line:
-
-=========  =========  ==================================================
-symdescent PySR       note
-=========  =========  ==================================================
-add        ``+``
-sub        ``-``
-mul        ``*``
-div        ``/``
-pow        ``^``      SymbolicRegression.jl uses ``safe_pow`` (NaN where
-                      ``x^y`` is not real), as symdescent does
-neg        ``neg``
-sqrt       ``sqrt``   ``safe_sqrt``: NaN below 0
-exp        ``exp``
-log        ``log``    ``safe_log``: NaN at or below 0
-sin, cos,  same
-tan, tanh
-asin       ``asin``   ``safe_asin``: NaN outside [-1, 1]
-abs        ``abs``
-square     ``square``
-cube       ``cube``
-=========  =========  ==================================================
+Each operator's PySR name is a field of symdescent's operator table
+(:attr:`symdescent.expr.ops.Operator.pysr`: ``add`` is ``+``, ``pow`` is
+``^``, ``sin`` is ``sin``, ...), with the same meaning on the real line:
+SymbolicRegression.jl's ``safe_pow``, ``safe_sqrt``, ``safe_log`` and
+``safe_asin`` give NaN where the result is not real, as symdescent does.
 
 What cannot be translated: symdescent's *literals* (the integers 1 to 5 and
 ``pi``) are not operators; PySR has only fitted constants, so guesses write
 them as numbers and results come back with constants that the orchestrator
-refits.  An operator name missing from :data:`PYSR_BINARY` /
-:data:`PYSR_UNARY` (a vocabulary added to symdescent later) is reported by
+refits.  An operator without a PySR name is reported by
 :func:`translate_operators` and refused by the plugin, naming it.  The
-reverse direction is narrower: most of PySR's other operators (``sinh``,
-``log10``, ``erf``, ``max``, ...) have no symdescent counterpart, so setting
-``binary_operators``/``unary_operators`` yourself in ``[plugins.pysr]`` lets
-PySR find equations that cannot join the front; those are dropped.
+reverse direction is narrower: PySR operators with no symdescent counterpart
+(``log10``, ``erf``, ``max``, ...) set yourself in ``[plugins.pysr]``
+(``binary_operators``/``unary_operators``) let PySR find equations that
+cannot join the front; those are dropped.
 """
 
 from __future__ import annotations
@@ -43,11 +24,10 @@ from typing import Iterable
 
 from symdescent.expr import ops
 
-PYSR_BINARY: dict[str, str] = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "^"}
-PYSR_UNARY: dict[str, str] = {
-    "neg": "neg", "sqrt": "sqrt", "exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tan": "tan",
-    "tanh": "tanh", "asin": "asin", "abs": "abs", "square": "square", "cube": "cube",
-}
+
+def translatable_operators() -> tuple[str, ...]:
+    """The symdescent operators that have a PySR counterpart, in table order."""
+    return tuple(name for name, op in ops.OPERATORS.items() if op.pysr is not None)
 
 
 @dataclass(frozen=True)
@@ -85,17 +65,15 @@ def translate_operators(names: Iterable[str]) -> OperatorTranslation:
     """
     binary, unary, missing, mapping = [], [], [], {}
     for name in dict.fromkeys(names):
-        if name in PYSR_BINARY:
-            binary.append(PYSR_BINARY[name])
-            mapping[name] = PYSR_BINARY[name]
-        elif name in PYSR_UNARY:
-            unary.append(PYSR_UNARY[name])
-            mapping[name] = PYSR_UNARY[name]
-        else:
+        op = ops.OPERATORS.get(name)
+        if op is None or op.pysr is None:
             missing.append(name)
+            continue
+        (binary if op.arity == 2 else unary).append(op.pysr)
+        mapping[name] = op.pysr
     return OperatorTranslation(tuple(binary), tuple(unary), tuple(missing), mapping)
 
 
 def untranslatable_vocabulary() -> tuple[str, ...]:
-    """Operators of symdescent's whole vocabulary that PySR cannot use (empty today)."""
-    return tuple(n for n in ops.OPERATORS if n not in PYSR_BINARY and n not in PYSR_UNARY)
+    """Operators of symdescent's whole vocabulary that PySR cannot use (none of the built-ins)."""
+    return tuple(name for name, op in ops.OPERATORS.items() if op.pysr is None)

@@ -54,7 +54,7 @@ from symdescent.roles import Refiner
 from symdescent_pysr.config import PySRConfig
 from symdescent_pysr.guesses import build_guesses, pysr_variable_names
 from symdescent_pysr.julia import unavailable_reason
-from symdescent_pysr.operators import PYSR_BINARY, PYSR_UNARY, translate_operators
+from symdescent_pysr.operators import translatable_operators, translate_operators
 from symdescent_pysr.parsing import parse_equations
 
 _OPERATOR_KEYWORDS = ("binary_operators", "unary_operators", "operators")
@@ -84,7 +84,7 @@ class PySRRefiner(Refiner):
         if self.translation.untranslated and not user_ops:
             raise PluginError(
                 f"the pysr refiner cannot use search.operators {', '.join(self.translation.untranslated)}: "
-                f"PySR has no counterpart for them (translatable: {', '.join([*PYSR_BINARY, *PYSR_UNARY])}); "
+                f"PySR has no counterpart for them (translatable: {', '.join(translatable_operators())}); "
                 "remove them from search.operators or set binary_operators/unary_operators in [plugins.pysr]"
             )
         self.model: Any = None

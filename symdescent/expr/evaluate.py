@@ -15,7 +15,7 @@ from symdescent.expr import ops
 def _postfix(tokens, constants, X: np.ndarray):
     """Walk prefix ``tokens`` right to left, the order a stack evaluates them in.
 
-    Yields ``(tok, op, value, index)``: for an operator its :class:`~symdescent.expr.ops.Op`, value None;
+    Yields ``(tok, op, value, index)``: for an operator its :class:`~symdescent.expr.ops.Operator`, value None;
     for a leaf op None and its value (a column of ``X``, a literal, a constant), with ``index`` the
     position of the constant in ``constants`` (-1 for other leaves).
     """
@@ -65,52 +65,13 @@ def is_valid(values: np.ndarray) -> bool:
     return bool(np.isfinite(values).all())
 
 
-def _derivative(tok: str, a, b, fa):
-    """d op / d a (and d op / d b for binary operators) given values ``a``, ``b``
-    and the op's own output ``fa``."""
-    if tok == "add":
-        return 1.0, 1.0
-    if tok == "sub":
-        return 1.0, -1.0
-    if tok == "mul":
-        return b, a
-    if tok == "div":
-        return 1.0 / b, -a / (b * b)
-    if tok == "pow":
-        return b * np.power(a, b - 1.0), fa * np.log(a)
-    if tok == "neg":
-        return -1.0, None
-    if tok == "sqrt":
-        return 0.5 / fa, None
-    if tok == "exp":
-        return fa, None
-    if tok == "log":
-        return 1.0 / a, None
-    if tok == "sin":
-        return np.cos(a), None
-    if tok == "cos":
-        return -np.sin(a), None
-    if tok == "tan":
-        return 1.0 + fa * fa, None
-    if tok == "tanh":
-        return 1.0 - fa * fa, None
-    if tok == "asin":
-        return 1.0 / np.sqrt(1.0 - a * a), None
-    if tok == "abs":
-        return np.sign(a), None
-    if tok == "square":
-        return 2.0 * a, None
-    if tok == "cube":
-        return 3.0 * a * a, None
-    raise KeyError(tok)
-
-
 def evaluate_with_jacobian(tokens, constants, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Values ``(n,)`` and the Jacobian ``(n, k)`` with respect to the ``k`` constants.
 
     Forward-mode differentiation on the same stack walk as :func:`evaluate_tokens`:
     each stack entry carries its value and its gradient rows (None when the
-    subtree holds no constant).
+    subtree holds no constant); each operator's partial derivatives are its
+    :attr:`~symdescent.expr.ops.Operator.derivative`.
     """
     n = X.shape[0]
     k = len(constants)
@@ -130,7 +91,7 @@ def evaluate_with_jacobian(tokens, constants, X: np.ndarray) -> tuple[np.ndarray
                 a, ga = vals.pop(), grads.pop()
                 fa = op.func(a)
                 vals.append(fa)
-                grads.append(None if ga is None else _derivative(tok, a, None, fa)[0] * ga)
+                grads.append(None if ga is None else op.derivative(a, fa)[0] * ga)
             else:
                 a, ga = vals.pop(), grads.pop()
                 b, gb = vals.pop(), grads.pop()
@@ -139,7 +100,7 @@ def evaluate_with_jacobian(tokens, constants, X: np.ndarray) -> tuple[np.ndarray
                 if ga is None and gb is None:
                     grads.append(None)
                     continue
-                da, db = _derivative(tok, a, b, fa)
+                da, db = op.derivative(a, b, fa)
                 g = 0.0
                 if ga is not None:
                     g = g + da * ga

@@ -1,10 +1,10 @@
 """Exports of an expression to torch and jax, built from its prefix tokens.
 
-Each backend walks the tokens with its own per-operator map,
-:data:`symdescent.expr.ops.TORCH` and :data:`symdescent.expr.ops.JAX` (beside
-the numpy functions of :data:`symdescent.expr.ops.OPERATORS`), never through a
-sympy string: the exported function is the expression the search scored, node
-for node, and its constants stay separate values that an optimiser can tune.
+Each backend walks the tokens and applies each operator as the operator table
+says (:attr:`symdescent.expr.ops.Operator.array`, beside the numpy function
+the search evaluates), never through a sympy string: the exported function is
+the expression the search scored, node for node, and its constants stay
+separate values that an optimiser can tune.
 
 torch and jax are optional: each is imported only here, inside the function
 that needs it, and a missing one is a :class:`~symdescent.errors.DependencyError`
@@ -28,9 +28,10 @@ def _require(module: str, package: str) -> Any:
         raise DependencyError(f"this export needs {package}, which is not installed: pip install {package}") from None
 
 
-def walk(tokens: Sequence[str], table: dict[str, Callable], module: Any, constants: Any, column: Callable[[int], Any],
+def walk(tokens: Sequence[str], module: Any, constants: Any, column: Callable[[int], Any],
          literal: Callable[[float], Any]) -> Any:
-    """Evaluate prefix ``tokens`` with the per-operator ``table`` (``f(module, *args)``).
+    """Evaluate prefix ``tokens`` on the arrays of ``module`` (torch, jax.numpy), each operator by its
+    :meth:`~symdescent.expr.ops.Operator.apply_array`.
 
     ``constants[i]`` is the value of the ``i``-th placeholder ``C``,
     ``column(j)`` the values of variable ``xj`` and ``literal(v)`` a literal
@@ -52,7 +53,7 @@ def walk(tokens: Sequence[str], table: dict[str, Callable], module: Any, constan
                 stack.append(column(ops.variable_index(tok)))
         else:
             args = [stack.pop() for _ in range(arity)]
-            stack.append(table[tok](module, *args))
+            stack.append(ops.OPERATORS[tok].apply_array(module, *args))
     return stack.pop()
 
 
@@ -94,7 +95,7 @@ def to_jax(expression):
         if X.ndim != 2:
             raise ExpressionError(f"the expression takes X of shape (n, d), got shape {X.shape}")
         c = fitted if params is None else params
-        out = walk(tokens, ops.JAX, jnp, c, lambda j: X[:, j], lambda v: jnp.asarray(v, dtype=X.dtype))
+        out = walk(tokens, jnp, c, lambda j: X[:, j], lambda v: jnp.asarray(v, dtype=X.dtype))
         return jnp.broadcast_to(out, X.shape[:1])
 
     f.params = fitted

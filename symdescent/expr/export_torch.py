@@ -7,7 +7,6 @@ from typing import Sequence
 import torch
 
 from symdescent.errors import ExpressionError
-from symdescent.expr import ops
 from symdescent.expr.export import walk
 
 
@@ -55,7 +54,7 @@ class TorchExpression(torch.nn.Module):
         if X.ndim != 2 or X.shape[1] < self.n_features:
             raise ExpressionError(f"the expression reads {self.n_features} column(s) of X, shape (n, d); "
                             f"got shape {tuple(X.shape)}")
-        out = walk(self.tokens, ops.TORCH, torch, self.constants, lambda j: X[:, j],
+        out = walk(self.tokens, torch, self.constants, lambda j: X[:, j],
                    lambda v: torch.tensor(v, dtype=self.constants.dtype, device=X.device))
         return out.expand(X.shape[0]) if out.ndim == 0 else out
 

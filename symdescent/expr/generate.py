@@ -17,12 +17,6 @@ import numpy as np
 from symdescent.expr import ops
 from symdescent.expr.expression import Expression, tree_depth
 
-DEFAULT_UNARY_WEIGHTS: Mapping[str, float] = {
-    "neg": 1.0, "sqrt": 3.0, "exp": 2.0, "log": 2.0, "sin": 3.0, "cos": 3.0, "tan": 0.5,
-    "tanh": 0.5, "asin": 0.5, "abs": 0.2, "square": 3.0, "cube": 1.0,
-}
-DEFAULT_BINARY_WEIGHTS: Mapping[str, float] = {"add": 5.0, "sub": 3.0, "mul": 6.0, "div": 4.0, "pow": 1.0}
-
 
 @dataclass
 class GrammarSampler:
@@ -43,6 +37,10 @@ class GrammarSampler:
     p_constant, p_literal : float
         Probabilities that a leaf is a constant placeholder / an integer literal
         or ``pi`` (the rest are variables).
+    unary_weights, binary_weights : mapping, optional
+        Relative weight of each operator among those of its arity (default: each
+        operator's :attr:`~symdescent.expr.ops.Operator.weight` in the table); an
+        operator missing here or of weight 0 is never sampled.
 
     Examples
     --------
@@ -60,8 +58,8 @@ class GrammarSampler:
     p_unary: float = 0.35
     p_constant: float = 0.2
     p_literal: float = 0.1
-    unary_weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_UNARY_WEIGHTS))
-    binary_weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_BINARY_WEIGHTS))
+    unary_weights: Mapping[str, float] = field(default_factory=lambda: ops.default_weights(1))
+    binary_weights: Mapping[str, float] = field(default_factory=lambda: ops.default_weights(2))
 
     def __post_init__(self) -> None:
         allowed = set(self.operators) if self.operators is not None else set(ops.OPERATORS)

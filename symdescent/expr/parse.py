@@ -13,6 +13,10 @@ Grammar (Python precedence; ``^`` is accepted for ``**``)::
     power := atom ('**' unary)?
     atom  := NUMBER | NAME | `QUOTED NAME` | NAME '(' expr [',' expr] ')' | '(' expr ')'
 
+A call's name is a function name of the operator table
+(:data:`symdescent.expr.ops.FUNCTION_ALIASES`: ``sin``, ``ln``, ``pow`` ...),
+with as many arguments as the operator's arity.
+
 Integer literals 1 to 5 and ``pi`` become exact literal tokens; every other
 number becomes a constant placeholder holding its value.  The name ``C``
 (unless a variable has that name) is a free constant placeholder.
@@ -50,7 +54,14 @@ _TOKEN_RE = re.compile(
 
 _BINARY_PREC = {"+": 1, "-": 1, "*": 2, "/": 2}
 _BINARY_OP = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
-RESERVED = frozenset(ops.FUNCTION_ALIASES) | {"pi", "pow"}
+
+
+def is_reserved(name: str) -> bool:
+    """True for the grammar's own words, which cannot name a variable: function names
+    (:data:`symdescent.expr.ops.FUNCTION_ALIASES`, ``pow`` included) and ``pi``."""
+    return name in ops.FUNCTION_ALIASES or name == "pi"
+
+
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 
 #: a parse tree node: ``(token, *children)``; a constant placeholder is ``("C", value)``
@@ -191,19 +202,16 @@ class _Parser:
             args.append(self.expr(1))
         self.expect(")")
         self.depth -= 1
-        if fname == "pow":
-            if len(args) != 2:
-                raise ExpressionError(f"pow takes 2 arguments, got {len(args)} at position {pos}")
-            return ("pow", *args)
         op = ops.FUNCTION_ALIASES.get(fname)
         if op is None:
             raise ExpressionError(
-                f"unknown function {fname!r} at position {pos}"
-                f"{did_you_mean(fname, list(ops.FUNCTION_ALIASES) + ['pow'])}"
+                f"unknown function {fname!r} at position {pos}{did_you_mean(fname, ops.FUNCTION_ALIASES)}"
             )
-        if len(args) != 1:
-            raise ExpressionError(f"{fname} takes 1 argument, got {len(args)} at position {pos}")
-        return (op, args[0])
+        n = ops.arity(op)
+        if len(args) != n:
+            raise ExpressionError(f"{fname} takes {n} argument{'s' if n > 1 else ''}, got {len(args)} "
+                                  f"at position {pos}")
+        return (op, *args)
 
     def name(self, text: str, pos: int) -> _Node:
         if text == "pi":
@@ -298,7 +306,7 @@ def check_variable_names(names: Sequence[str]) -> dict[str, int]:
                                   "rename the column")
         if n != n.strip():
             raise ExpressionError(f"variable name {n!r} has a leading or trailing space; strip it")
-        if n in RESERVED:
+        if is_reserved(n):
             raise ExpressionError(f"variable name {n!r} clashes with a function or constant name; rename the column")
         if n in out:
             raise ExpressionError(f"variable name {n!r} is given twice")

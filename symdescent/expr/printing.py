@@ -1,6 +1,8 @@
 """Infix printing that :func:`symdescent.expr.parse.parse` reads back exactly.
 
-Precedence follows Python: ``+ -`` < ``* /`` < unary minus < ``**``.  Operands
+Each operator prints as its table entry says (:attr:`symdescent.expr.ops.Operator.infix`): a unary one
+as ``name(a)`` (``neg`` as a prefix minus), a binary one with its infix symbol or, when that is a name, as
+``name(a, b)``.  Precedence follows Python: ``+ -`` < ``* /`` < unary minus < ``**``.  Operands
 are parenthesised exactly where the parser would otherwise build a different
 tree (``a - (b - c)``, ``(a ** b) ** c``, ``(-x) ** 2``), and constant values
 are printed so that they re-read as constants, never as integer literals.
@@ -61,7 +63,9 @@ def to_infix(expr, variable_names: Sequence[str] | None = None, precision: int |
             left, lprec, _ = pieces.pop()
             right, rprec, _ = pieces.pop()
             p = op.precedence
-            if tok == "pow":
+            if op.infix.isidentifier():  # a binary operator named like a function: name(a, b)
+                pieces.append((f"{op.infix}({left}, {right})", PREC_ATOM, False))
+            elif tok == "pow":
                 if lprec <= p:
                     left = f"({left})"
                 if rprec < p:

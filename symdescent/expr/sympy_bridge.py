@@ -61,6 +61,31 @@ def exact_number(value: float):
     return sympy.Float(value) if exact is None else exact
 
 
+def sympy_form(op: ops.Operator):
+    """The callable that builds ``op``'s sympy form from the sympy forms of its arguments
+    (:attr:`~symdescent.expr.ops.Operator.sympy`)."""
+    if isinstance(op.sympy, str):
+        import sympy
+
+        return getattr(sympy, op.sympy)
+    return op.sympy
+
+
+def sympy_functions() -> dict:
+    """sympy function class -> operator name, for each operator whose sympy form is a sympy function class
+    (``sympy.sin``, ``sympy.Abs``), in table order: what :func:`from_sympy` reads back by name.  The others
+    (``neg``, ``square``, ``sqrt`` ..., whose sympy forms are ``Mul``, ``Pow``) come back through sympy's
+    structure."""
+    import sympy
+
+    out = {}
+    for name, op in ops.OPERATORS.items():
+        form = sympy_form(op)
+        if isinstance(form, sympy.FunctionClass):
+            out[form] = name
+    return out
+
+
 def to_sympy(expr: Expression, variable_names: Sequence[str] | None = None, *, symbolic_constants: bool = False,
              exact: bool = True):
     """Return a sympy expression.
@@ -77,27 +102,6 @@ def to_sympy(expr: Expression, variable_names: Sequence[str] | None = None, *, s
             f"expression uses x{n_vars - 1} but only {len(variable_names)} variable name(s) were given"
         )
     syms = _symbols(variable_names, max(n_vars, len(variable_names or ())))
-    unary = {
-        "neg": lambda a: -a,
-        "sqrt": sympy.sqrt,
-        "exp": sympy.exp,
-        "log": sympy.log,
-        "sin": sympy.sin,
-        "cos": sympy.cos,
-        "tan": sympy.tan,
-        "tanh": sympy.tanh,
-        "asin": sympy.asin,
-        "abs": sympy.Abs,
-        "square": lambda a: a**2,
-        "cube": lambda a: a**3,
-    }
-    binary = {
-        "add": lambda a, b: a + b,
-        "sub": lambda a, b: a - b,
-        "mul": lambda a, b: a * b,
-        "div": lambda a, b: a / b,
-        "pow": lambda a, b: a**b,
-    }
     stack = []
     ci = expr.n_constants
     for tok in reversed(expr.tokens):
@@ -114,11 +118,10 @@ def to_sympy(expr: Expression, variable_names: Sequence[str] | None = None, *, s
             stack.append(sympy.Integer(int(tok)))
         elif ops.is_variable(tok):
             stack.append(syms[ops.variable_index(tok)])
-        elif tok in unary:
-            stack.append(unary[tok](stack.pop()))
         else:
-            a = stack.pop()
-            stack.append(binary[tok](a, stack.pop()))
+            op = ops.OPERATORS[tok]
+            args = [stack.pop() for _ in range(op.arity)]
+            stack.append(sympy_form(op)(*args))
     return stack.pop()
 
 
@@ -188,16 +191,7 @@ def from_sympy(sexpr, variable_names: Sequence[str] | None = None) -> Expression
         index = None
     else:
         index = {str(n): i for i, n in enumerate(variable_names)}
-    funcs = {
-        sympy.exp: "exp",
-        sympy.log: "log",
-        sympy.sin: "sin",
-        sympy.cos: "cos",
-        sympy.tan: "tan",
-        sympy.tanh: "tanh",
-        sympy.asin: "asin",
-        sympy.Abs: "abs",
-    }
+    funcs = sympy_functions()
 
     def number(value) -> Expression:
         if value == sympy.pi:
@@ -269,8 +263,8 @@ def from_sympy(sexpr, variable_names: Sequence[str] | None = None) -> Expression
                 return apply("cube", conv(base))
             return apply("pow", conv(base), conv(exp_))
         for f, name in funcs.items():
-            if isinstance(e, f):
-                return apply(name, conv(e.args[0]))
+            if isinstance(e, f) and len(e.args) == ops.arity(name):
+                return apply(name, *(conv(a) for a in e.args))
         raise ExpressionError(f"sympy expression {e} uses an operation outside the vocabulary")
 
     if isinstance(sexpr, str):  # never sympify text: it may run code

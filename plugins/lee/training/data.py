@@ -27,6 +27,25 @@ from symdescent_lee import vocab
 from symdescent_lee.training.dimensional import TRANSCENDENTAL, DimensionalSampler
 
 
+#: LEE's training distribution where it departs from the operator table's grammar weights
+#: (:attr:`symdescent.expr.ops.Operator.weight`): fewer negations and rare functions, more products
+LEE_WEIGHTS: dict[str, float] = {
+    "neg": 0.5, "log": 1.5, "sin": 2.5, "cos": 2.5, "tan": 0.4, "tanh": 0.4, "asin": 0.4, "abs": 0.1,
+    "add": 4.0, "mul": 7.0, "div": 5.0,
+}
+
+
+def vocabulary_weights(arity: int) -> dict[str, float]:
+    """The training data's weight of each operator of ``arity`` in the model's vocabulary, in vocabulary order:
+    :data:`LEE_WEIGHTS` where it has one, else the operator table's default grammar weight.
+
+    >>> vocabulary_weights(2)
+    {'add': 4.0, 'sub': 3.0, 'mul': 7.0, 'div': 5.0, 'pow': 1.0}
+    """
+    return {tok: LEE_WEIGHTS.get(tok, ops.OPERATORS[tok].weight) for tok in vocab.EXPRESSION_TOKENS
+            if ops.arity(tok) == arity}
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Settings of the synthetic expression distribution."""
@@ -44,11 +63,10 @@ class DataConfig:
     #: share of expressions drawn dimensionally homogeneous (:mod:`symdescent_lee.training.dimensional`)
     #: instead of from the plain grammar
     p_dimensional: float = 0.0
-    unary_weights: dict = field(default_factory=lambda: {
-        "neg": 0.5, "sqrt": 3.0, "exp": 2.0, "log": 1.5, "sin": 2.5, "cos": 2.5, "tan": 0.4,
-        "tanh": 0.4, "asin": 0.4, "abs": 0.1, "square": 3.0, "cube": 1.0,
-    })
-    binary_weights: dict = field(default_factory=lambda: {"add": 4.0, "sub": 3.0, "mul": 7.0, "div": 5.0, "pow": 1.0})
+    #: the grammar's weight of each operator the model's vocabulary has (:func:`vocabulary_weights`); an
+    #: operator outside the vocabulary is never sampled, since the model could not read or write it
+    unary_weights: dict = field(default_factory=lambda: vocabulary_weights(1))
+    binary_weights: dict = field(default_factory=lambda: vocabulary_weights(2))
 
     def __post_init__(self) -> None:
         for name in ("p_candidate", "p_constant", "p_literal", "p_symmetric_range", "p_dimensional"):

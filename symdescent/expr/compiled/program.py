@@ -8,6 +8,7 @@ from typing import NamedTuple, Sequence
 import numba
 import numpy as np
 
+from symdescent.errors import ExpressionError
 from symdescent.expr import ops
 
 
@@ -21,32 +22,60 @@ def _outside_package_cache():
     two places, in numba's order: ``NUMBA_CACHE_DIR`` when the user set it, else the user-wide cache
     (``~/.cache/numba`` or ``$XDG_CACHE_HOME/numba``, one subfolder per source folder, so a site-packages
     install and a checkout never share entries).  None when this numba lacks the classes.
+
+    An entry is also stamped with :func:`kernel_stamp`: numba checks only the source file of the function
+    itself, so without it a function of ``lm.py`` would keep the kernels of ``kernels.py`` it was compiled
+    with (a new operator's lines among them) and every function would keep the opcodes of the table.
     """
     from numba.core import caching
 
     def pick(*names):
         return next((getattr(caching, n) for n in names if hasattr(caching, n)), None)
 
+    def stamped(locator):
+        def get_source_stamp(self):
+            return locator.get_source_stamp(self), kernel_stamp()
+
+        return type(f"Stamped{locator.__name__}", (locator,), {"get_source_stamp": get_source_stamp})
+
     impl, cache = pick("CompileResultCacheImpl", "_CompileResultCacheImpl"), pick("FunctionCache")
     locators = [pick("UserProvidedCacheLocator", "_UserProvidedCacheLocator"),
                 pick("UserWideCacheLocator", "_UserWideCacheLocator")]
     if impl is None or cache is None or None in locators:
         return None
-    impl = type("OutsidePackageCacheImpl", (impl,), {"_locator_classes": locators})
+    impl = type("OutsidePackageCacheImpl", (impl,), {"_locator_classes": [stamped(c) for c in locators]})
     return type("OutsidePackageCache", (cache,), {"_impl_class": impl})
+
+
+@functools.cache
+def kernel_stamp() -> str:
+    """A digest of what compiled code depends on beyond its own file: the sources of this package's modules
+    and the opcode and arity of each operator of the table."""
+    import hashlib
+    from pathlib import Path
+
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    h.update(repr(sorted((op.name, op.opcode, op.arity) for op in ops.OPERATORS.values()
+                         if op.opcode is not None)).encode())
+    return h.hexdigest()
 
 
 _CACHE = _outside_package_cache()
 
 
-def jit(fn):
+def jit(fn=None, *, inline: bool = False):
     """``numba.njit``, cached on disk outside the package (:func:`_outside_package_cache`).
 
     Without a writable cache location (or a numba whose cache classes moved) the function is compiled per
     process instead.  ``error_model="numpy"`` makes ``x / 0`` give inf/NaN instead of raising
-    ``ZeroDivisionError``.
+    ``ZeroDivisionError``.  ``@jit(inline=True)``: numba inlines the function into every compiled caller
+    (``inline="always"``), for the kernels' per-value functions that a loop calls once per row.
     """
-    dispatcher = numba.njit(nogil=True, error_model="numpy")(fn)
+    if fn is None:
+        return functools.partial(jit, inline=inline)
+    dispatcher = numba.njit(nogil=True, error_model="numpy", inline="always" if inline else "never")(fn)
     if _CACHE is not None:
         try:
             # what njit(cache=True) does (Dispatcher.enable_caching), with the locators above
@@ -57,36 +86,11 @@ def jit(fn):
 
 
 # ---------------------------------------------------------------------------
-# opcodes
+# opcodes: the leaves here; each operator's is its ops.Operator.opcode
 # ---------------------------------------------------------------------------
 OP_VAR = 0
 OP_CONST = 1
 OP_LIT = 2
-OP_ADD = 3
-OP_SUB = 4
-OP_MUL = 5
-OP_DIV = 6
-OP_POW = 7
-OP_NEG = 8  # first unary opcode
-OP_SQRT = 9
-OP_EXP = 10
-OP_LOG = 11
-OP_SIN = 12
-OP_COS = 13
-OP_TAN = 14
-OP_TANH = 15
-OP_ASIN = 16
-OP_ABS = 17
-OP_SQUARE = 18
-OP_CUBE = 19
-
-OPCODES: dict[str, int] = {
-    "add": OP_ADD, "sub": OP_SUB, "mul": OP_MUL, "div": OP_DIV, "pow": OP_POW,
-    "neg": OP_NEG, "sqrt": OP_SQRT, "exp": OP_EXP, "log": OP_LOG, "sin": OP_SIN,
-    "cos": OP_COS, "tan": OP_TAN, "tanh": OP_TANH, "asin": OP_ASIN, "abs": OP_ABS,
-    "square": OP_SQUARE, "cube": OP_CUBE,
-}
-assert set(OPCODES) == set(ops.OPERATORS), "compiled.py is out of step with ops.py"
 
 
 class CompiledProgram(NamedTuple):
@@ -100,7 +104,7 @@ class CompiledProgram(NamedTuple):
         Opcodes (``OP_*``), children before parents.
     arg : int64 array (m,)
         For ``OP_VAR`` the index into ``columns``, for ``OP_CONST`` the
-        constant's index, else 0.
+        constant's index, for an operator its arity, else 0.
     value : float64 array (m,)
         Literal value for ``OP_LIT``, else 0.
     columns : int64 array
@@ -127,12 +131,13 @@ class CompiledProgram(NamedTuple):
 def compile_program(tokens: Sequence[str]) -> CompiledProgram:
     """Compile prefix ``tokens`` into a :class:`CompiledProgram` (cached by tokens).
 
+    Each operator becomes its :attr:`~symdescent.expr.ops.Operator.opcode`.
     Raises ``ValueError`` (an :class:`~symdescent.errors.ExpressionError`) for
-    unknown tokens or an incomplete sequence.
+    unknown tokens, an incomplete sequence or an operator without a compiled kernel.
 
     >>> p = compile_program(("add", "x1", "C"))
     >>> p.code.tolist(), p.arg.tolist(), p.columns.tolist(), p.depth, p.n_constants
-    ([1, 0, 3], [0, 0, 0], [1], 2, 1)
+    ([1, 0, 3], [0, 0, 2], [1], 2, 1)
     """
     return _compile_cached(tuple(tokens))
 
@@ -152,10 +157,13 @@ def _compile_cached(tokens: tuple) -> CompiledProgram:
     slot = {col: i for i, col in enumerate(columns)}
     sp = depth = 0
     for t, tok in enumerate(reversed(tokens)):
-        op = OPCODES.get(tok)
+        op = ops.OPERATORS.get(tok)
         if op is not None:
-            code[t] = op
-            sp -= ops.OPERATORS[tok].arity - 1
+            if op.opcode is None:
+                raise ExpressionError(f"operator {tok!r} has no compiled kernel; evaluate it with "
+                                      "symdescent.expr.evaluate")
+            code[t], arg[t] = op.opcode, op.arity
+            sp -= op.arity - 1
             continue
         if tok == ops.CONST:
             ci -= 1
