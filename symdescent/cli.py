@@ -77,7 +77,7 @@ def _fit(args) -> int:
         file_units = {k: v for k, v in read_units_row(args.data).items() if k != args.weights}
         base = base.with_overrides(units={**file_units, **base.units})
     sets = parse_settings(args.set)
-    sections = ["search", "strategy", "plugins", "units"]
+    sections = ["search", "strategy", "plugins", "units", "operators", "complexity", "constraints"]
     unknown = set(sets) - set(sections)
     if unknown:
         from symdescent.errors import ConfigError, did_you_mean

@@ -12,6 +12,13 @@ A config file has these parts::
     population_size = 200
     [units]                   # optional: each column's unit, by name, the target's too (see symdescent.units)
     distance = "m"
+    [operators]               # optional: user operators, each a formula over x (and y), usable in search.operators
+    softsign = "x / (1 + abs(x))"
+    [complexity]              # optional: the complexity of one node of an operator (a variable, a constant); 1
+    exp = 3
+    [constraints.nested]      # optional: how often an operator may appear inside another (a list: never)
+    sin = ["sin", "cos"]
+    exp = { exp = 1 }
 
 Unknown sections, keys and plugin names are errors with a did-you-mean; values
 of the wrong type are errors naming the key and the expected type.
@@ -218,9 +225,29 @@ class Config:
     plugins: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: ``[units]``: a unit string per column name, the target's under its name (empty: no units)
     units: Mapping[str, str] = field(default_factory=dict)
+    #: ``[operators]``: the user operators by name (see :mod:`symdescent.expr.custom`): a formula string (in a
+    #: file), from Python also a :func:`~symdescent.expr.custom.define` or a numpy function's definition
+    operators: Mapping[str, Any] = field(default_factory=dict)
+    #: ``[complexity]``: the complexity of one node, by operator name, ``variable`` or ``constant`` (default 1)
+    complexity: Mapping[str, int] = field(default_factory=dict)
+    #: ``[constraints]``: ``nested = {outer: {inner: max}}``, how often an operator may appear inside another
+    constraints: Mapping[str, Any] = field(default_factory=dict)
 
     def plugin_section(self, name: str) -> Mapping[str, Any]:
         return self.plugins.get(name, {})
+
+    def operator_set(self):
+        """The user operators of ``[operators]`` as an :class:`~symdescent.expr.custom.OperatorSet` (built once)."""
+        cached = self.__dict__.get("_operator_set")
+        if cached is None:
+            cached = operator_set(self.operators, "[operators]")
+            object.__setattr__(self, "_operator_set", cached)
+        return cached
+
+    @property
+    def nested(self) -> dict[str, dict[str, int]]:
+        """The nesting limits of ``[constraints]`` (empty: none)."""
+        return dict(self.constraints.get("nested", {}))
 
     def to_dict(self) -> dict:
         out = {
@@ -230,6 +257,13 @@ class Config:
         }
         if self.units:
             out["units"] = dict(self.units)
+        if self.operators:
+            formulas = self.operator_set().formulas()
+            out["operators"] = {name: formulas.get(name, "<a Python function>") for name in self.operators}
+        if self.complexity:
+            out["complexity"] = dict(self.complexity)
+        if self.constraints:
+            out["constraints"] = {k: {o: dict(v) for o, v in table.items()} for k, table in self.constraints.items()}
         return out
 
     def without_units(self, names) -> "Config":
@@ -241,12 +275,24 @@ class Config:
 
     def with_overrides(self, search: Mapping[str, Any] | None = None, strategy: Mapping[str, Any] | None = None,
                        plugins: Mapping[str, Mapping[str, Any]] | None = None,
-                       units: Mapping[str, str] | None = None) -> "Config":
-        """Return a copy with settings replaced (unknown keys are errors); ``units`` adds to (or replaces
-        entries of) the ``[units]`` table."""
+                       units: Mapping[str, str] | None = None, operators: Mapping[str, Any] | None = None,
+                       complexity: Mapping[str, Any] | None = None,
+                       constraints: Mapping[str, Any] | None = None) -> "Config":
+        """Return a copy with settings replaced (unknown keys are errors); ``units``, ``operators``,
+        ``complexity`` and ``constraints`` add to (or replace entries of) their tables."""
+        if operators or complexity or constraints:
+            ops_table = {**self.operators, **(operators or {})}
+            opset = operator_set(ops_table, "[operators]")
+            with opset.use():
+                cx = {**self.complexity, **check_complexity(complexity or {}, "[complexity]")}
+                cs = {**self.constraints, **check_constraints(constraints or {}, "[constraints]")}
+            base = Config(self.search, self.strategy, self.plugins, self.units, ops_table, cx, cs)
+            object.__setattr__(base, "_operator_set", opset)
+            return base.with_overrides(search=search, strategy=strategy, plugins=plugins, units=units)
         s = self.search
         if search:
-            s = build_dataclass(SearchConfig, {**dataclasses.asdict(s), **search}, "search").validate()
+            with self.operator_set().use():
+                s = build_dataclass(SearchConfig, {**dataclasses.asdict(s), **search}, "search").validate()
         st = self.strategy
         if strategy:
             st = build_dataclass(StrategyConfig, {**dataclasses.asdict(st), **strategy}, "strategy")
@@ -256,7 +302,10 @@ class Config:
                 raise ConfigError(f"plugins.{name} must be a table of settings, got {type(section).__name__}")
             pl[name] = {**pl.get(name, {}), **section}
         un = {**self.units, **check_units_table(units, "units")} if units else self.units
-        return Config(s, st, pl, un)
+        out = Config(s, st, pl, un, self.operators, self.complexity, self.constraints)
+        if "_operator_set" in self.__dict__:
+            object.__setattr__(out, "_operator_set", self.__dict__["_operator_set"])
+        return out
 
 
 # -- typed construction ------------------------------------------------------
@@ -364,12 +413,20 @@ def config_from_dict(data: Mapping[str, Any], source: str = "config") -> Config:
     """Validate a parsed config mapping (as from TOML) into a :class:`Config`."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source}: expected a table at the top level")
-    sections = {"search", "strategy", "plugins", "units"}
+    sections = ("search", "strategy", "plugins", "units", "operators", "complexity", "constraints")
     for key in data:
         if key not in sections:
-            raise ConfigError(f"{source}: unknown section [{key}]{did_you_mean(key, sections)}; sections: search, "
-                              f"strategy, plugins, units")
-    search = build_dataclass(SearchConfig, data.get("search", {}), "search").validate()
+            raise ConfigError(f"{source}: unknown section [{key}]{did_you_mean(key, sections)}; sections: "
+                              f"{', '.join(sections)}")
+    operators = data.get("operators", {})
+    if not isinstance(operators, Mapping):
+        raise ConfigError(f"{source}: [operators] must be a table of formulas by name, e.g. softsign = "
+                          f"\"x / (1 + abs(x))\"; got {type(operators).__name__}")
+    opset = operator_set(operators, f"{source}: [operators]")
+    with opset.use():
+        search = build_dataclass(SearchConfig, data.get("search", {}), "search").validate()
+        complexity = check_complexity(data.get("complexity", {}), f"{source}: [complexity]")
+        constraints = check_constraints(data.get("constraints", {}), f"{source}: [constraints]")
     strategy = build_dataclass(StrategyConfig, data.get("strategy", {}), "strategy")
     plugins = data.get("plugins", {})
     if not isinstance(plugins, Mapping):
@@ -378,7 +435,75 @@ def config_from_dict(data: Mapping[str, Any], source: str = "config") -> Config:
         if not isinstance(section, Mapping):
             raise ConfigError(f"{source}: plugins.{name} must be a table, got {type(section).__name__}")
     units = check_units_table(data.get("units", {}), f"{source}: [units]")
-    return Config(search, strategy, {k: dict(v) for k, v in plugins.items()}, units)
+    cfg = Config(search, strategy, {k: dict(v) for k, v in plugins.items()}, units, dict(operators), complexity,
+                 constraints)
+    object.__setattr__(cfg, "_operator_set", opset)
+    return cfg
+
+
+def operator_set(operators: Mapping[str, Any], where: str):
+    """``[operators]`` as an :class:`~symdescent.expr.custom.OperatorSet`; a :class:`ConfigError` naming
+    ``where`` for a bad definition (a name that shadows a built-in, a formula that does not parse, a cycle).
+
+    >>> operator_set({"softsign": "x / (1 + abs(x))"}, "[operators]")
+    OperatorSet(softsign)
+    >>> operator_set({"sine": "sinn(x)"}, "[operators]")
+    Traceback (most recent call last):
+    ...
+    symdescent.errors.ConfigError: [operators]: operator 'sine': unknown function 'sinn' at position 0; did you mean 'sin'?
+    """
+    from symdescent.expr.custom import OperatorSet
+
+    if not isinstance(operators, Mapping):
+        raise ConfigError(f"{where} must be a table of formulas by name, got {type(operators).__name__}")
+    try:
+        return OperatorSet(operators)
+    except ExpressionError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def check_complexity(table: Mapping[str, Any], where: str) -> dict[str, int]:
+    """A ``[complexity]`` table checked against the operators of the active table (built-ins and user operators):
+    ``{name: integer >= 1}``, names also ``variable`` and ``constant``."""
+    from symdescent.expr.custom import check_complexity_table
+
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table of complexities by operator name, e.g. exp = 3; got "
+                          f"{type(table).__name__}")
+    try:
+        return check_complexity_table(table)
+    except ExpressionError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+#: the keys of ``[constraints]``
+CONSTRAINTS = ("nested",)
+
+
+def check_constraints(table: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A ``[constraints]`` table checked: ``nested`` (see :func:`symdescent.expr.custom.check_nesting_table`).
+
+    >>> check_constraints({"nested": {"sin": ["sin", "cos"]}}, "[constraints]")
+    {'nested': {'sin': {'sin': 0, 'cos': 0}}}
+    >>> check_constraints({"nesting": {}}, "[constraints]")
+    Traceback (most recent call last):
+    ...
+    symdescent.errors.ConfigError: [constraints]: unknown key 'nesting'; did you mean 'nested'?; keys: nested
+    """
+    from symdescent.expr.custom import check_nesting_table
+
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table (nested = {{sin = [\"sin\", \"cos\"]}}), got {type(table).__name__}")
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in CONSTRAINTS:
+            raise ConfigError(f"{where}: unknown key {key!r}{did_you_mean(key, CONSTRAINTS)}; keys: "
+                              f"{', '.join(CONSTRAINTS)}")
+        try:
+            out[key] = check_nesting_table(value)
+        except ExpressionError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    return out
 
 
 def check_units_table(table: Mapping[str, Any], where: str) -> dict[str, str]:
@@ -466,6 +591,7 @@ def apply_flags(config: Config, settings: Mapping[str, Mapping[str, Any]] | None
     """``config`` with ``settings``, then ``flags``, applied: how ``symdescent fit`` and the estimator build theirs.
 
     ``settings`` is ``{"search": {...}, "strategy": {...}, "plugins": {...}, "units": {...}}``
+    (also ``"operators"``, ``"complexity"``, ``"constraints"``)
     (the command line's ``--set``; the estimator's ``plugin_options`` as
     ``{"plugins": ...}``).  Each flag is a key of :data:`FLAGS`: one left None
     keeps the value of the settings or the config; one given wins over both.
@@ -496,7 +622,9 @@ def apply_flags(config: Config, settings: Mapping[str, Mapping[str, Any]] | None
     if flags.get("max_iterations") is not None and flags.get("time_budget") is None:
         sections["search"]["time_budget"] = None
     return config.with_overrides(search=sections["search"], strategy=sections["strategy"],
-                                 plugins=settings.get("plugins"), units=settings.get("units"))
+                                 plugins=settings.get("plugins"), units=settings.get("units"),
+                                 operators=settings.get("operators"), complexity=settings.get("complexity"),
+                                 constraints=settings.get("constraints"))
 
 
 def _plain(value: Any) -> Any:
@@ -515,5 +643,5 @@ def _plain(value: Any) -> Any:
 __all__ = [
     "Config", "SearchConfig", "StrategyConfig", "load_config", "config_from_dict", "plugin_config",
     "build_dataclass", "loads_toml", "replace", "CommandLineWord", "DEFAULT_OPERATORS", "FLAGS", "apply_flags",
-    "DIMENSIONAL_MODES", "check_units_table",
+    "DIMENSIONAL_MODES", "check_units_table", "operator_set", "check_complexity", "check_constraints", "CONSTRAINTS",
 ]

@@ -53,6 +53,11 @@ PARAMETERS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "verbose": (lambda v: isinstance(v, numbers.Integral) and v >= 0, "0 (quiet) or 1 (a progress line)"),
     "warm_start": (lambda v: isinstance(v, bool), "True or False"),
     "X_units": (_list_of_names, "a list of unit strings, one per column of X, e.g. ['m', 's']"),
+    "extra_operators": (lambda v: isinstance(v, Mapping) or isinstance(v, (list, tuple)),
+                        "a mapping {name: formula over x and y, or a definition} (or a list of define(...))"),
+    "complexity_of_operators": (lambda v: isinstance(v, Mapping), "a mapping {operator name: integer >= 1}"),
+    "nested_constraints": (lambda v: isinstance(v, Mapping),
+                           "a mapping {outer operator: {inner operator: max}} (or a list of inner operators)"),
     "y_units": (lambda v: isinstance(v, str) or _list_of_names(v), "a unit string such as 'm/s' (or one per output)"),
 }
 
@@ -119,6 +124,24 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
     y_units : str or list of str, optional
         The target's unit (one per output, or one for all); without it only
         the formula's own consistency is checked.
+    extra_operators : dict, optional
+        User operators for this estimator's searches (the config's
+        ``[operators]``; see :mod:`symdescent.expr.custom`), to name in
+        ``operators``: ``{"softsign": "x / (1 + abs(x))"}`` (a formula over
+        ``x``, and ``y`` for a binary one, compiled by inlining), or a numpy
+        function with its sympy form, ``{"name": {"numpy": f, "sympy": g,
+        "arity": 1}}`` or :func:`symdescent.operators.define` results (fitted on
+        the slower numpy path; a warning says so).  They exist only for this
+        estimator: its fitted expressions keep them.
+    complexity_of_operators : dict, optional
+        The complexity of one node, by operator name (also ``"variable"`` and
+        ``"constant"``), default 1 (PySR's ``complexity_of_operators``; the
+        config's ``[complexity]``): what the front, ``max_complexity`` and
+        the scorer count.
+    nested_constraints : dict, optional
+        ``{outer: {inner: max}}``: how often ``inner`` may appear inside
+        ``outer`` (PySR's ``nested_constraints``; a list of inner operators
+        means 0 each; the config's ``[constraints] nested``).
 
     Attributes
     ----------
@@ -160,7 +183,8 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
     def __init__(self, config=None, *, time_budget=None, max_iterations=None, random_state=None,
                  max_complexity=None, operators=None, proposers=None, refiners=None, scorer=None,
                  plugin_options=None, callbacks=None, n_jobs=None, client=None, verbose=0, warm_start=False,
-                 X_units=None, y_units=None):
+                 X_units=None, y_units=None, extra_operators=None, complexity_of_operators=None,
+                 nested_constraints=None):
         self.config = config
         self.time_budget = time_budget
         self.max_iterations = max_iterations
@@ -178,6 +202,9 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         self.warm_start = warm_start
         self.X_units = X_units
         self.y_units = y_units
+        self.extra_operators = extra_operators
+        self.complexity_of_operators = complexity_of_operators
+        self.nested_constraints = nested_constraints
 
     # -- configuration -------------------------------------------------------
     def _check_params(self) -> None:
@@ -213,7 +240,10 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         from symdescent.search import resolve_config
 
         workers = "auto" if self.n_jobs == -1 else self.n_jobs
-        return apply_flags(resolve_config(self.config), {"plugins": self.plugin_options or {}},
+        settings = {"plugins": self.plugin_options or {}, "operators": _definitions(self.extra_operators),
+                    "complexity": self.complexity_of_operators,
+                    "constraints": {"nested": self.nested_constraints} if self.nested_constraints else None}
+        return apply_flags(resolve_config(self.config), settings,
                            time_budget=self.time_budget, max_iterations=self.max_iterations, seed=self._seed(),
                            max_complexity=self.max_complexity, workers=workers, operators=self.operators,
                            proposers=self.proposers, refiners=self.refiners, scorer=self.scorer)
@@ -489,6 +519,13 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "SymbolicRegressor":
+        """Rebuild a fitted model from :meth:`to_dict`'s record (see :meth:`_from_record`); the record's
+        user operators (``operators``: their formulas) are rebuilt first, and its expressions keep them."""
+        with _record_operators(data).use():
+            return cls._from_record(data)
+
+    @classmethod
+    def _from_record(cls, data: Mapping) -> "SymbolicRegressor":
         """Rebuild a fitted model from :meth:`to_dict`'s record.
 
         Every field is checked here, so that a damaged or hand-edited record
@@ -625,7 +662,35 @@ def model_record(models: Sequence[tuple[Candidate, Sequence[Candidate]]], variab
     if len(models) > 1:
         record["outputs"] = [{"best": best.to_dict(names), "pareto_front": [c.to_dict(names) for c in front]}
                              for best, front in models]
+    from symdescent.expr.custom import saved_operators
+
+    formulas, functions = saved_operators([c.expression for best, front in models for c in (best, *front)])
+    if formulas:
+        record["operators"] = formulas
+    if functions:
+        record["operator_functions"] = list(functions)
     return record
+
+
+def _record_operators(data):
+    """The user operators of a model record (``operators``: formulas by name) as an OperatorSet; a
+    :class:`DataError` for a bad one, or when the model used an operator defined by a Python function."""
+    from symdescent.expr.custom import OperatorSet
+
+    if not isinstance(data, Mapping):
+        return OperatorSet()
+    functions = data.get("operator_functions") or []
+    if functions:
+        raise DataError(f"model record: the model uses the operator(s) {', '.join(map(str, functions))}, defined by "
+                        f"Python functions, which a model file cannot hold; fit it again with them (or define "
+                        f"them by formulas, which a model file keeps)")
+    operators = data.get("operators", {})
+    if not isinstance(operators, Mapping) or not all(isinstance(v, str) for v in operators.values()):
+        raise DataError(f"model record: operators must be an object of formulas by name, got {_kind(operators)}")
+    try:
+        return OperatorSet(operators)
+    except SymdescentError as exc:
+        raise DataError(f"model record: operators: {exc}") from None
 
 
 def read_record(path: str | Path) -> dict:
@@ -737,6 +802,16 @@ def _outputs(outputs, n_features: int) -> tuple[list[Candidate], list[list[Candi
         fronts.append([_candidate(d, f"outputs[{j}].pareto_front[{i}]", n_features)
                        for i, d in enumerate(entry["pareto_front"])])
     return bests, fronts
+
+
+def _definitions(operators) -> dict | None:
+    """``extra_operators`` as ``{name: definition}`` (a list of :func:`symdescent.operators.define` results by name)."""
+    if operators is None or isinstance(operators, Mapping):
+        return operators
+    try:
+        return {d.name: d for d in operators}
+    except AttributeError:
+        raise ConfigError(f"extra_operators: a list holds define(...) results, got {operators!r}") from None
 
 
 def _jsonable(v) -> bool:

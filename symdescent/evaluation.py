@@ -12,18 +12,25 @@ when a fitted exponent or the outer scale decides); ``"penalty"`` adds
 ``search.dimensional_penalty`` times the variance of ``y`` to its loss per
 violation, before the scorer sees it, so that the scorer, the search's
 rankings and the Pareto front all weigh it (its R² falls by the penalty).
+
+The search's ``[complexity]`` weights (:func:`~symdescent.expr.custom.complexity`)
+give every candidate's complexity (its :class:`~symdescent.types.Score`'s, which
+the front, ``max_complexity`` and the scorer read); its ``[constraints]``
+nesting limits (:func:`~symdescent.expr.custom.nesting_violations`) make a
+candidate inadmissible, before its fit.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from symdescent.config import SearchConfig
 from symdescent.errors import ConfigError, ExpressionError
 from symdescent.expr import Expression, ops
+from symdescent.expr.custom import complexity, nesting_violations
 from symdescent.expr.fit import FitResult, expression_mse, fit_expression, polish, strip_scaling, weighted_var
 from symdescent.expr.units import check_dimensions, check_rules
 from symdescent.expr.variation import canonical_key, fold_constants
@@ -31,6 +38,11 @@ from symdescent.types import Candidate, Score
 from symdescent.units import Units
 
 INVALID = Score(float("inf"), 0, float("inf"), float("-inf"), False)
+
+
+def invalid(complexity: int) -> Score:
+    """The score of an invalid candidate of this complexity."""
+    return Score(float("inf"), complexity, float("inf"), float("-inf"), False)
 
 
 def r2_from_mse(mse: float, var_y: float) -> float:
@@ -55,11 +67,18 @@ class Evaluator:
     With ``units`` (and ``config.dimensional`` other than ``"off"``) every
     candidate's dimensions are checked (see the module's docstring); None:
     no check, the search is what it is without units, bit for bit.
+
+    ``complexity`` weighs the nodes of a candidate (``{name: weight}``, see
+    :func:`~symdescent.expr.custom.complexity`; None or empty: the node
+    count, bit for bit); ``nested`` limits how often an operator may appear
+    inside another (``{outer: {inner: max}}``; a candidate that breaks it is
+    inadmissible).
     """
 
     def __init__(self, X: np.ndarray, y: np.ndarray, config: SearchConfig, rng: np.random.Generator,
                  scorer: Callable[[Candidate], Score] | None = None, sample_weight: np.ndarray | None = None,
-                 units: Units | None = None):
+                 units: Units | None = None, complexity: Mapping[str, int] | None = None,
+                 nested: Mapping[str, Mapping[str, int]] | None = None):
         from symdescent.expr import compiled
 
         compiled.warm_up()  # JIT-compile (first run only) before any clock starts
@@ -83,6 +102,9 @@ class Evaluator:
         self.w_fit = None if w is None else w[idx]
         self.var_y = weighted_var(y, w)
         self.allowed = frozenset(config.operators)
+        #: the complexity weights (empty: the node count) and the nesting limits of the search
+        self.weights = dict(complexity or {})
+        self.nested = {k: dict(v) for k, v in (nested or {}).items()}
         self.cache: dict[str, Candidate] = {}
         self.n_evaluations = 0
         #: set (by a signal handler, or any thread) to stop the search at its next evaluation
@@ -115,8 +137,12 @@ class Evaluator:
         target = u.target if fitted or not free else None
         return check_dimensions(expr, u.columns, target, free_constants=free, constant_values=fitted).violations
 
+    def complexity(self, expr: Expression) -> int:
+        """The complexity of ``expr`` in this search (its node count unless weights are given)."""
+        return complexity(expr.tokens, self.weights)
+
     def _admissible(self, expr: Expression) -> bool:
-        """Allowed operators, existing variables, and powers with constant exponents.
+        """Allowed operators, existing variables, powers with constant exponents and the nesting limits.
 
         ``x ** y`` and ``c ** x`` are left to ``exp``/``log``: a power's
         exponent must be a constant (after constant folding it is one leaf).
@@ -132,6 +158,8 @@ class Evaluator:
                 exponent = toks[expr.subtree_end(i + 1)]
                 if ops.arity(exponent) or ops.is_variable(exponent):
                     return False
+        if self.nested and nesting_violations(toks, self.nested):
+            return False
         if self.units is not None and self.config.dimensional == "strict":
             return self.violations(expr, fitted=False) == 0
         return True
@@ -150,14 +178,15 @@ class Evaluator:
         """The candidate scored by the scorer: invalid when not ``valid`` or too complex; with units
         declared, invalid (strict) or with its loss raised (penalty) for its dimension violations."""
         var = self.var_y if var_y is None else var_y
-        if not valid or expr.complexity > self.config.max_complexity:
-            return Candidate(expr, origin, INVALID)
+        k = self.complexity(expr)
+        if not valid or k > self.config.max_complexity:
+            return Candidate(expr, origin, invalid(k))
         violations = self.violations(expr)
         if violations:
             if self.config.dimensional == "strict":
-                return Candidate(expr, origin, INVALID)
+                return Candidate(expr, origin, invalid(k))
             mse = mse + violations * self.config.dimensional_penalty * var
-        prelim = Score(mse, expr.complexity, mse, r2_from_mse(mse, var), True)
+        prelim = Score(mse, k, mse, r2_from_mse(mse, var), True)
         cand = Candidate(expr, origin, prelim)
         if self.scorer is not None:
             cand = Candidate(expr, origin, self.scorer(cand))
@@ -196,7 +225,7 @@ class Evaluator:
                 out.append(hit)
                 continue
             if not self._admissible(expr):
-                cand = Candidate(expr, org, INVALID)
+                cand = Candidate(expr, org, invalid(self.complexity(expr)))
             else:
                 self.n_evaluations += 1
                 fitted, mse, valid = self.fit(expr)

@@ -91,7 +91,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from symdescent.config import Config, SearchConfig
-from symdescent.errors import ConfigError, SymdescentError
+from symdescent.errors import ConfigError, ExpressionError, SymdescentError
 from symdescent.registry import Registry, derive_rng
 from symdescent.types import Candidate, SearchResult
 
@@ -296,6 +296,10 @@ def run_islands(search, client=None) -> SearchResult:
     """
     from symdescent.search import stop_on_signals
 
+    try:  # the islands' workers rebuild the user operators from their definitions
+        search.operators.check_picklable()
+    except ExpressionError as exc:
+        raise ConfigError(f"[operators] with several workers: {exc}") from None
     with stop_on_signals(search.evaluator.stop):
         own = client is None
         t0 = time.monotonic()

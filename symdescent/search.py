@@ -25,9 +25,11 @@ True
 from __future__ import annotations
 
 import contextlib
+import functools
 import signal
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -35,9 +37,10 @@ import numpy as np
 
 from symdescent.config import Config, config_from_dict, load_config
 from symdescent.data import check_sample_weight, check_X_y
-from symdescent.errors import ConfigError, PluginError
+from symdescent.errors import ConfigError, ExpressionError, PluginError
 from symdescent.evaluation import Evaluator
 from symdescent.expr import Expression
+from symdescent.expr.custom import complexity_weights
 from symdescent.front import ParetoFront
 from symdescent.registry import PluginInfo, Registry, build_observers, build_strategy, derive_rng
 from symdescent.roles import Role
@@ -53,6 +56,16 @@ def resolve_config(config: Config | Mapping[str, Any] | str | Path | None) -> Co
     if isinstance(config, Mapping):
         return config_from_dict(config, "config")
     return load_config(config)
+
+
+def _with_operators(method):
+    """Run a :class:`Search` method with the search's user operators in the table (:attr:`Search.operators`)."""
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        with self.operators.use():
+            return method(self, *args, **kwargs)
+
+    return run
 
 
 class Search:
@@ -97,6 +110,13 @@ class Search:
         #: the validated weights (mean 1), or None for an unweighted search
         self.sample_weight = check_sample_weight(sample_weight, X.shape[0])
         self.config = resolve_config(config)
+        #: the user operators of ``[operators]`` (:mod:`symdescent.expr.custom`): part of the table in every
+        #: method of this search, and nowhere else
+        self.operators = self.config.operator_set()
+        with self.operators.use():
+            self._setup(X, y, names, plugins, callbacks, registry, client, target_name)
+
+    def _setup(self, X, y, names, plugins, callbacks, registry, client, target_name) -> None:
         self.registry = registry if registry is not None else Registry.discover(plugins)
         if registry is not None:
             for info in plugins:
@@ -110,8 +130,18 @@ class Search:
         self.target_name = target_name
         #: the declared units (None: none), from the config's ``[units]`` by variable name
         self.units = resolve_units(names, self.config.units, target_name, error=ConfigError)
+        try:
+            self.operators.check_variables(names)
+        except ExpressionError as exc:
+            raise ConfigError(f"[operators]: {exc}") from None
+        slow = self.operators.uncompiled(sc.operators)
+        if slow:
+            warnings.warn(f"operator(s) {', '.join(slow)} have no compiled form (Python functions): the formulas "
+                          f"that use them are evaluated and fitted on the numpy reference path, several times "
+                          f"slower", UserWarning, stacklevel=3)
         self.evaluator = Evaluator(X, y, sc, derive_rng(sc.seed, "fit-rows"), scorer=self._score,
-                                   sample_weight=self.sample_weight, units=self.units)
+                                   sample_weight=self.sample_weight, units=self.units,
+                                   complexity=complexity_weights(self.config.complexity), nested=self.config.nested)
         self.problem = Problem(X, y, names, sc.operators, sc.max_complexity, sc.seed, evaluator=self.evaluator,
                                sample_weight=self.sample_weight)
         self.front = ParetoFront()
@@ -167,6 +197,7 @@ class Search:
             self.timings[sel.name] = self.timings.get(sel.name, 0.0) + time.monotonic() - t0
         return out
 
+    @_with_operators
     def step(self) -> list[Candidate]:
         """Run one iteration; return the candidates it scored."""
         slice_deadline = self._slice_deadline()
@@ -191,6 +222,7 @@ class Search:
         return proposed + refined
 
     # -- the loop --------------------------------------------------------------
+    @_with_operators
     def start(self) -> None:
         """Start the clock, the role objects and the callbacks (``run`` and ``ask`` do this for you)."""
         if self._running:
@@ -200,12 +232,14 @@ class Search:
         self.start_roles()
         self.observers.hook.symdescent_start(problem=self.problem, state=self.state())
 
+    @_with_operators
     def start_roles(self) -> None:
         """Call every role object's ``start`` (an island does this alone: its callbacks run centrally)."""
         state = self.state()
         for sel in self.strategy.all():
             sel.impl.start(self.problem, state)
 
+    @_with_operators
     def finish_roles(self, result: SearchResult) -> None:
         """Call every role object's ``finish``."""
         for sel in self.strategy.all():
@@ -242,6 +276,7 @@ class Search:
             return False
         return time.monotonic() < self._deadline
 
+    @_with_operators
     def run(self) -> SearchResult:
         """Run the search to its budget and return the result.
 
@@ -287,6 +322,7 @@ class Search:
         return self.close(reason, interrupted)
 
     # -- ask / tell --------------------------------------------------------------
+    @_with_operators
     def ask(self, n: int = 1) -> list[Candidate]:
         """Up to ``n`` candidates not handed out before, best internal score first.
 
@@ -324,6 +360,7 @@ class Search:
         out, self._queue = self._queue[:n], self._queue[n:]
         return out
 
+    @_with_operators
     def tell(self, candidate: Candidate | Expression, loss: float, value: float | None = None) -> Candidate:
         """Report a pipeline's own loss for a candidate; returns the recorded candidate.
 
@@ -334,7 +371,8 @@ class Search:
         origin = candidate.origin if isinstance(candidate, Candidate) else "told"
         loss = float(loss)
         valid = bool(np.isfinite(loss))
-        score = Score(loss if valid else float("inf"), expr.complexity, float(value if value is not None else loss),
+        score = Score(loss if valid else float("inf"), self.evaluator.complexity(expr),
+                      float(value if value is not None else loss),
                       float("nan"), valid)
         told = Candidate(expr, origin, score)
         self._told.add(told)
@@ -350,6 +388,7 @@ class Search:
     def best_told(self) -> Candidate | None:
         return self._told.best()
 
+    @_with_operators
     def close(self, reason: str = "closed", interrupted: bool = False) -> SearchResult:
         """Finish the search: finalise the front, finish the roles and callbacks, return the result."""
         self.start()
@@ -359,6 +398,7 @@ class Search:
         self.observers.hook.symdescent_finish(problem=self.problem, result=result)
         return result
 
+    @_with_operators
     def finish(self, reason: str, interrupted: bool = False) -> SearchResult:
         """Polish and simplify the front, pick the final model, build the result."""
         try:

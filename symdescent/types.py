@@ -20,7 +20,8 @@ class Score:
     loss : float
         Mean squared error on the fitting data (``inf`` when invalid).
     complexity : int
-        Node count of the fitted expression.
+        Complexity of the fitted expression: its node count, or with
+        ``[complexity]`` weights the sum of its nodes' weights.
     value : float
         The scalar the final model is chosen by; lower is better.
     r2 : float
@@ -50,7 +51,9 @@ class Candidate:
 
     @property
     def complexity(self) -> int:
-        return self.expression.complexity
+        """The complexity its score gives (the search's: the node count unless ``[complexity]`` weighs the
+        operators), or the node count when it has no score."""
+        return self.score.complexity if self.score is not None else self.expression.complexity
 
     @property
     def loss(self) -> float:

@@ -16,6 +16,7 @@ import math
 from typing import Iterable, Mapping, Sequence
 
 from symdescent.expr import Expression, ops
+from symdescent.expr.custom import expand
 from symdescent.types import Candidate
 
 
@@ -98,7 +99,7 @@ def build_guesses(candidates: Iterable[Candidate], mapping: Mapping[str, str], n
             break
         if cand.complexity > max_size:
             continue
-        text = to_guess(cand.expression, mapping, names)
+        text = to_guess(expand(cand.expression), mapping, names)  # a user operator's formula written out
         if text is not None and text not in seen:
             seen.add(text)
             chosen.append(text)

@@ -15,6 +15,14 @@ reverse direction is narrower: PySR operators with no symdescent counterpart
 (``log10``, ``erf``, ``max``, ...) set yourself in ``[plugins.pysr]``
 (``binary_operators``/``unary_operators``) let PySR find equations that
 cannot join the front; those are dropped.
+
+User operators (:mod:`symdescent.expr.custom`): PySR's own custom operators
+are Julia source, so a user operator is translated by *expansion*: one
+defined by a formula gives PySR the operators of its body (``softsign``:
+``/``, ``+``, ``abs``), and the guesses write its body out
+(:func:`~symdescent.expr.custom.expand`); PySR's results come back in
+built-in operators (those outside ``search.operators`` are dropped, as
+above).  One defined by a Python function cannot be translated.
 """
 
 from __future__ import annotations
@@ -42,12 +50,15 @@ class OperatorTranslation:
         symdescent operators PySR has no counterpart for.
     mapping : dict
         symdescent name -> PySR name, for every translated operator.
+    expanded : tuple of str
+        User operators translated by expansion: the operators of their formulas are among PySR's.
     """
 
     binary_operators: tuple[str, ...]
     unary_operators: tuple[str, ...]
     untranslated: tuple[str, ...]
     mapping: dict[str, str]
+    expanded: tuple[str, ...] = ()
 
     def keywords(self) -> dict[str, list[str]]:
         """``binary_operators``/``unary_operators`` keywords for PySRRegressor."""
@@ -63,15 +74,23 @@ def translate_operators(names: Iterable[str]) -> OperatorTranslation:
     >>> t.binary_operators, t.unary_operators, t.untranslated
     (('+', '/', '^'), ('square', 'neg'), ())
     """
-    binary, unary, missing, mapping = [], [], [], {}
-    for name in dict.fromkeys(names):
+    binary, unary, missing, mapping, expanded = [], [], [], {}, []
+    names = list(dict.fromkeys(names))
+    for name in list(names):
+        body = getattr(ops.OPERATORS.get(name), "body", None)  # a user operator's formula (symdescent.expr.custom)
+        if body is not None:
+            expanded.append(name)
+            names += [t for t in body.tokens if ops.arity(t) and t not in names]
+    for name in names:
         op = ops.OPERATORS.get(name)
+        if name in expanded:
+            continue
         if op is None or op.pysr is None:
             missing.append(name)
             continue
         (binary if op.arity == 2 else unary).append(op.pysr)
         mapping[name] = op.pysr
-    return OperatorTranslation(tuple(binary), tuple(unary), tuple(missing), mapping)
+    return OperatorTranslation(tuple(binary), tuple(unary), tuple(missing), mapping, tuple(expanded))
 
 
 def untranslatable_vocabulary() -> tuple[str, ...]:

@@ -84,7 +84,9 @@ class PySRRefiner(Refiner):
         if self.translation.untranslated and not user_ops:
             raise PluginError(
                 f"the pysr refiner cannot use search.operators {', '.join(self.translation.untranslated)}: "
-                f"PySR has no counterpart for them (translatable: {', '.join(translatable_operators())}); "
+                f"PySR has no counterpart for them (translatable: {', '.join(translatable_operators())}; a user "
+                f"operator defined by a formula is translated by writing it out, one defined by a Python function "
+                f"cannot be, as PySR's own custom operators are Julia source); "
                 "remove them from search.operators or set binary_operators/unary_operators in [plugins.pysr]"
             )
         self.model: Any = None

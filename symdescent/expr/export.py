@@ -86,7 +86,10 @@ def to_jax(expression):
     _require("jax", "jax")
     import jax.numpy as jnp
 
+    from symdescent.expr import scope
+
     tokens = tuple(expression.tokens)
+    operators = expression.operators  # its user operators (None: built-ins only)
     fitted = jnp.asarray(expression.constants, dtype=float)
     n_constants = expression.n_constants
 
@@ -95,7 +98,8 @@ def to_jax(expression):
         if X.ndim != 2:
             raise ExpressionError(f"the expression takes X of shape (n, d), got shape {X.shape}")
         c = fitted if params is None else params
-        out = walk(tokens, jnp, c, lambda j: X[:, j], lambda v: jnp.asarray(v, dtype=X.dtype))
+        with scope.extended(operators):
+            out = walk(tokens, jnp, c, lambda j: X[:, j], lambda v: jnp.asarray(v, dtype=X.dtype))
         return jnp.broadcast_to(out, X.shape[:1])
 
     f.params = fitted

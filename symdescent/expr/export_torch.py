@@ -7,6 +7,7 @@ from typing import Sequence
 import torch
 
 from symdescent.errors import ExpressionError
+from symdescent.expr import scope
 from symdescent.expr.export import walk
 
 
@@ -43,6 +44,7 @@ class TorchExpression(torch.nn.Module):
     def __init__(self, expression, variable_names: Sequence[str] | None = None, dtype=torch.float64):
         super().__init__()
         self.tokens = tuple(expression.tokens)
+        self.operators = expression.operators  # its user operators (None: built-ins only)
         self.constants = torch.nn.Parameter(torch.tensor(expression.constants, dtype=dtype).reshape(-1))
         self.variable_names = None if variable_names is None else tuple(variable_names)
         used = expression.variables
@@ -54,15 +56,16 @@ class TorchExpression(torch.nn.Module):
         if X.ndim != 2 or X.shape[1] < self.n_features:
             raise ExpressionError(f"the expression reads {self.n_features} column(s) of X, shape (n, d); "
                             f"got shape {tuple(X.shape)}")
-        out = walk(self.tokens, torch, self.constants, lambda j: X[:, j],
-                   lambda v: torch.tensor(v, dtype=self.constants.dtype, device=X.device))
+        with scope.extended(self.operators):
+            out = walk(self.tokens, torch, self.constants, lambda j: X[:, j],
+                       lambda v: torch.tensor(v, dtype=self.constants.dtype, device=X.device))
         return out.expand(X.shape[0]) if out.ndim == 0 else out
 
     def to_expression(self):
         """The expression with the module's current constants (after fine-tuning, say)."""
         from symdescent.expr import Expression
 
-        return Expression(self.tokens, tuple(float(c) for c in self.constants.detach().cpu()))
+        return Expression(self.tokens, tuple(float(c) for c in self.constants.detach().cpu()), self.operators)
 
     def extra_repr(self) -> str:
         return self._infix

@@ -8,15 +8,28 @@ LEE decodes and what JSON stores; trees, infix strings and sympy are views.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from symdescent.errors import ExpressionError
-from symdescent.expr import ops
+from symdescent.expr import ops, scope
+
+
+def _with_operators(method):
+    """Run ``method`` with the expression's user operators (:attr:`Expression.operators`) in the table."""
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        if self.operators is None:
+            return method(self, *args, **kwargs)
+        with scope.extended(self.operators):
+            return method(self, *args, **kwargs)
+
+    return run
 
 
 @dataclass(frozen=True)
@@ -30,6 +43,11 @@ class Expression:
     constants : tuple of float
         Values of the ``C`` placeholders, in the order they appear.  Defaults
         to ``1.0`` for each placeholder when omitted.
+    operators : OperatorSet, optional
+        The user operators its tokens may use (:mod:`symdescent.expr.custom`).
+        By default those active where it is made (inside
+        ``OperatorSet.use()``), kept when it uses one of them, so that it
+        prints, evaluates and converts anywhere later; not compared.
 
     Examples
     --------
@@ -42,11 +60,19 @@ class Expression:
 
     tokens: tuple[str, ...]
     constants: tuple[float, ...] = field(default=None)  # type: ignore[assignment]
+    operators: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         tokens = tuple(self.tokens)
         object.__setattr__(self, "tokens", tokens)
-        validate_prefix(tokens)
+        if self.operators is None:
+            ext = scope.active()
+            if ext is not None and any(t in ext.operators for t in tokens):
+                object.__setattr__(self, "operators", ext)
+            validate_prefix(tokens)
+        else:
+            with scope.extended(self.operators):
+                validate_prefix(tokens)
         n_const = tokens.count(ops.CONST)
         consts = self.constants
         if consts is None:
@@ -83,9 +109,10 @@ class Expression:
         return (self.tokens, tuple(_round_sig(c) for c in self.constants))
 
     def with_constants(self, constants: Sequence[float]) -> "Expression":
-        return Expression(self.tokens, tuple(constants))
+        return Expression(self.tokens, tuple(constants), self.operators)
 
     # -- subtree access -----------------------------------------------------
+    @_with_operators
     def subtree_end(self, start: int) -> int:
         """Index one past the end of the subtree rooted at ``start``."""
         return subtree_end(self.tokens, start)
@@ -98,7 +125,7 @@ class Expression:
         end = self.subtree_end(start)
         first = self.const_index(start)
         n = self.tokens[start:end].count(ops.CONST)
-        return Expression(self.tokens[start:end], self.constants[first : first + n])
+        return Expression(self.tokens[start:end], self.constants[first : first + n], self.operators)
 
     def replace(self, start: int, new: "Expression") -> "Expression":
         """Return a copy with the subtree at ``start`` replaced by ``new``."""
@@ -107,23 +134,27 @@ class Expression:
         n_old = self.tokens[start:end].count(ops.CONST)
         tokens = self.tokens[:start] + new.tokens + self.tokens[end:]
         consts = self.constants[:first] + new.constants + self.constants[first + n_old :]
-        return Expression(tokens, consts)
+        return Expression(tokens, consts, self.operators if self.operators is not None else new.operators)
 
+    @_with_operators
     def depth(self) -> int:
         return tree_depth(self.tokens)
 
     # -- views --------------------------------------------------------------
+    @_with_operators
     def to_infix(self, variable_names: Sequence[str] | None = None, precision: int | None = None) -> str:
         """Infix string that :func:`symdescent.expr.parse` reads back exactly."""
         from symdescent.expr.printing import to_infix
 
         return to_infix(self, variable_names, precision=precision)
 
+    @_with_operators
     def to_sympy(self, variable_names: Sequence[str] | None = None, *, symbolic_constants: bool = False):
         from symdescent.expr.sympy_bridge import to_sympy
 
         return to_sympy(self, variable_names, symbolic_constants=symbolic_constants)
 
+    @_with_operators
     def to_latex(self, variable_names: Sequence[str] | None = None, precision: int = 4) -> str:
         import sympy
 
@@ -133,6 +164,7 @@ class Expression:
         expr = expr.xreplace({f: sympy.Float(f, precision) for f in expr.atoms(sympy.Float)})
         return sympy.latex(expr)
 
+    @_with_operators
     def evaluate(self, X: np.ndarray) -> np.ndarray:
         """Evaluate on the rows of ``X``; NaN/inf mark domain errors."""
         from symdescent.expr.evaluate import evaluate
@@ -141,17 +173,16 @@ class Expression:
 
     def to_callable(self):
         """A numpy function ``f(X) -> y`` of this expression."""
-        from symdescent.expr.evaluate import evaluate
-
         expr = self
 
         def f(X):
             X = np.asarray(X, dtype=float)
-            return evaluate(expr, X.reshape(-1, 1) if X.ndim == 1 else X)
+            return expr.evaluate(X.reshape(-1, 1) if X.ndim == 1 else X)
 
         f.__doc__ = f"Evaluate {self.to_infix()} on the rows of X."
         return f
 
+    @_with_operators
     def to_torch(self, variable_names: Sequence[str] | None = None, dtype=None):
         """A :class:`torch.nn.Module` of this expression whose constants are a trainable
         :class:`torch.nn.Parameter`; its ``forward`` takes an ``(n, d)`` tensor.
@@ -168,6 +199,7 @@ class Expression:
 
         return to_torch(self, variable_names, dtype)
 
+    @_with_operators
     def to_jax(self):
         """A pure, jit-able jax function ``f(X, params=None)`` of this expression;
         ``f.params`` holds the fitted constants (see :func:`symdescent.expr.export.to_jax`)."""
@@ -175,6 +207,7 @@ class Expression:
 
         return to_jax(self)
 
+    @_with_operators
     def to_dict(self, variable_names: Sequence[str] | None = None) -> dict:
         d = {"tokens": list(self.tokens), "constants": list(self.constants)}
         d["infix"] = self.to_infix(variable_names)
@@ -224,11 +257,15 @@ def validate_prefix(tokens: Sequence[str]) -> None:
     if not tokens:
         raise ExpressionError("empty expression")
     need = 1
+    ext = scope.active()
+    extra = ext.operators if ext is not None else {}
+    builtin, table = dict.get, ops.OPERATORS  # the built-ins at dict speed, then the user operators
     for i, tok in enumerate(tokens):
         if need == 0:
             raise ExpressionError(f"extra tokens after a complete expression at position {i}: {tok!r}")
-        if tok in ops.OPERATORS:
-            need += ops.OPERATORS[tok].arity - 1
+        op = builtin(table, tok) or extra.get(tok)
+        if op is not None:
+            need += op.arity - 1
         elif tok == ops.CONST or tok in ops.LITERALS or ops.is_variable(tok):
             need -= 1
         else:

@@ -303,20 +303,87 @@ def fit_expression(
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
     use_a = scaling and (operators is None or "mul" in operators) and not root_has_constant(expr, ("mul", "div"))
     use_b = scaling and (operators is None or "add" in operators) and not root_has_constant(expr, ("add", "sub"))
-    prog = compiled.compile_program(expr.tokens)
+    prog = _program(expr)
     c = np.asarray(expr.constants, dtype=float)
     if optimize and len(c):
         budget = max_nfev if max_nfev is not None else 3 * len(c) + 10
-        c, a, b, _, ok = compiled.fit_constants(prog, c, X, y, use_a, use_b, budget, sample_weight=w)
+        if prog is None:
+            c, a, b, ok = _fit_reference(expr, c, X, y, use_a, use_b, budget, w)
+        else:
+            c, a, b, _, ok = compiled.fit_constants(prog, c, X, y, use_a, use_b, budget, sample_weight=w)
         if not ok:
             return FitResult(expr, np.inf, False, budget)
-        f = compiled.evaluate(prog, c, X)
+        f = evaluate(expr.with_constants(c), X) if prog is None else compiled.evaluate(prog, c, X)
     else:
-        f = compiled.evaluate(prog, c, X)
+        f = evaluate(expr, X) if prog is None else compiled.evaluate(prog, c, X)
         if not np.isfinite(f).all():
             return FitResult(expr, np.inf, False, 1)
         a, b = _scale(f, y, use_a, use_b, w)
     return _choose_scaling(expr.with_constants(c), f, a, b, y, 1, w)
+
+
+def _program(expr: Expression):
+    """``expr``'s compiled program, or None where an operator has no compiled form (a user operator defined by a
+    Python function, :mod:`symdescent.expr.custom`): then the numpy reference path fits it."""
+    from symdescent.errors import ExpressionError
+    from symdescent.expr import compiled
+
+    try:
+        return compiled.compile_program(expr.tokens)
+    except ExpressionError:
+        return None
+
+
+def _fit_reference(expr: Expression, c0: np.ndarray, X: np.ndarray, y: np.ndarray, use_a: bool, use_b: bool,
+                   budget: int, w: np.ndarray | None) -> tuple[np.ndarray, float, float, bool]:
+    """The constants of ``a * expr(x; c) + b`` fitted on the numpy reference path: scipy's Levenberg-Marquardt
+    (trust-region reflective when there are fewer rows than parameters) on the forward-mode Jacobian of
+    :func:`~symdescent.expr.evaluate.evaluate_with_jacobian`, at most ``budget`` evaluations; ``(c, a, b, ok)``.
+
+    The slow path the compiled kernels replace: the search takes it only for the expressions whose operators
+    have no compiled form."""
+    from scipy.optimize import least_squares
+
+    from symdescent.expr.evaluate import evaluate_with_jacobian
+
+    k = len(c0)
+    sw = None if w is None else np.sqrt(w)
+
+    def split(p):
+        return p[:k], (p[k] if use_a else 1.0), (p[k + use_a] if use_b else 0.0)
+
+    def model(p):
+        c, a, b = split(p)
+        f, J = evaluate_with_jacobian(expr.tokens, tuple(c), X)
+        cols = [a * J] + ([f[:, None]] if use_a else []) + ([np.ones((len(y), 1))] if use_b else [])
+        return a * f + b - y, np.hstack(cols)
+
+    def residuals(p):
+        r, _ = model(p)
+        r = r if sw is None else r * sw
+        return np.where(np.isfinite(r), r, 1e100)
+
+    def jacobian(p):
+        _, J = model(p)
+        J = J if sw is None else J * sw[:, None]
+        return np.where(np.isfinite(J), J, 0.0)
+
+    with np.errstate(all="ignore"):
+        f0 = evaluate(expr, X)
+        if not np.isfinite(f0).all():
+            return c0, 1.0, 0.0, False
+        a0, b0 = _scale(f0, y, use_a, use_b, w)
+        p0 = np.concatenate([c0, [a0] if use_a else [], [b0] if use_b else []])
+        method = "lm" if len(y) >= len(p0) else "trf"
+        try:
+            res = least_squares(residuals, p0, jac=jacobian, method=method, max_nfev=max(budget, len(p0) + 1))
+            p = res.x
+        except (ValueError, np.linalg.LinAlgError):
+            p = p0
+        c, a, b = split(p)
+        f = evaluate(expr.with_constants(c), X)
+    ok = bool(np.isfinite(f).all() and np.isfinite(a) and np.isfinite(b))
+    return np.asarray(c, dtype=float), float(a), float(b), ok
 
 
 def standard_errors(expr: Expression, X: np.ndarray, y: np.ndarray, max_rows: int = 2000,
@@ -349,7 +416,13 @@ def standard_errors(expr: Expression, X: np.ndarray, y: np.ndarray, max_rows: in
     Xs, ys = np.asarray(X, dtype=float)[rows], np.asarray(y, dtype=float)[rows]
     m = len(ys)
     with np.errstate(all="ignore"):
-        f, J = compiled.evaluate_jacobian(compiled.compile_program(expr.tokens), np.asarray(expr.constants), Xs)
+        prog = _program(expr)
+        if prog is None:
+            from symdescent.expr.evaluate import evaluate_with_jacobian
+
+            f, J = evaluate_with_jacobian(expr.tokens, expr.constants, Xs)
+        else:
+            f, J = compiled.evaluate_jacobian(prog, np.asarray(expr.constants), Xs)
         r = f - ys
         if sample_weight is not None:
             sw = np.sqrt(np.asarray(sample_weight, dtype=float)[rows])

@@ -42,6 +42,9 @@ from typing import Callable, Union
 import numpy as np
 
 from symdescent.errors import ExpressionError
+from symdescent.expr.scope import Table, active
+
+_builtin = dict.get
 
 CONST = "C"
 
@@ -61,7 +64,10 @@ ArrayForm = Union[str, Callable[..., object]]
 
 def arity(token: str) -> int:
     """Return how many arguments ``token`` takes (0 for leaves)."""
-    op = OPERATORS.get(token)
+    op = _builtin(OPERATORS, token)  # the built-ins at dict speed (the search's hot path), then the user operators
+    if op is None:
+        ext = active()
+        op = None if ext is None else ext.operators.get(token)
     return op.arity if op is not None else 0
 
 
@@ -166,14 +172,16 @@ class Operator:
         return self.array(module, *args)
 
 
+# Each of these dicts holds the built-ins and, inside ``with OperatorSet(...).use():``, a search's user
+# operators after them (:class:`symdescent.expr.scope.Table`; :mod:`symdescent.expr.custom` makes them).
 #: Every operator by name, in the order they were registered (binary operators first among the built-ins).
-OPERATORS: dict[str, Operator] = {}
+OPERATORS: dict[str, Operator] = Table("operators")
 #: The binary operators of :data:`OPERATORS`.
-BINARY: dict[str, Operator] = {}
+BINARY: dict[str, Operator] = Table("binary")
 #: The unary operators of :data:`OPERATORS`.
-UNARY: dict[str, Operator] = {}
+UNARY: dict[str, Operator] = Table("unary")
 #: Function names the infix parser reads, mapped to operator names (each operator's :attr:`Operator.call_names`).
-FUNCTION_ALIASES: dict[str, str] = {}
+FUNCTION_ALIASES: dict[str, str] = Table("aliases")
 
 
 def register(op: Operator) -> Operator:

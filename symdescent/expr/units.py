@@ -146,10 +146,14 @@ RULES: dict[str, str | Fraction] = {
 
 
 def rule(operator: str) -> str | Fraction:
-    """The dimension rule of ``operator`` (see :data:`RULES`); an :class:`ExpressionError` when it has none."""
+    """The dimension rule of ``operator`` (see :data:`RULES`; a user operator's is its own, see
+    :attr:`symdescent.expr.custom.UserOperator.dimension_rule`); an :class:`ExpressionError` when it has none."""
     try:
         return RULES[operator]
     except KeyError:
+        own = getattr(ops.OPERATORS.get(operator), "dimension_rule", None)
+        if own is not None:
+            return own
         raise ExpressionError(f"operator {operator!r} has no dimension rule, so formulas using it cannot be "
                               f"checked against units; give it one in symdescent.expr.units.RULES (the rules "
                               f"known: {', '.join(RULES)}), or leave it out of the operators") from None
@@ -324,6 +328,9 @@ def check_dimensions(expr: Expression, variables: Sequence[Dimension], target: D
             else:  # an exponent that is not a number: a dimensional base has no dimension then
                 violations += 1
                 out = free
+        elif kind == DIMENSIONLESS_ONLY:  # a user operator's: dimensionless arguments and result
+            violations += sum(1 for d in (a, b) if d is not free and d != zero)
+            out = zero
         else:
             raise ExpressionError(f"operator {tok!r} takes 2 arguments, but its dimension rule {kind!r} is for 1")
         stack.append((out, _number(tok, a_value, b_value)))

@@ -8,6 +8,7 @@ import pytest
 from symdescent.expr import ops
 from symdescent.search import Search
 from symdescent.types import Problem
+from symdescent_lee import vocab
 from symdescent_lee.plugin import ProblemView
 
 SMALL = {"first_samples": 32, "samples": 16, "beam_width": 4, "refine_candidates": 2, "refine_samples": 4,
@@ -27,9 +28,10 @@ class Record:
         self.seen += [c for c in state.last_new if c.origin == "lee"]
 
 
-def _search(X, y, operators=None, refiners=("lee",), iterations=2):
+def _search(X, y, operators=None, refiners=("lee",), iterations=2, sections=None):
     cfg = {"search": {"time_budget": None, "max_iterations": iterations},
-           "strategy": {"proposers": ["lee"], "refiners": list(refiners)}, "plugins": {"lee": SMALL}}
+           "strategy": {"proposers": ["lee"], "refiners": list(refiners)}, "plugins": {"lee": SMALL},
+           **(sections or {})}
     if operators is not None:
         cfg["search"]["operators"] = list(operators)
     rec = Record()
@@ -78,6 +80,23 @@ def test_no_proposal_contains_a_disallowed_operator(operators):
     assert rec.seen
     for c in rec.seen:
         assert all(t in operators for t in c.expression.tokens if ops.arity(t)), c.expression.tokens
+
+
+def test_no_proposal_contains_a_user_operator_or_one_outside_the_set():
+    # issue 19: a set holding a user operator (softsign: outside LEE's vocabulary, so never emitted); hot
+    # sampling, where the decoder's own choice would wander everywhere but for the mask
+    allowed = ["add", "mul", "sin", "softsign"]
+    X = np.random.default_rng(0).uniform(-2, 2, size=(200, 2))
+    y = X[:, 0] * np.sin(X[:, 1]) + X[:, 0] / (1 + np.abs(X[:, 0]))
+    s, _, rec = _search(X, y, operators=allowed, sections={"operators": {"softsign": "x / (1 + abs(x))"}})
+    proposer = s.role("lee", "proposer")
+    with s.operators.use():
+        hot = proposer.rt.sample(proposer.z0, 60, temperature=5.0, rng=np.random.default_rng(1), n_vars=2,
+                                 operators=allowed)
+        used = {t for e in [c.expression for c in rec.seen] + [p.expression for p in hot]
+                for t in e.tokens if ops.arity(t)}
+    assert rec.seen and hot and used <= set(allowed) - {"softsign"}, used
+    assert "softsign" not in vocab.INDEX and list(s.operators) == ["softsign"]
 
 
 def test_view_maps_formulas_both_ways():

@@ -131,7 +131,10 @@ class CompiledProgram(NamedTuple):
 def compile_program(tokens: Sequence[str]) -> CompiledProgram:
     """Compile prefix ``tokens`` into a :class:`CompiledProgram` (cached by tokens).
 
-    Each operator becomes its :attr:`~symdescent.expr.ops.Operator.opcode`.
+    Each operator becomes its :attr:`~symdescent.expr.ops.Operator.opcode`; a
+    user operator defined by a formula (:mod:`symdescent.expr.custom`) is
+    inlined: the program is that of the expression with its body written out
+    (:func:`~symdescent.expr.custom.inline`), the argument's constants counted once.
     Raises ``ValueError`` (an :class:`~symdescent.errors.ExpressionError`) for
     unknown tokens, an incomplete sequence or an operator without a compiled kernel.
 
@@ -139,25 +142,37 @@ def compile_program(tokens: Sequence[str]) -> CompiledProgram:
     >>> p.code.tolist(), p.arg.tolist(), p.columns.tolist(), p.depth, p.n_constants
     ([1, 0, 3], [0, 0, 2], [1], 2, 1)
     """
-    return _compile_cached(tuple(tokens))
+    from symdescent.expr.custom import inline
 
-
-@functools.lru_cache(maxsize=16384)
-def _compile_cached(tokens: tuple) -> CompiledProgram:
+    tokens = tuple(tokens)
+    inlined = inline(tokens)
+    if inlined is None:
+        return _compile_cached(tokens)
     from symdescent.expr.expression import validate_prefix
 
     validate_prefix(tokens)
+    return _compile_cached(inlined, tokens.count(ops.CONST))
+
+
+@functools.lru_cache(maxsize=16384)
+def _compile_cached(tokens: tuple, n_inlined: int | None = None) -> CompiledProgram:
+    """The program of prefix ``tokens``; with ``n_inlined`` (the expression's number of constants), of an
+    inlined sequence, whose leaves may also be an ``int`` (a constant by index) and a ``float`` (a number)."""
+    from symdescent.expr.expression import validate_prefix
+
+    if n_inlined is None:
+        validate_prefix(tokens)
     m = len(tokens)
     code = np.empty(m, dtype=np.int64)
     arg = np.zeros(m, dtype=np.int64)
     value = np.zeros(m, dtype=np.float64)
-    n_const = tokens.count(ops.CONST)
+    n_const = tokens.count(ops.CONST) if n_inlined is None else n_inlined
     ci = n_const
-    columns = sorted({ops.variable_index(t) for t in tokens if ops.is_variable(t)})
+    columns = sorted({ops.variable_index(t) for t in tokens if isinstance(t, str) and ops.is_variable(t)})
     slot = {col: i for i, col in enumerate(columns)}
     sp = depth = 0
     for t, tok in enumerate(reversed(tokens)):
-        op = ops.OPERATORS.get(tok)
+        op = ops.OPERATORS.get(tok) if isinstance(tok, str) else None
         if op is not None:
             if op.opcode is None:
                 raise ExpressionError(f"operator {tok!r} has no compiled kernel; evaluate it with "
@@ -165,7 +180,11 @@ def _compile_cached(tokens: tuple) -> CompiledProgram:
             code[t], arg[t] = op.opcode, op.arity
             sp -= op.arity - 1
             continue
-        if tok == ops.CONST:
+        if isinstance(tok, float):  # an inlined body's number
+            code[t], value[t] = OP_LIT, tok
+        elif isinstance(tok, int):  # an inlined constant, by index
+            code[t], arg[t] = OP_CONST, tok
+        elif tok == ops.CONST:
             ci -= 1
             code[t], arg[t] = OP_CONST, ci
         elif tok in ops.LITERALS:
