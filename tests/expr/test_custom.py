@@ -164,14 +164,19 @@ def test_sets_pickle_as_their_definitions_and_expressions_keep_theirs(custom, X)
         bad.check_picklable()
 
 
-def test_torch_export_of_a_formula_operator(custom, X):
+def test_torch_and_jax_exports_of_formula_operators(custom, X):
     torch = pytest.importorskip("torch")
     with custom.use():
         e = parse("2.0 * softsign(1.5 * x0) + hypot(x0, x1)")
-    m = e.to_torch()
+    m = e.to_torch()  # used outside the block: the module keeps the expression's operators
     out = m(torch.tensor(X))
     np.testing.assert_allclose(out.detach().numpy(), e.evaluate(X), rtol=1e-12)
-    assert m.constants.shape == (2,)
+    out.sum().backward()
+    assert m.constants.shape == (2,) and torch.all(m.constants.grad != 0)
+    assert m.to_expression() == e
+    pytest.importorskip("jax")
+    f = e.to_jax()
+    np.testing.assert_allclose(np.asarray(f(X)), e.evaluate(X), rtol=1e-5)  # float32 unless x64 is enabled
 
 
 def test_units_rules_of_user_operators(custom):
