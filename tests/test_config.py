@@ -29,7 +29,7 @@ def test_toml_file(tmp_path):
     ({"search": {"seed": True}}, "search.seed: expected an integer"),
     ({"search": {"time_budget": -1}}, "must be > 0"),
     ({"search": {"max_complexity": 0}}, "max_complexity must be >= 1"),
-    ({"search": {"operators": ["add", "sinh"]}}, "unknown operator in search.operators 'sinh'; did you mean 'sin'?"),
+    ({"search": {"operators": ["add", "sine"]}}, "unknown operator in search.operators 'sine'; did you mean 'sin'?"),
     ({"search": {"operators": "add"}}, "expected a list"),
     ({"strategy": {"proposers": "random"}}, "expected a list"),
     ({"plugins": {"descent": 3}}, "plugins.descent must be a table"),

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Callable, Union
 
 import numpy as np
@@ -57,6 +58,12 @@ INFIX_SYMBOLS = ("+", "-", "*", "/", "**")
 
 #: The opcodes below this one are the kernels' leaves (a variable, a constant, a literal).
 FIRST_OPCODE = 3
+
+#: The kinds of dimension rule (:attr:`Operator.dimension`, read by :mod:`symdescent.expr.units`): binary
+#: ``same`` (both sides one dimension), ``product``, ``quotient``, ``power`` (a dimensionless exponent); unary
+#: ``keep`` and ``dimensionless`` (a dimensionless argument and result); a unary rule may also be a
+#: :class:`~fractions.Fraction`, which scales the exponents (``sqrt``: 1/2).
+DIMENSION_RULES = {2: ("same", "product", "quotient", "power"), 1: ("keep", "dimensionless")}
 
 SympyForm = Union[str, Callable[..., object]]
 ArrayForm = Union[str, Callable[..., object]]
@@ -122,6 +129,9 @@ class Operator:
         operators of its arity; 0: never sampled unless weighted.
     complexity : int
         Default complexity of one node of it.
+    dimension : str, Fraction or None
+        Its dimension rule (:data:`DIMENSION_RULES`) for the units check of :mod:`symdescent.expr.units`;
+        None: formulas using it cannot be checked against units (a search with units refuses it by name).
     description : str
         One line, domain included, for ``symdescent operators``.
     """
@@ -139,6 +149,7 @@ class Operator:
     aliases: tuple[str, ...] = ()
     weight: float = 1.0
     complexity: int = 1
+    dimension: str | Fraction | None = None
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -158,6 +169,11 @@ class Operator:
             raise ExpressionError(f"operator {self.name!r}: weight must be finite and >= 0, got {self.weight!r}")
         if not (isinstance(self.complexity, int) and self.complexity >= 1):
             raise ExpressionError(f"operator {self.name!r}: complexity must be an int >= 1")
+        scales = self.arity == 1 and isinstance(self.dimension, Fraction)
+        if self.dimension is not None and not scales and self.dimension not in DIMENSION_RULES[self.arity]:
+            raise ExpressionError(f"operator {self.name!r}: dimension must be one of "
+                                  f"{', '.join(DIMENSION_RULES[self.arity])}"
+                                  f"{' or a Fraction' if self.arity == 1 else ''}, or None; got {self.dimension!r}")
 
     @property
     def call_names(self) -> tuple[str, ...]:
@@ -246,44 +262,46 @@ def _pow(a, b):
 # ---------------------------------------------------------------------------
 register(Operator("add", 2, np.add, lambda a, b, f: (1.0, 1.0), "+", precedence=1, opcode=3,
                   sympy=lambda a, b: a + b, array=lambda m, a, b: a + b, pysr="+", weight=5.0,
-                  description="a + b"))
+                  dimension="same", description="a + b"))
 register(Operator("sub", 2, np.subtract, lambda a, b, f: (1.0, -1.0), "-", precedence=1, opcode=4,
                   sympy=lambda a, b: a - b, array=lambda m, a, b: a - b, pysr="-", weight=3.0,
-                  description="a - b"))
+                  dimension="same", description="a - b"))
 register(Operator("mul", 2, np.multiply, lambda a, b, f: (b, a), "*", precedence=2, opcode=5,
                   sympy=lambda a, b: a * b, array=lambda m, a, b: a * b, pysr="*", weight=6.0,
-                  description="a * b"))
+                  dimension="product", description="a * b"))
 register(Operator("div", 2, np.divide, lambda a, b, f: (1.0 / b, -a / (b * b)), "/", precedence=2, opcode=6,
                   sympy=lambda a, b: a / b, array=lambda m, a, b: a / b, pysr="/", weight=4.0,
-                  description="a / b (inf or NaN where b = 0)"))
+                  dimension="quotient", description="a / b (inf or NaN where b = 0)"))
 register(Operator("pow", 2, _pow, lambda a, b, f: (b * np.power(a, b - 1.0), f * np.log(a)), "**", precedence=4,
                   opcode=7, sympy=lambda a, b: a**b, array=lambda m, a, b: a**b, pysr="^", aliases=("pow",),
-                  weight=1.0, description="a ** b, the exponent a constant (x ** y is left to exp and log)"))
+                  weight=1.0, dimension="power",
+                  description="a ** b, the exponent a constant (x ** y is left to exp and log)"))
 register(Operator("neg", 1, np.negative, lambda a, f: (-1.0,), "-", opcode=8, sympy=lambda a: -a,
-                  array=lambda m, a: -a, pysr="neg", weight=1.0, description="-a"))
+                  array=lambda m, a: -a, pysr="neg", weight=1.0, dimension="keep", description="-a"))
 register(Operator("sqrt", 1, np.sqrt, lambda a, f: (0.5 / f,), "sqrt", opcode=9, sympy="sqrt", array="sqrt",
-                  pysr="sqrt", weight=3.0, description="square root (NaN below 0)"))
+                  pysr="sqrt", weight=3.0, dimension=Fraction(1, 2), description="square root (NaN below 0)"))
 register(Operator("exp", 1, np.exp, lambda a, f: (f,), "exp", opcode=10, sympy="exp", array="exp", pysr="exp",
-                  weight=2.0, description="e ** a"))
+                  weight=2.0, dimension="dimensionless", description="e ** a"))
 register(Operator("log", 1, np.log, lambda a, f: (1.0 / a,), "log", opcode=11, sympy="log", array="log",
-                  pysr="log", aliases=("ln",), weight=2.0, description="natural logarithm (NaN below 0)"))
+                  pysr="log", aliases=("ln",), weight=2.0, dimension="dimensionless",
+                  description="natural logarithm (NaN below 0)"))
 register(Operator("sin", 1, np.sin, lambda a, f: (np.cos(a),), "sin", opcode=12, sympy="sin", array="sin",
-                  pysr="sin", weight=3.0, description="sine (radians)"))
+                  pysr="sin", weight=3.0, dimension="dimensionless", description="sine (radians)"))
 register(Operator("cos", 1, np.cos, lambda a, f: (-np.sin(a),), "cos", opcode=13, sympy="cos", array="cos",
-                  pysr="cos", weight=3.0, description="cosine (radians)"))
+                  pysr="cos", weight=3.0, dimension="dimensionless", description="cosine (radians)"))
 register(Operator("tan", 1, np.tan, lambda a, f: (1.0 + f * f,), "tan", opcode=14, sympy="tan", array="tan",
-                  pysr="tan", weight=0.5, description="tangent (radians)"))
+                  pysr="tan", weight=0.5, dimension="dimensionless", description="tangent (radians)"))
 register(Operator("tanh", 1, np.tanh, lambda a, f: (1.0 - f * f,), "tanh", opcode=15, sympy="tanh", array="tanh",
-                  pysr="tanh", weight=0.5, description="hyperbolic tangent"))
+                  pysr="tanh", weight=0.5, dimension="dimensionless", description="hyperbolic tangent"))
 register(Operator("asin", 1, np.arcsin, lambda a, f: (1.0 / np.sqrt(1.0 - a * a),), "asin", opcode=16,
                   sympy="asin", array="arcsin", pysr="asin", aliases=("arcsin",), weight=0.5,
-                  description="inverse sine (NaN outside [-1, 1])"))
+                  dimension="dimensionless", description="inverse sine (NaN outside [-1, 1])"))
 register(Operator("abs", 1, np.abs, lambda a, f: (np.sign(a),), "abs", opcode=17, sympy="Abs", array="abs",
-                  pysr="abs", aliases=("Abs",), weight=0.2, description="absolute value"))
+                  pysr="abs", aliases=("Abs",), weight=0.2, dimension="keep", description="absolute value"))
 register(Operator("square", 1, _square, lambda a, f: (2.0 * a,), "square", opcode=18, sympy=lambda a: a**2,
-                  array=lambda m, a: a * a, pysr="square", weight=3.0, description="a ** 2"))
+                  array=lambda m, a: a * a, pysr="square", weight=3.0, dimension=Fraction(2), description="a ** 2"))
 register(Operator("cube", 1, _cube, lambda a, f: (3.0 * a * a,), "cube", opcode=19, sympy=lambda a: a**3,
-                  array=lambda m, a: a * a * a, pysr="cube", weight=1.0, description="a ** 3"))
+                  array=lambda m, a: a * a * a, pysr="cube", weight=1.0, dimension=Fraction(3), description="a ** 3"))
 
 
 def validate_operator_names(names, *, what: str = "operator") -> tuple[str, ...]:

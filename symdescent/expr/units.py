@@ -135,14 +135,11 @@ POWER = "power"  #: a dimensionless exponent; a dimensional base needs a known r
 KEEP = "keep"
 DIMENSIONLESS_ONLY = "dimensionless"  #: a dimensionless argument and result
 
-#: the dimension rule of each operator, by name.  An operator without one cannot be checked: with units
+#: the dimension rule of each built-in operator, by name: its entry's in the operator table
+#: (:attr:`symdescent.expr.ops.Operator.dimension`).  An operator without one cannot be checked: with units
 #: declared, :func:`check_rules` and :func:`check_dimensions` refuse it by name rather than guess.
-RULES: dict[str, str | Fraction] = {
-    "add": SAME, "sub": SAME, "mul": PRODUCT, "div": QUOTIENT, "pow": POWER,
-    "neg": KEEP, "abs": KEEP,
-    "sqrt": Fraction(1, 2), "square": Fraction(2), "cube": Fraction(3),
-    **{name: DIMENSIONLESS_ONLY for name in ("exp", "log", "sin", "cos", "tan", "tanh", "asin")},
-}
+RULES: dict[str, str | Fraction] = {name: op.dimension for name, op in ops.OPERATORS.items()
+                                    if op.dimension is not None}
 
 
 def rule(operator: str) -> str | Fraction:
@@ -155,8 +152,9 @@ def rule(operator: str) -> str | Fraction:
         if own is not None:
             return own
         raise ExpressionError(f"operator {operator!r} has no dimension rule, so formulas using it cannot be "
-                              f"checked against units; give it one in symdescent.expr.units.RULES (the rules "
-                              f"known: {', '.join(RULES)}), or leave it out of the operators") from None
+                              f"checked against units; give it one in the operator table (Operator.dimension; "
+                              f"the operators with one: {', '.join(RULES)}), or leave it out of the operators"
+                              ) from None
 
 
 def check_rules(operators: Sequence[str]) -> None:

@@ -69,6 +69,9 @@ def test_the_table_is_consistent():
     assert len(codes) == len(set(codes)) and min(codes) >= ops.FIRST_OPCODE
     assert set(ops.FUNCTION_ALIASES.values()) <= set(ops.OPERATORS)
     assert ops.default_weights(1) == {n: op.weight for n, op in ops.UNARY.items()}
+    from symdescent.expr.units import RULES  # the units check reads each operator's dimension rule
+
+    assert RULES == {n: op.dimension for n, op in ops.OPERATORS.items() if op.dimension is not None}
 
 
 @pytest.mark.parametrize("name", COMPILED)
@@ -211,7 +214,8 @@ def test_register_refuses_a_clash_or_a_bad_entry(scratch_table):
     with pytest.raises(ExpressionError, match="infix '\\+' is 'add'"):
         ops.register(_softplus(arity=2, infix="+"))
     for bad, match in (({"arity": 3}, "arity"), ({"name": "x1"}, "identifier"), ({"infix": "%"}, "infix"),
-                       ({"opcode": 1}, "opcode"), ({"weight": -1.0}, "weight")):
+                       ({"opcode": 1}, "opcode"), ({"weight": -1.0}, "weight"),
+                       ({"dimension": "product"}, "dimension must be one of keep, dimensionless or a Fraction")):
         with pytest.raises(ExpressionError, match=match):
             _softplus(**bad)
     assert "softplus" not in ops.OPERATORS

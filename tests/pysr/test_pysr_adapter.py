@@ -64,10 +64,10 @@ def _ctx(config=None, operators=None, seed=7):
 
 
 def test_refiner_refuses_operators_pysr_lacks():
-    with pytest.raises(PluginError, match="cannot use search.operators sinh"):
-        PySRRefiner(_ctx(operators=["add", "sinh"]))
+    with pytest.raises(PluginError, match="cannot use search.operators erf"):
+        PySRRefiner(_ctx(operators=["add", "erf"]))
     # ...unless the section chooses PySR's operators itself
-    PySRRefiner(_ctx(PySRConfig(pysr_keywords={"binary_operators": ["+"]}), operators=["add", "sinh"]))
+    PySRRefiner(_ctx(PySRConfig(pysr_keywords={"binary_operators": ["+"]}), operators=["add", "erf"]))
 
 
 # -- guesses ------------------------------------------------------------------------
@@ -134,7 +134,7 @@ def pysr_table() -> pd.DataFrame:
         (6, 59.0, "neg(x0) * -0.5f0", sympy.Mul(-x0, sympy.Float(-0.5), evaluate=False)),
         (9, 1.1e-12, "((x0 * x0) * sin(x1 + x1)) / x2",
          sympy.Mul(sympy.Mul(x0, x0, evaluate=False) * sympy.sin(x1 + x1), 1 / x2, evaluate=False)),
-        (10, 2.0, "sinh(x0) * x2", sympy.sinh(x0) * x2),  # an operator symdescent lacks
+        (10, 2.0, "erf(x0) * x2", sympy.erf(x0) * x2),  # an operator symdescent lacks
         (11, 3.0, "safe_pow(x0, 2.0) * 1.0e-5", sympy.Mul(x0**2.0, sympy.Float(1e-5), evaluate=False)),
     ]
     df = pd.DataFrame(rows, columns=["complexity", "loss", "equation", "sympy_format"])
@@ -161,8 +161,8 @@ def test_parse_pysr_table():
     infix = [e.to_infix(["v", "theta", "g"]) for e in parsed.expressions]
     assert infix == ["34.71", "v * 1.9999", "square(v) * 0.31", "-v * (-0.5)", "v * v * sin(theta + theta) / g",
                      "v**2.0 * 1e-05"]
-    assert [s[0] for s in parsed.skipped] == ["sinh(x0) * x2"]
-    assert "sinh" in parsed.skipped[0][1]
+    assert [s[0] for s in parsed.skipped] == ["erf(x0) * x2"]
+    assert "erf" in parsed.skipped[0][1]
     # the physics row is the projectile's range
     rng = np.random.default_rng(0)
     X = np.column_stack([rng.uniform(5, 30, 50), rng.uniform(0.1, 1.4, 50), rng.uniform(1.5, 25, 50)])
