@@ -302,6 +302,12 @@ register(Operator("square", 1, _square, lambda a, f: (2.0 * a,), "square", opcod
                   array=lambda m, a: a * a, pysr="square", weight=3.0, dimension=Fraction(2), description="a ** 2"))
 register(Operator("cube", 1, _cube, lambda a, f: (3.0 * a * a,), "cube", opcode=19, sympy=lambda a: a**3,
                   array=lambda m, a: a * a * a, pysr="cube", weight=1.0, dimension=Fraction(3), description="a ** 3"))
+register(Operator("sinh", 1, np.sinh, lambda a, f: (np.cosh(a),), "sinh", opcode=20, sympy="sinh", array="sinh",
+                  pysr="sinh", weight=0.5, dimension="dimensionless",
+                  description="hyperbolic sine (inf beyond |a| = 710)"))
+register(Operator("cosh", 1, np.cosh, lambda a, f: (np.sinh(a),), "cosh", opcode=21, sympy="cosh", array="cosh",
+                  pysr="cosh", weight=0.5, dimension="dimensionless",
+                  description="hyperbolic cosine (inf beyond |a| = 710)"))
 
 
 def validate_operator_names(names, *, what: str = "operator") -> tuple[str, ...]:

@@ -232,3 +232,45 @@ def test_a_binary_operator_named_like_a_function_prints_as_a_call(scratch_table)
     assert e.to_infix() == "hypot(x0, 2.5 * x1) - 1" and parse(e.to_infix()) == e
     with pytest.raises(ExpressionError, match="hypot takes 2 arguments, got 1"):
         parse("hypot(x0)")
+
+
+# -- sinh and cosh: the operators added to show what a new built-in takes (the table entry, its kernel lines) --
+def test_sinh_and_cosh_work_from_the_cli_the_parser_sympy_torch_and_pysr(tmp_path, capsys):
+    import json
+    import math
+
+    import sympy
+
+    from symdescent.cli import main
+    from symdescent.config import DEFAULT_OPERATORS
+    from symdescent_pysr.operators import translate_operators
+
+    assert main(["operators", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["sinh"]["arity"] == 1 and rows["sinh"]["description"].startswith("hyperbolic sine")
+    assert not rows["sinh"]["default"] and not rows["cosh"]["default"]  # opt-in: default searches unchanged
+    assert "sinh" not in DEFAULT_OPERATORS and "cosh" not in DEFAULT_OPERATORS
+
+    e = parse("2.5 * sinh(x0) - cosh(x1)")
+    assert e.tokens == ("sub", "mul", "C", "sinh", "x0", "cosh", "x1") and parse(e.to_infix()) == e
+    x0, x1 = sympy.symbols("x0 x1", real=True)
+    assert e.to_sympy() == sympy.Rational(5, 2) * sympy.sinh(x0) - sympy.cosh(x1)
+    np.testing.assert_allclose(from_sympy(e.to_sympy()).evaluate(_inside()), e.evaluate(_inside()), rtol=1e-14)
+    assert "sinh" in e.to_latex() and "cosh" in e.to_latex()
+    X = _inside()
+    want = 2.5 * np.sinh(X[:, 0]) - np.cosh(X[:, 1])
+    np.testing.assert_allclose(compiled.evaluate(e.tokens, e.constants, X), want, rtol=1e-14)
+    np.testing.assert_allclose(compiled.evaluate_jacobian(e.tokens, e.constants, X)[1][:, 0], np.sinh(X[:, 0]),
+                               rtol=1e-14)
+    assert translate_operators(["add", "sinh", "cosh"]).unary_operators == ("sinh", "cosh")
+    torch = pytest.importorskip("torch")
+    got = e.to_torch()(torch.tensor(X, dtype=torch.float64)).detach().numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+    # a search that may use sinh finds y = 2 sinh(x) + 1 from the command line
+    x = np.linspace(-2.0, 2.0, 60)
+    (tmp_path / "data.csv").write_text("x,y\n" + "".join(f"{a!r},{2 * math.sinh(a) + 1!r}\n" for a in x.tolist()))
+    assert main(["fit", str(tmp_path / "data.csv"), "--target", "y", "--seed", "0", "--time-budget", "20",
+                 "--max-iterations", "3", "--set", "search.operators=add,mul,sinh", "--quiet"]) == 0
+    found = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "sinh(x)" in found and sympy.simplify(sympy.sympify(found) - (2 * sympy.sinh(sympy.Symbol("x")) + 1)) == 0

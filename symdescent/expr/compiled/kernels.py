@@ -28,7 +28,7 @@ from symdescent.expr.ops import opcode
 OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_POW = (opcode(n) for n in ("add", "sub", "mul", "div", "pow"))
 OP_NEG, OP_SQRT, OP_EXP, OP_LOG, OP_SIN, OP_COS = (opcode(n) for n in ("neg", "sqrt", "exp", "log", "sin", "cos"))
 OP_TAN, OP_TANH, OP_ASIN, OP_ABS = (opcode(n) for n in ("tan", "tanh", "asin", "abs"))
-OP_SQUARE, OP_CUBE = (opcode(n) for n in ("square", "cube"))
+OP_SQUARE, OP_CUBE, OP_SINH, OP_COSH = (opcode(n) for n in ("square", "cube", "sinh", "cosh"))
 
 
 # ---------------------------------------------------------------------------
@@ -61,6 +61,10 @@ def unary_value(op, x):
         return x * x
     if op == OP_CUBE:
         return x * x * x
+    if op == OP_SINH:
+        return math.sinh(x)
+    if op == OP_COSH:
+        return math.cosh(x)
     return np.nan
 
 
@@ -91,6 +95,10 @@ def unary_derivative(op, x, f):
         return 2.0 * x
     if op == OP_CUBE:
         return 3.0 * x * x
+    if op == OP_SINH:
+        return math.cosh(x)
+    if op == OP_COSH:
+        return math.sinh(x)
     return np.nan
 
 
