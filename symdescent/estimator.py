@@ -285,7 +285,7 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         seeds = self._warm_seeds(datasets)
         self._check_feature_names(X, reset=True)
         cfg = self.build_config()
-        labels = output_names(len(datasets))
+        labels = output_names(len(datasets), avoid=datasets[0].names)
         if self.X_units is not None or self.y_units is not None:  # the [units] table by name; the outputs: labels
             cfg = cfg.with_overrides(units=units_table(datasets[0].names, self.X_units, self.y_units, labels))
 
@@ -701,10 +701,21 @@ def read_record(path: str | Path) -> dict:
         raise DataError(f"cannot read model file {path}: {exc}") from None
 
 
-def output_names(n_outputs: int) -> list[str]:
+def output_names(n_outputs: int, avoid: Sequence[str] = ()) -> list[str]:
     """The names the displays (and ``symdescent predict``, without target names) give the outputs: ``y``, or
-    ``y0``, ``y1``, ..."""
-    return ["y"] if n_outputs == 1 else [f"y{j}" for j in range(n_outputs)]
+    ``y0``, ``y1``, ...; a name that is also a column's (in ``avoid``) gets underscores until it is not.
+
+    >>> output_names(1), output_names(2), output_names(1, avoid=["x", "y", "z"])
+    (['y'], ['y0', 'y1'], ['y_'])
+    """
+    names = ["y"] if n_outputs == 1 else [f"y{j}" for j in range(n_outputs)]
+    taken = set(avoid)
+    out = []
+    for name in names:
+        while name in taken:
+            name += "_"
+        out.append(name)
+    return out
 
 
 def _names(names: Sequence[str], limit: int = 12) -> str:

@@ -318,3 +318,16 @@ def test_cli_units_table_with_an_unknown_column(area_csv, capsys):
     plain, _ = area_csv
     code, _, err = _fit(capsys, plain, "--set", "units.Ll=m", "--set", "units.T=s")
     assert code == 2 and "no column 'Ll'; did you mean 'L'?" in err
+
+
+def test_positional_units_work_when_a_column_is_called_y():
+    """X_units/y_units are positional: a column named like the default target label (Feynman II.6.15a has
+    columns x, y, z) must not clash with it."""
+    from symdescent import SymbolicRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 2, size=(80, 3))
+    est = SymbolicRegressor(max_iterations=2, time_budget=None, random_state=0, X_units=["m", "m", "m"],
+                            y_units="m^2")
+    est.fit(X, X[:, 0] * X[:, 1], variable_names=["x", "y", "z"])
+    assert est.score(X, X[:, 0] * X[:, 1]) > 0.999
