@@ -389,7 +389,7 @@ def describe(registry: Registry) -> list[dict[str, Any]]:
         rows.append({"name": name, "roles": list(info.roles), "available": reason is None,
                      "reason": reason or "", "description": info.description, "settings": keys})
     for name, err in sorted(registry.broken.items()):
-        rows.append({"name": name, "roles": [], "available": False, "reason": err, "description": "cannot be used (see reason)",
-                     "settings": []})
+        rows.append({"name": name, "roles": [], "available": False, "reason": err,
+                     "description": "cannot be used (see reason)", "settings": []})
     return rows
 
