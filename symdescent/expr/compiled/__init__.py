@@ -53,7 +53,7 @@ _warmed: list[bool] = []  # one entry once this process has the kernels
 def warm_up(notify: Callable[[str], None] | None = None, *, after: float = 3.0) -> None:
     """Compile (or load from numba's on-disk cache) the kernels a fit uses, once per process.
 
-    The search calls this before its clock starts, so a first run's JIT compilation (11-13 s of CPU time,
+    The search calls this before its clock starts, so a first run's JIT compilation (about 17 s of CPU time,
     once per installation) never eats into a time budget.  What a fit runs is compiled
     here: evaluation, the Jacobian (the constants' standard errors) and the constant fit.
 
