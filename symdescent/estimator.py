@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import math
 import numbers
@@ -608,6 +610,9 @@ def run_outputs(datasets: Sequence, config: Config, *, callbacks: Sequence = (),
     (:meth:`Search.inject <symdescent.search.Search.inject>`: a warm start);
     ``progress(j)`` makes a callback for output j.  ``target_names`` name
     the outputs in the config's ``[units]`` (default :func:`output_names`).
+    Once a search is interrupted (Ctrl-C, SIGTERM), every later output runs
+    a single iteration without a time budget, so that the fit ends soon with
+    a model for each output; those results say ``interrupted`` too.
     The estimator's ``fit`` and ``symdescent fit`` run their searches here.
     """
     from symdescent.registry import derive_rng
@@ -619,6 +624,8 @@ def run_outputs(datasets: Sequence, config: Config, *, callbacks: Sequence = (),
         if j:
             cfg = config.with_overrides(search={"seed": int(derive_rng(config.search.seed, f"output-{j}")
                                                             .integers(2**31 - 1))})
+        if runs and runs[-1][1].interrupted:  # stopped: a quick model for each output still to come
+            cfg = cfg.with_overrides(search={"max_iterations": 1, "time_budget": None})
         observers = [*callbacks, *([progress(j)] if progress is not None else [])]
         targets = list(target_names or output_names(len(datasets)))
         cfg = cfg.without_units(targets[:j] + targets[j + 1:])  # [units]: the columns and this output's target
@@ -626,7 +633,10 @@ def run_outputs(datasets: Sequence, config: Config, *, callbacks: Sequence = (),
                         target_name=targets[j])
         if seeds is not None:
             search.inject(seeds[j])
-        runs.append((search, search.run()))
+        result = search.run()
+        if runs and runs[-1][1].interrupted and not result.interrupted:
+            result = dataclasses.replace(result, interrupted=True, stop_reason="interrupted")
+        runs.append((search, result))
     return runs
 
 

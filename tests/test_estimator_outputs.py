@@ -172,3 +172,27 @@ def test_jax_export_from_the_estimator(two_outputs):
     fs = est.jax()
     got = np.column_stack([np.asarray(jax.jit(f)(X, f.params)) for f in fs])
     assert np.abs(got - est.predict(X)).max() <= 1e-6
+
+
+def test_an_interrupted_multi_output_fit_ends_soon_with_a_model_for_each_output():
+    """Ctrl-C or SIGTERM during output 0's search: the later outputs run one quick iteration each
+    (not their whole budget), and every result says it was interrupted."""
+    from symdescent import SymbolicRegressor, hookimpl
+
+    class CtrlCOnce:
+        fired = False
+
+        @hookimpl
+        def symdescent_iteration_end(self, problem, state):
+            if not self.fired and state.iteration == 2:
+                self.fired = True
+                raise KeyboardInterrupt
+
+    X = np.random.default_rng(0).uniform(1, 3, size=(120, 2))
+    Y = np.column_stack([X[:, 0] * X[:, 1], X[:, 0] + X[:, 1]])
+    est = SymbolicRegressor(max_iterations=8, time_budget=None, random_state=0, callbacks=[CtrlCOnce()])
+    est.fit(X, Y)
+    first, second = est.result_
+    assert first.interrupted and first.iterations == 2
+    assert second.interrupted and second.stop_reason == "interrupted" and second.iterations == 1
+    assert est.predict(X).shape == (120, 2)
