@@ -92,7 +92,7 @@ import numpy as np
 
 from symdescent.errors import ExpressionError, did_you_mean
 from symdescent.expr import ops, scope
-from symdescent.expr.expression import Expression
+from symdescent.expr.expression import Expression, fold
 
 #: the variable names of a formula's body: ``x`` is the first argument, ``y`` the second
 ARGUMENTS = ("x", "y")
@@ -712,23 +712,10 @@ def _inline_items(tokens: Sequence[str], operators: Mapping[str, ops.Operator]) 
     """``tokens`` with every formula operator of ``operators`` replaced by its body: a prefix list whose leaves
     are tokens, ``int`` (the index of one of the expression's constants; an argument written twice in a body
     refers to the same constant) and ``float`` (a fixed number of a body)."""
-    stack: list[list] = []
-    ci = list(tokens).count(ops.CONST)
-    for tok in reversed(tokens):
-        arity = ops.arity(tok)
-        if arity == 0:
-            if tok == ops.CONST:
-                ci -= 1
-                stack.append([ci])
-            else:
-                stack.append([tok])
-            continue
-        args = [stack.pop() for _ in range(arity)]
-        op = operators.get(tok)
-        body = getattr(op, "body", None)
+    def node(tok: str, args: list) -> list:
+        body = getattr(operators.get(tok), "body", None)
         if body is None:
-            stack.append([tok] + [item for a in args for item in a])
-            continue
+            return [tok] + [item for a in args for item in a]
         out: list = []
         values = iter(body.constants)
         for t in body.tokens:
@@ -740,8 +727,9 @@ def _inline_items(tokens: Sequence[str], operators: Mapping[str, ops.Operator]) 
                 out.append(float(next(values)))
             else:
                 out.append(t)
-        stack.append(out)
-    return stack.pop()
+        return out
+
+    return fold(tokens, lambda tok, i: [i] if i >= 0 else [tok], node)
 
 
 def inline(tokens: Sequence[str]) -> tuple | None:

@@ -35,26 +35,19 @@ def walk(tokens: Sequence[str], module: Any, constants: Any, column: Callable[[i
 
     ``constants[i]`` is the value of the ``i``-th placeholder ``C``,
     ``column(j)`` the values of variable ``xj`` and ``literal(v)`` a literal
-    as the backend's scalar.  The stack walk is the one of
-    :func:`symdescent.expr.evaluate.evaluate_tokens`: postfix order, each
-    operator applied to its arguments left to right.
+    as the backend's scalar; the walk is :func:`symdescent.expr.expression.fold`
+    (postfix order, each operator applied to its arguments left to right).
     """
-    stack: list = []
-    ci = list(tokens).count(ops.CONST)
-    for tok in reversed(tokens):
-        arity = ops.arity(tok)
-        if arity == 0:
-            if tok == ops.CONST:
-                ci -= 1
-                stack.append(constants[ci])
-            elif tok in ops.LITERALS:
-                stack.append(literal(ops.LITERALS[tok]))
-            else:
-                stack.append(column(ops.variable_index(tok)))
-        else:
-            args = [stack.pop() for _ in range(arity)]
-            stack.append(ops.OPERATORS[tok].apply_array(module, *args))
-    return stack.pop()
+    from symdescent.expr.expression import fold
+
+    def leaf(tok: str, i: int) -> Any:
+        if i >= 0:
+            return constants[i]
+        if tok in ops.LITERALS:
+            return literal(ops.LITERALS[tok])
+        return column(ops.variable_index(tok))
+
+    return fold(tokens, leaf, lambda tok, args: ops.OPERATORS[tok].apply_array(module, *args))
 
 
 def to_torch(expression, variable_names: Sequence[str] | None = None, dtype: Any = None):

@@ -292,6 +292,32 @@ def tree_depth(tokens: Sequence[str]) -> int:
     return depth
 
 
+def fold(tokens: Sequence[str], leaf, node):
+    """Combine prefix ``tokens`` bottom-up, as a stack evaluates them (postfix order).
+
+    ``leaf(tok, i)`` gives a leaf's value, ``i`` the index of a constant ``C``
+    among the expression's constants (-1 for variables and literals);
+    ``node(tok, args)`` an operator's, from its arguments' values left to right.
+
+    >>> fold(("add", "x0", "mul", "C", "x1"), lambda t, i: f"c{i}" if i >= 0 else t,
+    ...      lambda t, a: f"{t}({', '.join(a)})")
+    'add(x0, mul(c0, x1))'
+    """
+    stack: list = []
+    ci = list(tokens).count(ops.CONST)
+    for tok in reversed(tokens):
+        arity = ops.arity(tok)
+        if arity == 0:
+            if tok == ops.CONST:
+                ci -= 1
+                stack.append(leaf(tok, ci))
+            else:
+                stack.append(leaf(tok, -1))
+        else:
+            stack.append(node(tok, [stack.pop() for _ in range(arity)]))
+    return stack.pop()
+
+
 def const(value: float) -> Expression:
     return Expression((ops.CONST,), (float(value),))
 
