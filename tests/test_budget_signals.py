@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_asks_to_stop_and_a_second_one_interrupts(sig):
     before = signal.getsignal(sig)
+    if before is signal.SIG_IGN:  # a shell's background job inherits SIGINT ignored: no Ctrl-C reaches it
+        pytest.skip(f"{signal.Signals(sig).name} is ignored in this process (started in the background)")
     stop = threading.Event()
     with pytest.raises(KeyboardInterrupt):
         with stop_on_signals(stop):
