@@ -296,7 +296,7 @@ def check_dimensions(expr: Expression, variables: Sequence[Dimension], target: D
                 out = zero
             elif isinstance(kind, Fraction):  # scale the exponents
                 out = free if a is free else _power(a, kind)
-                if out is None:
+                if out is None and a is not free:  # free is None too: a free argument is no violation
                     violations, out = violations + 1, free
             else:
                 raise ExpressionError(f"operator {tok!r} takes 1 argument, but its dimension rule {kind!r} is for 2")

@@ -69,6 +69,10 @@ def test_free_constants_absorb_a_unit_and_dimensionless_ones_do_not():
     # a constant beside a length is a length; a dimensionless one is not
     assert check("d + C", dims, M).consistent
     assert check("d + C", dims, M, free_constants=False).violations == 1
+    # under sqrt, square, cube a free argument stays free: sqrt(2 g h) with g written as a number
+    assert check("sqrt(19.62 * d)", dims, M / S).consistent
+    assert check("square(C * d) + t", dims, S).consistent
+    assert check("sqrt(19.62 * d)", dims, M / S, free_constants=False).violations == 1
 
 
 def test_a_fitted_exponent_counts_when_it_is_a_simple_fraction():
