@@ -4,7 +4,7 @@ pytest names a module after its folders, so it would import ``plugins/lee/runtim
 ``lee.runtime`` beside the installed ``symdescent_lee.runtime``.  Here every doctest collector of a library file
 is handed the module its package name imports instead.  A module that cannot be imported because an optional
 dependency (an extra of pyproject.toml) is missing is reported as skipped, naming it; any other import error
-fails the run.
+fails the run.  And every search of the session runs in one process unless a test asks for islands.
 """
 
 from __future__ import annotations
@@ -21,6 +21,15 @@ PACKAGES = {ROOT / "symdescent": "symdescent", ROOT / "plugins" / "lee": "symdes
 #: Modules the extras of pyproject.toml bring (and jax, which ``Expression.to_jax`` uses when present).
 OPTIONAL = {"torch", "onnx", "onnxscript", "jax", "pysr", "juliacall", "dask", "distributed", "pyoperon", "gplearn",
             "matplotlib", "statsmodels"}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_worker_process():
+    """Every search of the session runs in one process (``SYMDESCENT_WORKERS=1``, which the subprocesses it
+    starts inherit), the doctests' too, except where a test asks for islands (``workers``, a client)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SYMDESCENT_WORKERS", "1")
+        yield
 
 
 def module_name(path: Path) -> str | None:

@@ -330,8 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--max-iterations", type=int, help="iterations of the descent loop")
     f.add_argument("--seed", type=int, help="random seed")
     f.add_argument("--workers", type=_workers, metavar="N",
-                   help="worker processes: 1 (default) is one process; N > 1 runs N islands on a local Dask "
-                        "cluster; 0 or auto: one per core")
+                   help="worker processes: 1 is one process; N > 1 runs N islands on a local Dask cluster; "
+                        "0 or auto: one per core (default: the config's search.workers, else the environment "
+                        "variable SYMDESCENT_WORKERS, else auto)")
     f.add_argument("--scheduler", metavar="ADDRESS",
                    help="run the islands on an existing Dask cluster, e.g. tcp://host:8786")
     f.add_argument("--json", help="write the result as JSON to this file (symdescent predict reads it)")

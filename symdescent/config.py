@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import os
 import sys
 import types
 import typing
@@ -79,13 +80,18 @@ class SearchConfig:
         Time slice of one iteration, finite (None: a tenth of the budget, 0.5 to 10 s).
     simplify : bool
         Simplify the final front with sympy.
-    workers : int or "auto"
-        Worker processes of one search (see :mod:`symdescent.islands`): 1 runs today's single-process loop
-        (no Dask); N > 1 runs N islands on a Dask ``LocalCluster`` of N single-threaded worker processes;
-        0 or ``"auto"`` means one per core this process may use.
+    workers : int, "auto" or None
+        Worker processes of one search (see :mod:`symdescent.islands`): 1 runs the single-process loop
+        (no Dask, not even imported); N > 1 runs N islands on a Dask ``LocalCluster`` of N single-threaded
+        worker processes; 0 or ``"auto"`` means one per core this process may use (1 on one core, and in a
+        daemonic process, such as a Dask worker's, which may not start processes of its own).  None, the
+        default (the setting left out), is the environment variable ``SYMDESCENT_WORKERS`` where it is set
+        (the same values; for containers, CI, notebooks that want one process), else ``"auto"``.
+        A seeded search with an iteration budget is reproducible for a given number of workers; since the
+        default follows the machine's cores, set ``workers`` to reproduce a search on another machine.
     scheduler : str or None
         Address of an existing Dask scheduler (``"tcp://host:8786"``) to run the islands on: ``workers``
-        islands when it is above 1, else one per worker process of the cluster.
+        islands when it is an integer above 1, else one per worker process of the cluster.
     migration_every : int
         Iterations each island runs between two migrations (a round).
     migration_size : int
@@ -118,7 +124,7 @@ class SearchConfig:
     score_rows: int | None = 10_000
     iteration_seconds: float | None = None
     simplify: bool = True
-    workers: int | str = 1
+    workers: int | str | None = None
     scheduler: str | None = None
     migration_every: int = 2
     migration_size: int = 3
@@ -152,7 +158,9 @@ class SearchConfig:
             ops.validate_operator_names(self.operators, what="operator in search.operators")
         except ExpressionError as exc:
             raise ConfigError(str(exc)) from None
-        if self.workers != "auto" and not (isinstance(self.workers, int) and self.workers >= 0):
+        if self.workers is None:
+            environment_workers()  # a bad SYMDESCENT_WORKERS is an error now, naming it, not at the run
+        elif self.workers != "auto" and not (isinstance(self.workers, int) and self.workers >= 0):
             raise ConfigError(f'search.workers must be an integer >= 0 or "auto" (0 and "auto": one per core), '
                               f"got {self.workers!r}")
         if self.scheduler is not None:
@@ -172,6 +180,41 @@ class SearchConfig:
 
 #: what ``search.dimensional`` may be: what a dimensionally inconsistent formula gets, when units are declared
 DIMENSIONAL_MODES = ("penalty", "strict", "off")
+
+
+#: the environment variable that sets ``search.workers`` where the configuration leaves it out
+WORKERS_ENV = "SYMDESCENT_WORKERS"
+
+
+def environment_workers() -> int | str:
+    """``search.workers`` where the configuration leaves it out: ``$SYMDESCENT_WORKERS``, else ``"auto"``.
+
+    The one place the environment is read for it; empty or unset is ``"auto"``.
+
+    Raises
+    ------
+    ConfigError
+        Naming the variable, when it is neither an integer >= 0 nor ``auto``.
+
+    Examples
+    --------
+    >>> from unittest import mock
+    >>> with mock.patch.dict("os.environ", {"SYMDESCENT_WORKERS": "4"}):
+    ...     environment_workers()
+    4
+    >>> with mock.patch.dict("os.environ", {"SYMDESCENT_WORKERS": "all"}):
+    ...     environment_workers()
+    Traceback (most recent call last):
+    ...
+    symdescent.errors.ConfigError: the environment variable SYMDESCENT_WORKERS='all' must be an integer >= 0 or auto ...
+    """
+    text = os.environ.get(WORKERS_ENV, "").strip()
+    if not text or text == "auto":
+        return "auto"
+    if text.isascii() and text.isdigit():
+        return int(text)
+    raise ConfigError(f"the environment variable {WORKERS_ENV}={text!r} must be an integer >= 0 or auto (the "
+                      f"default of search.workers: 1 is one process, 0 and auto one per core); set it so or unset it")
 
 
 #: the transports a Dask scheduler address may name (``distributed.comm`` registers these)
@@ -643,5 +686,5 @@ def _plain(value: Any) -> Any:
 __all__ = [
     "Config", "SearchConfig", "StrategyConfig", "load_config", "config_from_dict", "plugin_config",
     "build_dataclass", "loads_toml", "replace", "CommandLineWord", "DEFAULT_OPERATORS", "FLAGS", "apply_flags",
-    "DIMENSIONAL_MODES", "check_units_table", "operator_set", "check_complexity", "check_constraints", "CONSTRAINTS",
+    "DIMENSIONAL_MODES", "WORKERS_ENV", "environment_workers", "check_units_table", "operator_set", "check_complexity", "check_constraints", "CONSTRAINTS",
 ]

@@ -101,7 +101,10 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         Worker processes of the search (``search.workers``): 1 is one process,
         no Dask; N > 1 runs N islands on a Dask ``LocalCluster`` of N
         single-threaded worker processes (:mod:`symdescent.islands`); -1 is
-        one per core.
+        one per core.  None (default) follows the config, whose default is
+        the environment variable ``SYMDESCENT_WORKERS`` where it is set, else
+        one per core.  Inside a parallel loop of your own (``GridSearchCV``
+        with ``n_jobs``, a process pool) pass ``n_jobs=1``.
     client : distributed.Client, optional
         Run the islands on this Dask cluster (left open; ``clone`` shares it).
     verbose : int, default 0

@@ -1,6 +1,7 @@
 """Island search: one search on every core, or on a cluster, as islands on Dask.
 
-With ``[search] workers = N`` (N > 1; 0 or ``"auto"``: one per core), a
+With ``[search] workers = N`` (N > 1; 0 or ``"auto"``, and the default
+where the setting and ``SYMDESCENT_WORKERS`` are left out: one per core), a
 ``[search] scheduler`` address or a ``distributed.Client`` passed in, one
 search runs as N *islands*.  Each island is a full descent loop (a
 :class:`~symdescent.search.Search` with its own population, its own plugin
@@ -82,6 +83,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import multiprocessing
 import os
 import signal
 import threading
@@ -90,7 +92,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from symdescent.config import Config, SearchConfig
+from symdescent.config import Config, SearchConfig, environment_workers
 from symdescent.errors import ConfigError, ExpressionError, SymdescentError
 from symdescent.registry import Registry, derive_rng
 from symdescent.types import Candidate, SearchResult
@@ -104,13 +106,18 @@ THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THRE
 CONNECT_TIMEOUT = "10s"
 
 
-def local_workers(workers: int | str) -> int:
-    """Worker processes for ``search.workers``: 0 and ``"auto"`` mean one per core this process may use.
+def local_workers(workers: int | str | None) -> int:
+    """Worker processes for ``search.workers``: None (left out) follows ``SYMDESCENT_WORKERS``, else ``"auto"``;
+    0 and ``"auto"`` mean one per core this process may use (1 in a daemonic process, which may not start any).
 
     >>> local_workers(3)
     3
     """
+    if workers is None:
+        workers = environment_workers()
     if workers in (0, "auto"):
+        if multiprocessing.current_process().daemon:  # a Dask worker's or a Pool's: no processes of its own
+            return 1
         try:
             return max(1, len(os.sched_getaffinity(0)))
         except AttributeError:  # pragma: no cover - not on Linux
@@ -121,7 +128,7 @@ def local_workers(workers: int | str) -> int:
 def uses_islands(config: SearchConfig, client: Any = None) -> bool:
     """Whether a search runs as islands: a client or a scheduler is given, or more than one worker.
 
-    >>> uses_islands(SearchConfig())
+    >>> uses_islands(SearchConfig(workers=1))
     False
     >>> uses_islands(SearchConfig(workers=2))
     True
@@ -335,8 +342,10 @@ class _Driver:
     def _n_islands(self, workers: list[str]) -> int:
         requested = local_workers(self.sc.workers)
         if not self.own_cluster:
-            # on a given cluster: as many as asked for when above 1, else one per worker process
-            requested = requested if requested > 1 else len(workers)
+            # on a given cluster: as many as asked for by a number above 1, else (1, auto, left out: this
+            # machine's cores mean nothing there) one per worker process
+            explicit = self.sc.workers if self.sc.workers is not None else environment_workers()
+            requested = explicit if isinstance(explicit, int) and explicit > 1 else len(workers)
         # an actor's calls run one at a time per worker process, so two islands there would take turns
         return max(1, min(requested, len(workers)))
 
@@ -358,6 +367,7 @@ class _Driver:
         weights = getattr(s.evaluator, "w", None)
         X, y, w = self.client.scatter([s.evaluator.X, s.evaluator.y, weights], broadcast=True, hash=False)
         tag = uuid.uuid4().hex[:8]
+        seeds = s.take_injected()  # a warm start's: every island scores them in its first iteration
         futures = {}
         for i in range(n):
             seed = island_seed(self.sc.seed, i)
@@ -376,7 +386,7 @@ class _Driver:
                 self._lose(i, exc)
             else:
                 self.records[i]["startup_s"] = round(time.monotonic() - self.t0, 3)
-            self.incoming[i] = []
+            self.incoming[i] = list(seeds)
         if not self.alive:
             raise SymdescentError("no island could be started: every worker was lost")
 

@@ -382,6 +382,11 @@ class Search:
         """Add candidates from outside; they join the next iteration (scored, offered to refiners)."""
         self._injected.extend(expressions)
 
+    def take_injected(self) -> list:
+        """The injected candidates not yet scored, removed from here (an island search hands them to its islands)."""
+        out, self._injected = self._injected, []
+        return out
+
     def told_front(self) -> tuple[Candidate, ...]:
         return self._told.members()
 

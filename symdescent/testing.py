@@ -153,7 +153,8 @@ class _Conformance:
     def make_search(self, info: PluginInfo, section: Mapping[str, Any], callbacks=(), **search) -> Search:
         """A search over the reference data with ``info`` in its role."""
         settings = {"seed": 0, "time_budget": None, "max_iterations": self.max_iterations,
-                    "max_complexity": self.max_complexity, "operators": list(self.operators), "simplify": False}
+                    "max_complexity": self.max_complexity, "operators": list(self.operators), "simplify": False,
+                    "workers": 1}  # the checks look at the role objects, so they must run in this process
         settings.update(search)
         config = {"search": settings, "strategy": self.strategy(info),
                   "plugins": {info.name: dict(section)} if section else {}}

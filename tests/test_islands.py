@@ -73,6 +73,19 @@ def test_islands_fit_the_weighted_rows(client):
     assert np.allclose(result.best.expression.evaluate(X[~first]), y[~first], rtol=1e-8)
 
 
+def test_injected_candidates_reach_the_islands(client):
+    from symdescent.expr import parse
+
+    y = X[:, 0] * np.exp(-X[:, 1]) + np.sin(X[:, 0]) * X[:, 1]  # not found by 20 individuals in one generation
+    config = {"search": {"max_iterations": 1, "time_budget": None},
+              "plugins": {"descent": {"population_size": 20, "generations_per_iteration": 1}}}
+    cold = Search(X, y, config=config, client=client).run()
+    search = Search(X, y, config=config, client=client)
+    search.inject([parse("x0*exp(-x1) + sin(x0)*x1")])  # as a warm start does
+    warm = search.run()
+    assert cold.best.r2 < 0.9999 and warm.best.r2 > 0.999999
+
+
 class Observer:
     """Sees the global state after every round; optionally does something to the cluster there."""
 
@@ -147,7 +160,7 @@ def test_estimator_n_jobs_and_client(client):
     est = SymbolicRegressor(max_iterations=2, time_budget=None, random_state=0, n_jobs=2, client=client)
     assert est.build_config().search.workers == 2
     assert SymbolicRegressor(n_jobs=-1).build_config().search.workers == "auto"
-    assert SymbolicRegressor().build_config().search.workers == 1
+    assert SymbolicRegressor().build_config().search.workers is None  # the config's: SYMDESCENT_WORKERS, else auto
     est.fit(X, Y)
     assert len(est.result_.islands) == 2 and est.score(X, Y) > 0.99
     assert clone(est).client is client  # a live connection is shared, never deep-copied
@@ -177,6 +190,77 @@ def test_one_worker_imports_no_dask():
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _cores(monkeypatch, n: int) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(n)), raising=False)
+
+
+def test_the_default_is_one_worker_per_core(monkeypatch):
+    from symdescent import SymbolicRegressor
+    from symdescent.cli import build_parser
+    from symdescent.config import Config, apply_flags
+    from symdescent.islands import local_workers, uses_islands
+
+    monkeypatch.delenv("SYMDESCENT_WORKERS", raising=False)
+    _cores(monkeypatch, 6)
+    sc = config_from_dict({}).search
+    assert sc.workers is None and local_workers(sc.workers) == 6 and uses_islands(sc)
+    assert local_workers(SymbolicRegressor().build_config().search.workers) == 6
+    args = build_parser().parse_args(["fit", "d.csv", "--target", "y"])
+    assert local_workers(apply_flags(Config(), workers=args.workers).search.workers) == 6
+    _cores(monkeypatch, 1)  # one core: the single-process loop
+    assert local_workers(None) == 1 and not uses_islands(config_from_dict({}).search)
+
+
+@pytest.mark.parametrize("value", ["all", "-1", "1.5", "2 cores", "\u00b2"])
+def test_a_bad_workers_environment_variable_is_a_config_error(monkeypatch, value):
+    from symdescent.islands import local_workers
+
+    monkeypatch.setenv("SYMDESCENT_WORKERS", value)
+    with pytest.raises(ConfigError, match=f"SYMDESCENT_WORKERS={value!r}"):
+        config_from_dict({})
+    with pytest.raises(ConfigError, match="SYMDESCENT_WORKERS"):
+        local_workers(None)
+    assert config_from_dict({"search": {"workers": 1}}).search.workers == 1  # not read where workers is set
+
+
+def test_the_environment_variable_sets_the_default_and_an_explicit_setting_beats_it(monkeypatch):
+    from symdescent import SymbolicRegressor
+    from symdescent.config import Config, apply_flags
+    from symdescent.islands import local_workers, uses_islands
+
+    _cores(monkeypatch, 6)
+    for value, expected in (("3", 3), (" 1 ", 1), ("auto", 6), ("0", 6), ("", 6)):
+        monkeypatch.setenv("SYMDESCENT_WORKERS", value)
+        assert local_workers(config_from_dict({}).search.workers) == expected, value
+    monkeypatch.setenv("SYMDESCENT_WORKERS", "3")
+    one = config_from_dict({"search": {"workers": 1}}).search
+    assert local_workers(one.workers) == 1 and not uses_islands(one)
+    assert local_workers(config_from_dict({"search": {"workers": "auto"}}).search.workers) == 6
+    assert SymbolicRegressor(n_jobs=2).build_config().search.workers == 2
+    assert apply_flags(Config(), workers=1).search.workers == 1  # --workers 1
+
+
+def test_the_bench_runs_each_fit_in_one_process_unless_its_config_asks(monkeypatch):
+    from symdescent import islands
+    from symdescent.bench.methods import SymdescentMethod
+
+    monkeypatch.delenv("SYMDESCENT_WORKERS", raising=False)
+    _cores(monkeypatch, 4)
+
+    class AskedForIslands(Exception):
+        pass
+
+    def refuse(search, client=None):
+        raise AskedForIslands(search.config.search.workers)
+
+    monkeypatch.setattr(islands, "run_islands", refuse)
+    quick = {"search": {"max_iterations": 1}, "plugins": {"descent": {"population_size": 30}}}
+    fitted = SymdescentMethod(config=quick).fit(X, Y, ["x0", "x1"], budget=5, seed=0)
+    assert fitted.info["iterations"] == 1
+    with pytest.raises(AskedForIslands, match="2"):
+        SymdescentMethod(config={**quick, "search": {"workers": 2}}).fit(X, Y, ["x0", "x1"], budget=5, seed=0)
 
 
 @pytest.mark.parametrize("workers", [-1, "all", 1.5, True])

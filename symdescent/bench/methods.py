@@ -133,9 +133,12 @@ class SymdescentMethod(Method):
     def fit(self, X, y, names, budget, seed):
         from symdescent.bench.metrics import to_positive
         from symdescent.estimator import SymbolicRegressor
+        from symdescent.search import resolve_config
 
         units = {} if self.X_units is None else {"X_units": list(self.X_units), "y_units": self.y_units}
-        est = SymbolicRegressor(config=self.config, time_budget=budget, random_state=seed, **units)
+        # the bench runs one problem per worker process at once: one process per fit, unless the config asks
+        n_jobs = 1 if resolve_config(self.config).search.workers is None else None
+        est = SymbolicRegressor(config=self.config, time_budget=budget, random_state=seed, n_jobs=n_jobs, **units)
         est.fit(X, y, variable_names=list(names))
         return FittedModel(to_positive(est.sympy()), est.predict, {"iterations": est.result_.iterations})
 

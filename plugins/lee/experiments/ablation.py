@@ -106,7 +106,8 @@ def variant_config(name: str, budget: float, model_dir: str | Path | None = None
     """The search configuration (a ``config_from_dict`` mapping) of one variant."""
     if name not in VARIANTS:
         raise AblationError(f"unknown variant {name!r}; variants: {', '.join(VARIANTS)}")
-    search = {"time_budget": float(budget), "seed": int(seed), "max_complexity": 25}
+    # one process, as the figures it compares with (and one variant's runs follow each other on the machine)
+    search = {"time_budget": float(budget), "seed": int(seed), "max_complexity": 25, "workers": 1}
     lee = {"model": str(model_dir)} if model_dir else {}
     if name == "one_shot":
         return {"search": {**search, "max_iterations": 1},
