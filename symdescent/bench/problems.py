@@ -4,8 +4,13 @@ A suite is a CSV file in the AI Feynman / SRBench format: columns
 ``Filename`` (the problem id), ``Output`` (the target's name), ``Formula``
 (infix, sympy syntax), ``# variables``, then ``vK_name, vK_low, vK_high`` for
 each variable K = 1, 2, ...  The AI Feynman equations ship with symdescent
-(suite name ``feynman``); any other suite is a path to such a file.  The
-black-box suites of real tables (``blackbox``, or a folder of CSV files)
+(suite name ``feynman``), and so do two suites held out from LEE's training
+and from all tuning: ``laws``, 60 laws from fields other than the Feynman
+lectures (chemistry, biology, engineering, pharmacology, economics,
+geoscience; a ``Field`` and a ``Law`` column name each one's source), and
+``dimsynth``, 40 dimensionally homogeneous formulas from a generator of their
+own (:mod:`symdescent.bench.dimsynth`).  Any other suite is a path to such a
+file.  The black-box suites of real tables (``blackbox``, or a folder of CSV files)
 come from :mod:`symdescent.bench.tables` through the same :func:`load_suite`.
 
 Formulas are read with symdescent's safe parser
@@ -14,11 +19,11 @@ Formulas are read with symdescent's safe parser
 Units: a file ``NAME_units.csv`` beside a suite ``NAME.csv`` (columns
 ``Filename``, ``Variable``, ``Unit``: one row per variable and per output
 of every problem) gives each problem its SI units
-(:attr:`BenchmarkProblem.units`).  The Feynman suite ships with
-``feynman_units.csv``: the dimensions of every variable and output of the
-100 equations (the physics of the Feynman lectures; angles, ratios and
-counts are dimensionless, and ``n``, ``alpha`` are a number density and a
-polarisability volume where the formula says so).  The method
+(:attr:`BenchmarkProblem.units`); every built-in suite of formulas has
+one.  The Feynman suite ships with ``feynman_units.csv``: the dimensions of
+every variable and output of the 100 equations (the physics of the Feynman
+lectures; angles, ratios and counts are dimensionless, and ``n``, ``alpha``
+are a number density and a polarisability volume where the formula says so).  The method
 ``symdescent+units`` (:mod:`symdescent.bench.methods`) searches with them.
 
 Examples
@@ -46,7 +51,9 @@ from typing import Iterable, Sequence
 from symdescent.errors import DataError, ExpressionError, did_you_mean
 from symdescent.expr import Expression, parse
 
-BUILTIN_SUITES = ("feynman", "blackbox")
+BUILTIN_SUITES = ("feynman", "laws", "dimsynth", "blackbox")
+#: the built-in suites of formulas, each a CSV file (and its units file) in ``symdescent/bench/data``
+FORMULA_SUITES = ("feynman", "laws", "dimsynth")
 _REQUIRED = ("Filename", "Formula", "# variables")
 
 
@@ -115,7 +122,7 @@ class BenchmarkProblem:
 
 
 def _suite_path(suite: str | Path) -> Path:
-    if str(suite) == "feynman":
+    if str(suite) in FORMULA_SUITES:
         return Path(str(resources.files("symdescent.bench") / "data" / f"{suite}.csv"))
     path = Path(suite)
     if not path.is_file():
@@ -165,7 +172,7 @@ def load_suite(suite: str | Path) -> list:
     Parameters
     ----------
     suite : str or Path
-        ``"feynman"`` or the path of a CSV file in the same format (ground
+        ``"feynman"``, ``"laws"``, ``"dimsynth"`` or the path of a CSV file in the same format (ground
         truth: :class:`BenchmarkProblem`); ``"blackbox"`` or a folder of CSV
         tables (real data: :class:`~symdescent.bench.tables.TableProblem`,
         see :mod:`symdescent.bench.tables`).
