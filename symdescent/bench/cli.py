@@ -4,13 +4,16 @@
 
     symdescent bench --suite feynman --limit 3 --budget 5 --methods symdescent,pyoperon \\
         [--noise 0,0.01] [--seeds 0,1] [--out bench_results/NAME] [--scheduler ADDR] [--workers N] [--samples 1000]
+        [--paired A,B]
 
 Writes ``results.csv`` (one row per method, problem, seed and noise level;
 a rerun skips the rows already there), ``summary.md``, ``pareto.png`` and
 ``noise.png`` into ``--out``.  ``--suite blackbox`` (or a folder of CSV
 tables) runs SRBench's black-box track on real tables: ``--seeds`` are the
 split seeds; the summary is test R² and complexity (see
-:mod:`symdescent.bench.tables`).
+:mod:`symdescent.bench.tables`).  With exactly two methods (or the two that
+``--paired A,B`` names) the summary also compares them run by run: solved by
+both, by one only, by neither, and the sign test (:mod:`symdescent.bench.paired`).
 """
 
 from __future__ import annotations
@@ -54,8 +57,8 @@ def add_parser(subparsers) -> None:
         "bench", help="benchmark symdescent and peers on formula suites (SRBench style, on Dask)",
         description="Run methods on generated data of ground-truth formulas; write results.csv, summary.md and plots.")
     p.add_argument("--suite", default="feynman",
-                   help="'feynman' (formulas, built in), a CSV of formulas in the same format, 'blackbox' (real "
-                        "tables, built in) or a folder of CSV tables (see BENCHMARKS.md)")
+                   help="'feynman', 'laws' or 'dimsynth' (formulas, built in), a CSV of formulas in the same format, "
+                        "'blackbox' (real tables, built in) or a folder of CSV tables (see BENCHMARKS.md)")
     p.add_argument("--limit", type=int, help="only the first N problems")
     p.add_argument("--problems", help="comma-separated problem ids, e.g. I.6.2a,I.8.14")
     p.add_argument("--methods", default=DEFAULT_METHODS,
@@ -72,6 +75,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core)")
     p.add_argument("--simplify-timeout", type=float, default=20.0,
                    help="seconds for the symbolic check of one model (default 20)")
+    p.add_argument("--paired", metavar="A,B",
+                   help="two of the methods to compare run by run in the summary (default: the two methods, when "
+                        "the run has exactly two)")
     p.add_argument("--retry-errors", action="store_true", help="run again the runs recorded as errors")
     p.add_argument("--report-only", action="store_true", help="only rewrite the summary and plots from results.csv")
     p.set_defaults(func=run)
@@ -86,6 +92,11 @@ def _check(args) -> None:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     if not args.simplify_timeout > 0:
         raise ConfigError(f"--simplify-timeout must be > 0, got {args.simplify_timeout}")
+
+
+def _pair(args) -> list[str] | None:
+    """``--paired A,B`` as a list of the two labels (None when not given)."""
+    return None if args.paired is None else [s.strip() for s in args.paired.split(",")]
 
 
 class _Display:
@@ -156,6 +167,7 @@ def run(args) -> int:
     from rich.markup import escape
 
     from symdescent.bench.methods import resolve_methods
+    from symdescent.bench.paired import check_pair
     from symdescent.bench.problems import load_suite, select
     from symdescent.bench.report import write_report
     from symdescent.bench.runner import ResultsFile, RunSettings, plan_runs, run_benchmark
@@ -170,6 +182,8 @@ def run(args) -> int:
         problems = select(load_suite(args.suite), args.limit,
                           [s.strip() for s in args.problems.split(",") if s.strip()] if args.problems else None)
         methods = resolve_methods(args.methods)
+        if args.paired is not None:  # before the runs rather than after them
+            check_pair(_pair(args), [m.label for m in methods], "--methods")
         runs = plan_runs(methods, problems, _ints(args.seeds, "--seeds"), _floats(args.noise, "--noise"))
         settings = RunSettings(args.budget, args.samples, args.simplify_timeout)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -186,7 +200,7 @@ def run(args) -> int:
                       + ("; interrupted: the finished rows are on disk" if outcome.interrupted else ""))
     if not results.path.is_file():
         raise ConfigError(f"no results at {results.path}")
-    report = write_report(results.path)
+    report = write_report(results.path, paired=_pair(args))
     sys.stdout.write(report["markdown"])
     written = [report[k] for k in ("summary", "pareto", "noise", "pareto_blackbox") if k in report]
     console.print("wrote " + ", ".join(escape(str(p)) for p in [results.path, *written]))

@@ -16,6 +16,10 @@ Plots (PNG, drawn with matplotlib's Agg canvas, no pyplot state):
 A rate is ``–`` for a method none of whose runs has the column (``linear``
 and ``gbr`` have no formula to check), not 0 %.
 
+Two methods of one run are also compared run by run, when the formula rows
+hold exactly two or two are named (:mod:`symdescent.bench.paired`): solved
+by both, by one only, by neither, and the sign test on the discordant runs.
+
 Rows of real tables (``truth`` is :data:`~symdescent.bench.runner.NO_TRUTH`,
 SRBench's black-box track) have no accuracy or symbolic solution; they get
 their own summary (:func:`summarize_blackbox`): per method, the data sets,
@@ -38,9 +42,12 @@ Examples
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
+
+from symdescent.bench.paired import paired_markdown, resolve_pair
 
 SUMMARY_COLUMNS = ("method", "noise", "runs", "median_r2_test", "accuracy_rate", "symbolic_rate",
                    "median_complexity", "median_time_s", "errors")
@@ -62,7 +69,8 @@ def _rate(runs: pd.DataFrame, column: str) -> float:
     return float(_flag(runs[column]).sum() / len(runs))
 
 
-def _is_blackbox(df: pd.DataFrame) -> pd.Series:
+def is_blackbox(df: pd.DataFrame) -> pd.Series:
+    """True for the rows of real tables (the black-box track), False for those of formulas."""
     from symdescent.bench.runner import NO_TRUTH
 
     return df["truth"].eq(NO_TRUTH) if "truth" in df else pd.Series(False, index=df.index)
@@ -83,7 +91,7 @@ def load_results(path: str | Path) -> pd.DataFrame:
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """One row per (method, noise) over the attempted runs of formulas (see the module docstring)."""
-    attempted = df[df["status"].isin(["ok", "error"]) & ~_is_blackbox(df)]
+    attempted = df[df["status"].isin(["ok", "error"]) & ~is_blackbox(df)]
     rows = []
     for (method, noise), g in attempted.groupby(["method", "noise"], sort=False):
         ok = g[g["status"] == "ok"]
@@ -204,7 +212,7 @@ def plot_noise(summary: pd.DataFrame, path: str | Path) -> Path:
 
 def summarize_blackbox(df: pd.DataFrame) -> pd.DataFrame:
     """One row per (method, noise) over the attempted runs of real tables (see the module docstring)."""
-    attempted = df[df["status"].isin(["ok", "error"]) & _is_blackbox(df)]
+    attempted = df[df["status"].isin(["ok", "error"]) & is_blackbox(df)]
     rows = []
     for (method, noise), g in attempted.groupby(["method", "noise"], sort=False):
         per_set = g[g["status"] == "ok"].groupby("problem")[["r2_test", "complexity"]].median()
@@ -223,7 +231,7 @@ def summarize_blackbox(df: pd.DataFrame) -> pd.DataFrame:
 
 def per_dataset(df: pd.DataFrame) -> pd.DataFrame:
     """Median test R² over the splits of each real table (rows) per method and noise (columns)."""
-    ok = df[(df["status"] == "ok") & _is_blackbox(df)]
+    ok = df[(df["status"] == "ok") & is_blackbox(df)]
     if ok.empty:
         return pd.DataFrame()
     label = ok["method"] + np.where(ok["noise"] > 0, " (noise " + ok["noise"].map("{:g}".format) + ")", "")
@@ -290,11 +298,15 @@ def _notes(df: pd.DataFrame, name: str, what: str, rows: str) -> str:
             f"from `{name}` ({len(df)} rows).")
 
 
-def write_report(results_csv: str | Path, title: str | None = None) -> dict[str, Path]:
+def write_report(results_csv: str | Path, title: str | None = None,
+                 paired: Sequence[str] | None = None) -> dict[str, Path]:
     """Write ``summary.md``, ``pareto.png`` and ``noise.png`` next to the results CSV.
 
     Rows of formulas and of real tables get their own summary each (both in
     ``summary.md``, formulas first); see the module docstring for the plots.
+    The formulas' summary is followed by the paired comparison
+    (:mod:`symdescent.bench.paired`) of the two methods ``paired`` names, or
+    of the only two methods when the formula rows hold exactly two.
 
     Returns
     -------
@@ -307,7 +319,7 @@ def write_report(results_csv: str | Path, title: str | None = None) -> dict[str,
     results_csv = Path(results_csv)
     folder = results_csv.parent
     df = load_results(results_csv)
-    blackbox = _is_blackbox(df)
+    blackbox = is_blackbox(df)
     truth_df, table_df = df[~blackbox], df[blackbox]
     title = title or f"Benchmark summary: {folder.name}"
     out: dict = {"summary": folder / "summary.md"}
@@ -317,6 +329,9 @@ def write_report(results_csv: str | Path, title: str | None = None) -> dict[str,
         samples = sorted(set(truth_df["n_samples"].dropna().astype(int))) if "n_samples" in df else []
         notes = _notes(truth_df, results_csv.name, "problems", f"{', '.join(map(str, samples))} samples")
         parts.append(to_markdown(summary, unavailable(truth_df), title, notes))
+        pair = resolve_pair(truth_df, paired)
+        if pair:
+            parts.append(paired_markdown(truth_df, *pair))
         if len(summary) and summary["median_complexity"].notna().any():
             out["pareto"] = plot_pareto(summary, folder / "pareto.png")
             out["noise"] = plot_noise(summary, folder / "noise.png")
