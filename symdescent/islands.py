@@ -45,12 +45,18 @@ forth; and actor calls let the caller see each island separately:
   so the fronts, and possibly the model, vary from run to run, as they do
   in one process.
 
-Budget: the clock starts once the cluster is up and every island is ready
-(its worker has imported symdescent, loaded the compiled kernels, imported
-sympy and started its plugins); that start-up is reported
-(``islands[i]["startup_s"]``) and not charged to the budget.  Each round is
-bounded by the time left; islands still busy shortly after the deadline are
-halted.  ``max_iterations`` counts each island's iterations (N islands do N
+Budget: the whole run is the user's time, as in one process: the clock
+starts when ``run`` does, so the local cluster's start-up (its worker
+processes, and in each the imports, the compiled kernels and the plugins'
+start) and its shut-down are charged to the budget, on a cluster passed
+in or named by ``scheduler`` too (there the islands' start only).  How
+long each island took to be ready is reported (``islands[i]["startup_s"]``,
+from the start of ``run``), and how long the local cluster took to close
+(``islands[i]["shutdown_s"]``, 0 for a cluster that stays up); the result's
+``elapsed`` covers both.  Each round is bounded by the time left; islands
+still busy shortly after the deadline are halted.  Where the start-up leaves
+no time at all, the islands still run one short round of one iteration (with
+a warning), so that the search returns a model.  ``max_iterations`` counts each island's iterations (N islands do N
 times the work).  Proposers such as LEE run inside each island (the
 simplest design: each island calls its own proposer with its own seed; a
 deterministic step, such as LEE's first beam search, is repeated on every
@@ -82,6 +88,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import math
 import multiprocessing
 import os
@@ -89,6 +96,7 @@ import signal
 import threading
 import time
 import uuid
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,9 +201,26 @@ def local_client(n_workers: int):
     return Client(cluster)
 
 
+#: the longest wait for the local workers to freeze their heaps before their cluster is closed
+FREEZE_TIMEOUT_S = 2.0
+
+
 def close_client(client) -> None:
-    """Close a client made by :func:`open_client`, and its local cluster if it has one."""
+    """Close a client made by :func:`open_client`, and its local cluster if it has one.
+
+    A local cluster's workers first freeze their heaps (``gc.freeze``): a
+    worker that held an island has hundreds of thousands of objects (the
+    compiled kernels' types, sympy, the search), and the interpreter's exit
+    collects them several times over, which took longer than the nanny's 4 s
+    wait (it then kills the process) for 8 workers on two cores.  Frozen
+    objects are left out of those collections, so the processes end within a
+    fraction of a second.  A remote cluster's workers live on, and are left
+    alone.
+    """
     cluster = getattr(client, "cluster", None)
+    if cluster is not None:
+        with contextlib.suppress(Exception):  # a worker gone or stuck must not keep the others from closing
+            client.run(gc.freeze, on_error="ignore", callback_timeout=FREEZE_TIMEOUT_S)
     client.close()
     if cluster is not None:
         cluster.close()
@@ -241,12 +266,14 @@ class Island:
 
     def __init__(self, index: int, X, y, variable_names, config: Config, registry: Registry, sample_weight=None,
                  target_name: str = "y"):
+        from symdescent.data import TrainingData
         from symdescent.search import Search
 
         self.index = index
         weighted = {} if sample_weight is None else {"sample_weight": sample_weight}
-        self.search = Search(X, y, variable_names=variable_names, config=config, registry=registry,
-                             target_name=target_name, **weighted)
+        # the caller validated the rows: taken as they are, which also spares this process scikit-learn's import
+        data = TrainingData(X, y, tuple(variable_names))
+        self.search = Search(data, None, config=config, registry=registry, target_name=target_name, **weighted)
         self.search.start()
         self._first_round = True
 
@@ -308,25 +335,19 @@ def run_islands(search, client=None) -> SearchResult:
     except ExpressionError as exc:
         raise ConfigError(f"[operators] with several workers: {exc}") from None
     with stop_on_signals(search.evaluator.stop):
-        own = client is None
-        t0 = time.monotonic()
-        if own:
-            client = open_client(search.config.search)
-        try:
-            return _Driver(search, client, t0, own).run()
-        finally:
-            if own:
-                close_client(client)
+        search.start_clock()  # the budget starts now: the cluster's start-up and the islands' are the user's time
+        return _Driver(search, client).run()
 
 
 class _Driver:
-    """The caller's side of an island search: rounds, migration, faults, the finish."""
+    """The caller's side of an island search: the cluster, rounds, migration, faults, the finish."""
 
-    def __init__(self, search, client, t0: float, own: bool):
+    def __init__(self, search, client=None):
         self.search = search
         self.client = client
-        self.t0 = t0
-        self.own_cluster = own and search.config.search.scheduler is None
+        self.t0 = search.state().started
+        self.own = client is None
+        self.own_cluster = self.own and search.config.search.scheduler is None
         sc = search.config.search
         self.sc = sc
         self.records: dict[int, dict] = {}
@@ -371,12 +392,14 @@ class _Driver:
         futures = {}
         for i in range(n):
             seed = island_seed(self.sc.seed, i)
-            cfg = s.config.with_overrides(search={"seed": seed, "workers": 1, "scheduler": None})
+            # an island never simplifies (the caller's finish does), so it need not import sympy either
+            cfg = s.config.with_overrides(search={"seed": seed, "workers": 1, "scheduler": None, "simplify": False})
             futures[i] = self.client.submit(Island, i, X, y, s.problem.variable_names, cfg, s.registry, w,
                                             s.target_name, workers=[workers[i]], allow_other_workers=False,
                                             actor=True, pure=False, key=f"symdescent-island-{i}-{tag}")
             self.records[i] = {"island": i, "worker": workers[i], "seed": seed, "iterations": 0,
-                               "n_evaluations": 0, "busy_s": 0.0, "startup_s": None, "lost": None}
+                               "n_evaluations": 0, "busy_s": 0.0, "startup_s": None, "shutdown_s": 0.0,
+                               "lost": None}
         for i, fut in futures.items():
             try:
                 self.alive[i] = fut.result()
@@ -406,10 +429,10 @@ class _Driver:
         budget = self.sc.time_budget
         return 5.0 if budget is None else min(1.0, max(0.2, 0.05 * budget))
 
-    def _collect(self, futures: dict) -> dict[int, RoundReport]:
-        """Wait for the round's reports; lose islands whose worker died; halt on a stop or past the deadline."""
+    def _collect(self, futures: dict, until: float) -> dict[int, RoundReport]:
+        """Wait for the round's reports; lose islands whose worker died; halt on a stop or past ``until``."""
         stop = self.search.evaluator.stop
-        hard = self.search.deadline + self._wait_grace()
+        hard = until + self._wait_grace()
         reports: dict[int, RoundReport] = {}
         pending = dict(futures)
         halted_at = None
@@ -485,20 +508,22 @@ class _Driver:
             if sc.max_iterations is not None and all(
                     self.records[i]["iterations"] >= sc.max_iterations for i in self.alive):
                 return "max_iterations"
-            left = s.deadline - time.monotonic()
+            left, iterations = s.deadline - time.monotonic(), sc.migration_every
             if left <= 0:
-                return "time_budget"
+                if round_index:
+                    return "time_budget"
+                left, iterations = self._late_start()
             futures = {}
             for i in sorted(self.alive):
                 try:
-                    futures[i] = self.alive[i].run_round(sc.migration_every, left if math.isfinite(left) else None,
+                    futures[i] = self.alive[i].run_round(iterations, left if math.isfinite(left) else None,
                                                          self.incoming[i])
                 except Exception as exc:
                     if not _lost_worker(exc):
                         raise
                     self._lose(i, exc)
             was_alive = set(self.alive) | set(futures)
-            reports = self._collect(futures)
+            reports = self._collect(futures, time.monotonic() + left)
             new = self._merge(reports)
             round_index += 1
             self._record(round_index, sorted(was_alive - set(self.alive)))
@@ -511,28 +536,51 @@ class _Driver:
                 return "stopped by a plugin"
         return "every island was lost"
 
+    def _late_start(self) -> tuple[float, int]:
+        """The first round's seconds and iterations when the start-up took the whole budget: one short one."""
+        budget = self.sc.time_budget
+        startup = max((r["startup_s"] or 0.0 for r in self.records.values()), default=0.0)
+        warnings.warn(f"the islands' start-up took {startup:.1f} s of the {budget:g} s time budget: they run a "
+                      f"single short iteration (ask for fewer workers, or a longer budget)", UserWarning,
+                      stacklevel=4)
+        return max(0.05, 0.02 * budget), 1  # as short as the finish reserve without simplification
+
     def run(self) -> SearchResult:
         s = self.search
-        self.start_islands()
-        s.start_clock()  # the budget starts now: the cluster is up and every island is ready
-        self.scorer.start(s.problem, self._state())
-        self.observe.symdescent_start(problem=s.problem, state=self._state())
-        interrupted = False
         try:
-            reason = self._rounds()
-        except KeyboardInterrupt:
-            interrupted, reason = True, "interrupted"
-            self._halt(list(self.alive))
-            s.evaluator.stop.clear()  # the finish evaluates too; a second signal interrupts it
-        result = s.finish(reason, interrupted)
+            if self.own:
+                self.client = open_client(self.sc)
+            self.start_islands()
+            self.scorer.start(s.problem, self._state())
+            self.observe.symdescent_start(problem=s.problem, state=self._state())
+            interrupted = False
+            try:
+                reason = self._rounds()
+            except KeyboardInterrupt:
+                interrupted, reason = True, "interrupted"
+                self._halt(list(self.alive))
+                s.evaluator.stop.clear()  # the finish evaluates too; a second signal interrupts it
+            result = s.finish(reason, interrupted)
+            self._finish_islands(result)
+        finally:
+            shutdown = self._close() if self.own and self.client is not None else 0.0
+        for record in self.records.values():
+            record["shutdown_s"] = shutdown
         _, evaluations = self._totals()
-        # the islands' evaluations, plus the caller's own (the finish's polish and simplification)
+        # the islands' evaluations, plus the caller's own (the finish's polish and simplification); the elapsed
+        # time covers the cluster's shut-down
         result = dataclasses.replace(result, n_evaluations=evaluations + result.n_evaluations,
+                                     elapsed=time.monotonic() - self.t0,
                                      islands=tuple(dict(r) for r in self.records.values()))
-        self._finish_islands(result)
         self.scorer.finish(s.problem, result)
         self.observe.symdescent_finish(problem=s.problem, result=result)
         return result
+
+    def _close(self) -> float:
+        """Close the client this search opened (and its local cluster); return the seconds it took."""
+        t0 = time.monotonic()
+        close_client(self.client)
+        return round(time.monotonic() - t0, 3)
 
     def _finish_islands(self, result: SearchResult) -> None:
         calls = []

@@ -230,9 +230,10 @@ class SearchResult:
     (:mod:`symdescent.islands`) holds one record per island: ``island``
     (index), ``worker`` (address), ``seed``, ``iterations``, ``n_evaluations``,
     ``busy_s`` (seconds spent in rounds), ``startup_s`` (seconds from the
-    start of ``run`` until the island was ready: the cluster's start-up, kept
-    out of the budget) and ``lost`` (None, or why the island was lost: its
-    worker died).
+    start of ``run`` until the island was ready: the cluster's start-up,
+    charged to the budget), ``shutdown_s`` (seconds the local cluster took
+    to close, within ``elapsed``; 0 where the cluster stays up) and ``lost``
+    (None, or why the island was lost: its worker died).
     ``islands_lost`` counts the lost ones; their candidates migrated before
     the loss stay in ``front``.
     """
