@@ -686,5 +686,6 @@ def _plain(value: Any) -> Any:
 __all__ = [
     "Config", "SearchConfig", "StrategyConfig", "load_config", "config_from_dict", "plugin_config",
     "build_dataclass", "loads_toml", "replace", "CommandLineWord", "DEFAULT_OPERATORS", "FLAGS", "apply_flags",
-    "DIMENSIONAL_MODES", "WORKERS_ENV", "environment_workers", "check_units_table", "operator_set", "check_complexity", "check_constraints", "CONSTRAINTS",
+    "DIMENSIONAL_MODES", "WORKERS_ENV", "environment_workers", "check_units_table", "operator_set", "check_complexity",
+    "check_constraints", "CONSTRAINTS",
 ]

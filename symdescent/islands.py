@@ -89,6 +89,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import itertools
 import math
 import multiprocessing
 import os
@@ -98,7 +99,7 @@ import time
 import uuid
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable, Mapping, Sequence
 
 from symdescent.config import Config, SearchConfig, environment_workers
 from symdescent.errors import ConfigError, ExpressionError, SymdescentError
@@ -244,6 +245,8 @@ class RoundReport:
         The round was halted.
     busy_s : float
         Seconds the round took on the worker.
+    bytes_in, bytes_out : int
+        The pickled sizes of the migrants it received and of the front it sends (the traffic of a round).
     """
 
     index: int
@@ -253,6 +256,8 @@ class RoundReport:
     stopped: bool = False
     interrupted: bool = False
     busy_s: float = 0.0
+    bytes_in: int = 0
+    bytes_out: int = 0
 
 
 class Island:
@@ -303,8 +308,9 @@ class Island:
         except KeyboardInterrupt:
             interrupted = True
             s.evaluator.stop.clear()
-        return RoundReport(self.index, s.front.members(), s.iteration, s.evaluator.n_evaluations, stopped,
-                           interrupted, time.monotonic() - t0)
+        front = s.front.members()
+        return RoundReport(self.index, front, s.iteration, s.evaluator.n_evaluations, stopped, interrupted,
+                           time.monotonic() - t0, _pickled_size(incoming), _pickled_size(front))
 
     async def halt(self) -> bool:
         """Stop the running round at its next evaluation (runs on the worker's event loop, beside the round)."""
@@ -314,6 +320,48 @@ class Island:
     def finish(self, result: SearchResult) -> None:
         """Call the island's role objects' ``finish`` with the global result."""
         self.search.finish_roles(result)
+
+
+def choose_migrants(fronts: Mapping[int, Sequence[Candidate]], receivers: Iterable[int],
+                    size: int) -> dict[int, list[Candidate]]:
+    """Each receiving island's migrants: the best ``size`` formulas of the islands' fronts that it does not hold.
+
+    The union of ``fronts`` (by island index) is ranked once, one entry per
+    formula, by the scorer's value, then complexity, then island index and
+    place in its front (never by arrival time, so a seeded search migrates
+    the same way every time); each receiver then skips the formulas its own
+    front holds.  A round costs O(U log U + N (F + size)) for a union of U
+    candidates, N receivers and fronts of F, not O(N² F).
+
+    Examples
+    --------
+    >>> from symdescent.expr import parse
+    >>> from symdescent.types import Candidate, Score
+    >>> def cand(text, value):
+    ...     return Candidate(parse(text), "test", Score(loss=value, complexity=1, value=value, r2=0.0))
+    >>> a, b, c = cand("x0", 1.0), cand("x0 * x0", 0.5), cand("x0 + 1", 2.0)
+    >>> moves = choose_migrants({0: [a], 1: [b, a], 2: [c]}, [0, 1, 2], 1)
+    >>> [[m.expression.to_infix() for m in moves[i]] for i in range(3)]
+    [['x0 * x0'], ['x0 + 1'], ['x0 * x0']]
+    """
+    entries = sorted(((c.value, c.complexity, j, k, c) for j in sorted(fronts) for k, c in enumerate(fronts[j])),
+                     key=lambda t: t[:4])
+    ranked, holders = [], {}
+    for _, _, j, _, cand in entries:
+        key = cand.expression.key()
+        if key not in holders:
+            holders[key] = set()
+            ranked.append((key, cand))
+        holders[key].add(j)
+    return {i: list(itertools.islice((cand for key, cand in ranked if i not in holders[key]), size))
+            for i in sorted(receivers)}
+
+
+def _pickled_size(obj) -> int:
+    """Bytes of ``obj`` pickled as Dask sends it (pickle, else cloudpickle; tens of microseconds for a front)."""
+    from distributed.protocol import pickle
+
+    return len(pickle.dumps(obj))
 
 
 def _lost_worker(exc: BaseException) -> bool:
@@ -464,17 +512,8 @@ class _Driver:
             self.last[i] = r
             self.records[i].update(iterations=r.iterations, n_evaluations=r.n_evaluations,
                                    busy_s=round(self.records[i]["busy_s"] + r.busy_s, 3))
-        for i in self.alive:
-            pool = sorted(((c.value, c.complexity, j, k) for j in sorted(reports) if j != i
-                           for k, c in enumerate(reports[j].front)), key=lambda t: t[:3])
-            chosen, keys = [], set()
-            for _, _, j, k in pool:
-                cand = reports[j].front[k]
-                key = cand.expression.key()
-                if key not in keys and len(chosen) < self.sc.migration_size:
-                    keys.add(key)
-                    chosen.append(cand)
-            self.incoming[i] = chosen
+        self.incoming.update(choose_migrants({i: r.front for i, r in reports.items()}, self.alive,
+                                             self.sc.migration_size))
         return tuple(c for c in front.members() if c.expression.key() not in before)
 
     def _totals(self) -> tuple[int, int]:
@@ -486,7 +525,16 @@ class _Driver:
         return dataclasses.replace(self.search.state(), iteration=iterations, n_evaluations=evaluations,
                                    last_new=tuple(last_new))
 
-    def _record(self, round_index: int, lost: list[int]) -> None:
+    def _record(self, round_index: int, lost: list[int], reports: dict[int, RoundReport], timing: dict) -> None:
+        """A history entry for the round: the global front's best, and the round's costs.
+
+        ``caller_s``: the caller's own time (the calls' dispatch, the merge and
+        the migrants' choice); ``wait_s``: its wait for the reports;
+        ``busy_max_s``/``busy_mean_s``: the islands' time in the round (the
+        slowest sets the wait: the rest is idle at the barrier); ``bytes_in``/
+        ``bytes_out``: the pickled migrants sent to the islands and fronts
+        received from them, summed over the islands.
+        """
         s = self.search
         best = s.front.best()
         iterations, evaluations = self._totals()
@@ -497,6 +545,10 @@ class _Driver:
             "best": best.expression.to_infix(s.problem.variable_names) if best else None,
             "front_size": len(s.front), "n_evaluations": evaluations, "islands": len(self.alive),
         }
+        busy = [r.busy_s for r in reports.values()]
+        entry.update(timing, busy_max_s=max(busy, default=0.0), busy_mean_s=sum(busy) / max(1, len(busy)),
+                     bytes_in=sum(r.bytes_in for r in reports.values()),
+                     bytes_out=sum(r.bytes_out for r in reports.values()))
         if lost:
             entry["islands_lost"] = lost
         s.history.append(entry)
@@ -513,6 +565,7 @@ class _Driver:
                 if round_index:
                     return "time_budget"
                 left, iterations = self._late_start()
+            t0 = time.monotonic()
             futures = {}
             for i in sorted(self.alive):
                 try:
@@ -523,10 +576,13 @@ class _Driver:
                         raise
                     self._lose(i, exc)
             was_alive = set(self.alive) | set(futures)
-            reports = self._collect(futures, time.monotonic() + left)
+            t1 = time.monotonic()
+            reports = self._collect(futures, t1 + left)
+            t2 = time.monotonic()
             new = self._merge(reports)
             round_index += 1
-            self._record(round_index, sorted(was_alive - set(self.alive)))
+            timing = {"caller_s": t1 - t0 + time.monotonic() - t2, "wait_s": t2 - t1}
+            self._record(round_index, sorted(was_alive - set(self.alive)), reports, timing)
             state = self._state(new)
             self.observe.symdescent_iteration_end(problem=s.problem, state=state)
             if s.evaluator.stop.is_set() or any(r.interrupted for r in reports.values()):
@@ -595,5 +651,5 @@ class _Driver:
                 call.result(timeout=max(0.01, until - time.monotonic()))
 
 
-__all__ = ["Island", "RoundReport", "run_islands", "uses_islands", "local_workers", "island_seed", "open_client",
-           "close_client", "sigint_ignored", "THREAD_ENV"]
+__all__ = ["Island", "RoundReport", "run_islands", "choose_migrants", "uses_islands", "local_workers", "island_seed",
+           "open_client", "close_client", "sigint_ignored", "THREAD_ENV"]

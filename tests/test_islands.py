@@ -53,6 +53,10 @@ def test_islands_find_a_known_formula(client):
     assert len({isl["seed"] for isl in result.islands}) == 2
     assert result.n_evaluations >= sum(isl["n_evaluations"] for isl in result.islands) > 0
     assert [h["round"] for h in result.history] == [1, 2]  # migration every 2 iterations
+    for h in result.history:  # each round's costs: the caller's share, the wait, the islands' time, the traffic
+        assert 0 < h["caller_s"] < h["wait_s"] and 0 < h["busy_mean_s"] <= h["busy_max_s"] <= h["wait_s"]
+        assert h["bytes_out"] > 2 * 500 and h["bytes_in"] > 0  # two fronts of formulas; migrants (round 1: none)
+    assert result.history[1]["bytes_in"] > result.history[0]["bytes_in"]
     assert result.to_dict()["islands_lost"] == 0 and len(result.to_dict()["islands"]) == 2
 
 
@@ -85,6 +89,32 @@ def test_injected_candidates_reach_the_islands(client):
     search.inject([parse("x0*exp(-x1) + sin(x0)*x1")])  # as a warm start does
     warm = search.run()
     assert cold.best.r2 < 0.9999 and warm.best.r2 > 0.999999
+
+
+def test_migrants_are_the_best_formulas_an_island_does_not_hold():
+    from symdescent.expr import parse
+    from symdescent.islands import choose_migrants
+    from symdescent.types import Candidate, Score
+
+    def cand(text, value):
+        return Candidate(parse(text), "", Score(value, 1, value, 0.0))
+
+    def front(island):  # islands 0-7 each hold x0 and their own 2-3 formulas; island 7 found the best one
+        return [cand("x0", 1.0)] + [cand(f"x0 + {island + 10 * k}", 0.5 - 0.01 * island - 0.1 * k)
+                                    for k in range(2 + island % 2)]
+
+    fronts = {i: front(i) for i in range(8)}
+    moves = choose_migrants(fronts, range(8), 3)
+    shuffled = choose_migrants(dict(reversed(list(fronts.items()))), [7, 3, 0, 1, 2, 4, 5, 6], 3)
+    assert {i: [m.expression.key() for m in v] for i, v in moves.items()} == \
+        {i: [m.expression.key() for m in v] for i, v in shuffled.items()}  # by score and index, not by order
+    for i, migrants in moves.items():
+        held = {c.expression.key() for c in fronts[i]}
+        assert len(migrants) == 3 and not held & {m.expression.key() for m in migrants}
+        others = sorted({c.expression.key(): c.value for j in fronts if j != i for c in fronts[j]
+                         if c.expression.key() not in held}.values())
+        assert [m.value for m in migrants] == others[:3]
+    assert choose_migrants(fronts, [0], 0) == {0: []}
 
 
 class Observer:

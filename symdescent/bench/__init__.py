@@ -24,6 +24,8 @@ report
     The markdown summary table and the plots.
 cli
     The ``symdescent bench`` sub-command.
+islands_overhead
+    The island search's cost per exchange by number of workers, and its prediction for more.
 
 Examples
 --------
