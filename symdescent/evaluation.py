@@ -149,14 +149,16 @@ class Evaluator:
         """
         d = self.X.shape[1]
         toks = expr.tokens
+        arity = ops.arities().get
         for i, t in enumerate(toks):
-            if ops.arity(t) and t not in self.allowed:
-                return False
-            if ops.is_variable(t) and ops.variable_index(t) >= d:
+            if arity(t, 0):
+                if t not in self.allowed:
+                    return False
+            elif ops.is_variable(t) and ops.variable_index(t) >= d:
                 return False
             if t == "pow":
                 exponent = toks[expr.subtree_end(i + 1)]
-                if ops.arity(exponent) or ops.is_variable(exponent):
+                if arity(exponent, 0) or ops.is_variable(exponent):
                     return False
         if self.nested and nesting_violations(toks, self.nested):
             return False
@@ -171,7 +173,9 @@ class Evaluator:
                              sample_weight=self.w_fit)
         if not res.valid:
             return res.expression, float("inf"), False
-        mse = expression_mse(res.expression, self.X, self.y, self.w)
+        # with no more scoring rows than fitting rows they are the same rows: the fit's loss is the loss
+        mse = res.mse if self.X_fit.shape[0] == self.X.shape[0] else expression_mse(res.expression, self.X, self.y,
+                                                                                     self.w)
         return res.expression, mse, bool(np.isfinite(mse))
 
     def score(self, expr: Expression, mse: float, valid: bool, origin: str, var_y: float | None = None) -> Candidate:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from symdescent.expr import Expression, ops
+from symdescent.expr.compiled import jit
 from symdescent.expr.generate import GrammarSampler
 from symdescent.expr.variation import canonical_key, crossover, mutate
 from symdescent.types import Candidate
@@ -37,20 +38,50 @@ class Individual:
 
 
 def nondominated_layers(objectives: np.ndarray) -> np.ndarray:
-    """Layer index (0 = non-dominated) of each row of ``objectives`` (minimised)."""
-    n = objectives.shape[0]
-    le = (objectives[:, None, :] <= objectives[None, :, :]).all(-1)
-    lt = (objectives[:, None, :] < objectives[None, :, :]).any(-1)
-    dominates = le & lt  # dominates[i, j]: i dominates j
-    count = dominates.sum(0)
-    layer = np.full(n, -1)
-    current = np.flatnonzero(count == 0)
+    """Layer index (0 = non-dominated) of each row of ``objectives`` (minimised).
+
+    A row dominates another when it is no worse in every objective and better in one (a NaN is never
+    better nor equal); layer ``k + 1`` is what is non-dominated once layers ``0..k`` are removed.
+
+    >>> nondominated_layers(np.array([[1.0, 2.0], [2.0, 1.0], [2.0, 2.0], [3.0, 3.0]])).tolist()
+    [0, 0, 1, 2]
+    """
+    return _layers(np.ascontiguousarray(objectives, dtype=np.float64))
+
+
+@jit
+def _layers(obj):
+    n, m = obj.shape
+    dominates = np.zeros((n, n), dtype=np.bool_)  # dominates[i, j]: i dominates j
+    count = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        for j in range(n):
+            le = True
+            lt = False
+            for k in range(m):
+                if not obj[i, k] <= obj[j, k]:
+                    le = False
+                    break
+                if obj[i, k] < obj[j, k]:
+                    lt = True
+            if le and lt:
+                dominates[i, j] = True
+                count[j] += 1
+    layer = np.full(n, -1, dtype=np.int64)
     k = 0
-    while current.size:
-        layer[current] = k
-        count = count - dominates[current].sum(0)
-        count[layer >= 0] = -1
+    while True:
         current = np.flatnonzero(count == 0)
+        if current.size == 0:
+            break
+        for c in current:
+            layer[c] = k
+        for c in current:
+            for j in range(n):
+                if dominates[c, j]:
+                    count[j] -= 1
+        for j in range(n):
+            if layer[j] >= 0:
+                count[j] = -1
         k += 1
     return layer
 

@@ -109,7 +109,11 @@ class Expression:
         return (self.tokens, tuple(_round_sig(c) for c in self.constants))
 
     def with_constants(self, constants: Sequence[float]) -> "Expression":
-        return Expression(self.tokens, tuple(constants), self.operators)
+        values = tuple(map(float, constants))
+        if len(values) != len(self.constants):
+            raise ExpressionError(f"expression has {len(self.constants)} constant placeholder(s) but "
+                                  f"{len(values)} value(s)")
+        return _derived(self.tokens, values, self.operators)
 
     # -- subtree access -----------------------------------------------------
     @_with_operators
@@ -125,7 +129,7 @@ class Expression:
         end = self.subtree_end(start)
         first = self.const_index(start)
         n = self.tokens[start:end].count(ops.CONST)
-        return Expression(self.tokens[start:end], self.constants[first : first + n], self.operators)
+        return _derived(self.tokens[start:end], self.constants[first : first + n], self.operators)
 
     def replace(self, start: int, new: "Expression") -> "Expression":
         """Return a copy with the subtree at ``start`` replaced by ``new``."""
@@ -134,7 +138,7 @@ class Expression:
         n_old = self.tokens[start:end].count(ops.CONST)
         tokens = self.tokens[:start] + new.tokens + self.tokens[end:]
         consts = self.constants[:first] + new.constants + self.constants[first + n_old :]
-        return Expression(tokens, consts, self.operators if self.operators is not None else new.operators)
+        return _derived(tokens, consts, self.operators if self.operators is not None else new.operators)
 
     @_with_operators
     def depth(self) -> int:
@@ -275,20 +279,22 @@ def validate_prefix(tokens: Sequence[str]) -> None:
 
 
 def subtree_end(tokens: Sequence[str], start: int) -> int:
+    arity = ops.arities().get
     need = 1
     i = start
     while need:
-        need += ops.arity(tokens[i]) - 1
+        need += arity(tokens[i], 0) - 1
         i += 1
     return i
 
 
 def tree_depth(tokens: Sequence[str]) -> int:
+    arity = ops.arities().get
     depth, stack = 0, []
     for tok in tokens:
         d = stack.pop() + 1 if stack else 1
         depth = max(depth, d)
-        stack.extend([d] * ops.arity(tok))
+        stack.extend([d] * arity(tok, 0))
     return depth
 
 
@@ -332,7 +338,27 @@ def apply(op: str, *args: Expression) -> Expression:
         raise ExpressionError(f"{op!r} takes {ops.arity(op)} argument(s), got {len(args)}")
     tokens: tuple[str, ...] = (op,)
     consts: tuple[float, ...] = ()
+    operators = None
     for a in args:
         tokens += a.tokens
         consts += a.constants
-    return Expression(tokens, consts)
+        operators = operators if operators is not None else a.operators
+    # a built-in applied keeps its arguments' user operators; a user operator comes from the active set
+    return _derived(tokens, consts, operators if dict.__contains__(ops.OPERATORS, op) else None)
+
+
+def _derived(tokens: tuple[str, ...], constants: tuple[float, ...], operators) -> Expression:
+    """An :class:`Expression` of parts of valid expressions (a subtree, a replacement, an operator applied to
+    whole expressions, new constant values): a valid prefix tree by construction, so not checked again.
+
+    Its user operators are ``operators`` or, as for any new expression, those active where it is made when
+    its tokens use one of them."""
+    if operators is None:
+        ext = scope.active()
+        if ext is not None and any(t in ext.operators for t in tokens):
+            operators = ext
+    expr = object.__new__(Expression)
+    object.__setattr__(expr, "tokens", tokens)
+    object.__setattr__(expr, "constants", constants)
+    object.__setattr__(expr, "operators", operators)
+    return expr

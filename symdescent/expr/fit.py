@@ -113,11 +113,19 @@ def weighted_mse(pred: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -
 def expression_mse(expr: Expression, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
     """:func:`weighted_mse` of ``expr`` exactly as it is (no fitting) on ``(X, y)``; ``inf`` when not finite.
 
+    Compiled (:func:`symdescent.expr.compiled.scaled_mse`) where the
+    expression has a compiled form, else on the numpy reference path.
+
     >>> from symdescent.expr import parse
     >>> expression_mse(parse("2.0 * x0"), np.array([[1.0], [2.0]]), np.array([2.0, 5.0]))
     0.5
     """
-    return weighted_mse(evaluate(expr, X), y, sample_weight)
+    from symdescent.expr import compiled
+
+    prog = _program(expr)
+    if prog is None:
+        return weighted_mse(evaluate(expr, X), y, sample_weight)
+    return compiled.scaled_mse(prog, expr.constants, X, y, 1.0, 0.0, sample_weight)
 
 
 # ---------------------------------------------------------------------------
@@ -236,13 +244,7 @@ def _choose_scaling_quiet(inner: Expression, f, a, b, y, nfev, w) -> FitResult:
             tried.append((-k, m, (a_try, b_try)))
     if tried:
         _, best_mse, best = min(tried)
-    a, b = best
-    out = inner
-    if a != 1.0:
-        out = apply("mul", const(a), out)
-    if b != 0.0:
-        out = apply("add", out, const(b))
-    return FitResult(out, best_mse, bool(np.isfinite(best_mse)), nfev)
+    return FitResult(scaled(inner, *best), best_mse, bool(np.isfinite(best_mse)), nfev)
 
 
 # ---------------------------------------------------------------------------
@@ -305,21 +307,35 @@ def fit_expression(
     use_b = scaling and (operators is None or "add" in operators) and not root_has_constant(expr, ("add", "sub"))
     prog = _program(expr)
     c = np.asarray(expr.constants, dtype=float)
-    if optimize and len(c):
-        budget = max_nfev if max_nfev is not None else 3 * len(c) + 10
-        if prog is None:
-            c, a, b, ok = _fit_reference(expr, c, X, y, use_a, use_b, budget, w)
-        else:
-            c, a, b, _, ok = compiled.fit_constants(prog, c, X, y, use_a, use_b, budget, sample_weight=w)
+    budget = (max_nfev if max_nfev is not None else 3 * len(c) + 10) if optimize and len(c) else 0
+    if prog is not None:  # the search's path: fit and choose the outer terms in one compiled call
+        c, a, b, mse, ok, constant = compiled.fit_scaled(prog, c, X, y, use_a, use_b, budget,
+                                                         parameter_allowance(len(y)), sample_weight=w)
+        if not ok:
+            return FitResult(expr, np.inf, False, max(budget, 1))
+        out = const(b) if constant else scaled(expr.with_constants(c), a, b)
+        return FitResult(out, mse, bool(np.isfinite(mse)), 1)
+    if budget:
+        c, a, b, ok = _fit_reference(expr, c, X, y, use_a, use_b, budget, w)
         if not ok:
             return FitResult(expr, np.inf, False, budget)
-        f = evaluate(expr.with_constants(c), X) if prog is None else compiled.evaluate(prog, c, X)
+        f = evaluate(expr.with_constants(c), X)
     else:
-        f = evaluate(expr, X) if prog is None else compiled.evaluate(prog, c, X)
+        f = evaluate(expr, X)
         if not np.isfinite(f).all():
             return FitResult(expr, np.inf, False, 1)
         a, b = _scale(f, y, use_a, use_b, w)
     return _choose_scaling(expr.with_constants(c), f, a, b, y, 1, w)
+
+
+def scaled(inner: Expression, a: float, b: float) -> Expression:
+    """``a * inner + b``, without the factor where ``a`` is 1 and without the term where ``b`` is 0."""
+    out = inner
+    if a != 1.0:
+        out = apply("mul", const(a), out)
+    if b != 0.0:
+        out = apply("add", out, const(b))
+    return out
 
 
 def _program(expr: Expression):

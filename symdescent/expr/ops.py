@@ -78,6 +78,32 @@ def arity(token: str) -> int:
     return op.arity if op is not None else 0
 
 
+#: ``(extension, built-in table, its size, {token: arity})`` of the last table :func:`arities` built
+_arities: tuple = (None, None, -1, {})
+
+
+def arities() -> dict[str, int]:
+    """``{operator: arity}`` of every operator in the table now (the built-ins and the active user operators).
+
+    The hot loops over tokens (folding, canonical keys, subtree ends) look arities up in this one dict
+    (``arities().get(token, 0)``: 0 for leaves) instead of calling :func:`arity` per token; it is rebuilt
+    only when the active user operators or the table change.
+
+    >>> arities()["add"], arities().get("x0", 0)
+    (2, 0)
+    """
+    global _arities
+    ext, builtins, size, table = _arities  # one read: another thread may replace it meanwhile
+    now = active()
+    if ext is not now or builtins is not OPERATORS or size != dict.__len__(OPERATORS):
+        size = dict.__len__(OPERATORS)
+        table = {name: op.arity for name, op in dict.items(OPERATORS)}
+        if now is not None:
+            table.update({name: op.arity for name, op in now.operators.items()})
+        _arities = (now, OPERATORS, size, table)
+    return table
+
+
 def is_variable(token: str) -> bool:
     return token[:1] == "x" and token[1:].isdigit() and (token == "x0" or token[1:2] != "0")
 

@@ -13,14 +13,18 @@ import numpy as np
 from symdescent.expr import ops
 from symdescent.expr.evaluate import evaluate_tokens
 from symdescent.expr.expression import Expression, apply, const
-from symdescent.expr.generate import GrammarSampler
+from symdescent.expr.generate import GrammarSampler, cumulative, draw
 
 MUTATIONS = ("point", "subtree", "hoist", "insert", "shrink")
+#: how often :func:`mutate` picks each of :data:`MUTATIONS` by default
+MUTATION_WEIGHTS = (0.3, 0.25, 0.1, 0.2, 0.15)
+_MUTATION_CDF = cumulative(np.asarray(MUTATION_WEIGHTS) / np.sum(MUTATION_WEIGHTS))
 
 
 def _random_node(expr: Expression, rng: np.random.Generator, internal_bias: float = 0.7) -> int:
     """Pick a node index; internal nodes are preferred (Koza's 90/10 rule, softened)."""
-    internal = [i for i, t in enumerate(expr.tokens) if ops.arity(t) > 0]
+    arity = ops.arities().get
+    internal = [i for i, t in enumerate(expr.tokens) if arity(t, 0) > 0]
     if internal and rng.random() < internal_bias:
         return internal[rng.integers(len(internal))]
     return int(rng.integers(expr.complexity))
@@ -94,10 +98,11 @@ _MUTATORS = {
 
 
 def mutate(expr: Expression, sampler: GrammarSampler, rng: np.random.Generator, kind: str | None = None,
-           weights=(0.3, 0.25, 0.1, 0.2, 0.15)) -> Expression:
+           weights=MUTATION_WEIGHTS) -> Expression:
     """Apply one mutation (chosen at random unless ``kind`` is given)."""
     if kind is None:
-        kind = MUTATIONS[rng.choice(len(MUTATIONS), p=np.asarray(weights) / np.sum(weights))]
+        cdf = _MUTATION_CDF if weights == MUTATION_WEIGHTS else cumulative(np.asarray(weights) / np.sum(weights))
+        kind = MUTATIONS[draw(rng, cdf)]
     return _MUTATORS[kind](expr, sampler, rng)
 
 
@@ -116,20 +121,25 @@ def fold_constants(expr: Expression) -> Expression:
     """
     toks = expr.tokens
     n = len(toks)
+    arity = ops.arities().get
     # has_var[i]: subtree at i contains a variable; computed right to left.
     ends = [0] * n
     has_var = [False] * n
     stack: list[int] = []
+    folds = False  # whether any operator's subtree is free of variables
     for i in range(n - 1, -1, -1):
-        a = ops.arity(toks[i])
+        a = arity(toks[i], 0)
         if a == 0:
             has_var[i] = ops.is_variable(toks[i])
             ends[i] = i + 1
         else:
             children = [stack.pop() for _ in range(a)]
             has_var[i] = any(has_var[c] for c in children)
+            folds = folds or not has_var[i]
             ends[i] = ends[children[-1]]
         stack.append(i)
+    if not folds:
+        return expr
     out_t: list[str] = []
     out_c: list[float] = []
     ci = 0
@@ -137,7 +147,7 @@ def fold_constants(expr: Expression) -> Expression:
     empty = np.zeros((1, 1))
     while i < n:
         tok = toks[i]
-        if ops.arity(tok) > 0 and not has_var[i]:
+        if arity(tok, 0) > 0 and not has_var[i]:
             sub_consts = expr.constants[ci : ci + toks[i : ends[i]].count(ops.CONST)]
             value = float(evaluate_tokens(toks[i : ends[i]], sub_consts, empty)[0])
             ci += len(sub_consts)
@@ -158,9 +168,10 @@ def fold_constants(expr: Expression) -> Expression:
 def canonical_key(expr: Expression) -> str:
     """A string equal for expressions that differ only in constant values or
     in the order of the operands of ``+`` and ``*``."""
+    arity = ops.arities().get
     stack: list[str] = []
     for tok in reversed(expr.tokens):
-        a = ops.arity(tok)
+        a = arity(tok, 0)
         if a == 0:
             stack.append(tok)
         elif a == 1:

@@ -40,10 +40,11 @@ from typing import Callable
 import numpy as np
 
 from symdescent.expr.compiled.kernels import evaluate, evaluate_jacobian
-from symdescent.expr.compiled.lm import fit_constants
+from symdescent.expr.compiled.lm import fit_constants, fit_scaled, scaled_mse
 from symdescent.expr.compiled.program import CompiledProgram, compile_program, jit
 
-__all__ = ["CompiledProgram", "compile_program", "evaluate", "evaluate_jacobian", "fit_constants", "warm_up", "jit"]
+__all__ = ["CompiledProgram", "compile_program", "evaluate", "evaluate_jacobian", "fit_constants", "fit_scaled", "scaled_mse",
+           "warm_up", "jit"]
 
 
 _warm = threading.Lock()
@@ -55,7 +56,8 @@ def warm_up(notify: Callable[[str], None] | None = None, *, after: float = 3.0) 
 
     The search calls this before its clock starts, so a first run's JIT compilation (about 17 s of CPU time,
     once per installation) never eats into a time budget.  What a fit runs is compiled
-    here: evaluation, the Jacobian (the constants' standard errors) and the constant fit.
+    here: evaluation, the Jacobian (the constants' standard errors), the constant fit and the search's
+    fit-and-choose step.
 
     ``notify`` is called with a one-line message when the work takes longer than ``after`` seconds,
     which is when it compiles rather than loads from the cache (loading takes about a second).
@@ -75,6 +77,8 @@ def warm_up(notify: Callable[[str], None] | None = None, *, after: float = 3.0) 
             evaluate(p, c, X)
             evaluate_jacobian(p, c, X)
             fit_constants(p, c, X, X[:, 0], True, True, 2)
+            fit_scaled(p, c, X, X[:, 0], True, True, 2, 0.1)
+            scaled_mse(p, c, X, X[:, 0], 1.0, 0.0)
         finally:
             if timer is not None:
                 timer.cancel()

@@ -396,6 +396,10 @@ def _evaluate_kernel(code, arg, value, columns, depth, consts, X):
     return out
 
 
+#: the compiled evaluation of a program's arrays, for the other kernels to call
+evaluate_kernel = _evaluate_kernel
+
+
 @jit
 def _jacobian_kernel(code, arg, value, columns, depth, consts, X):
     n = X.shape[0]

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from symdescent.expr.compiled.kernels import copy_into, eval_into, gather_columns, jac_into
+from symdescent.expr.compiled.kernels import copy_into, eval_into, evaluate_kernel, gather_columns, jac_into
 from symdescent.expr.compiled.program import as_program, check_constants, check_X, jit
 
 
@@ -487,6 +487,141 @@ def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_it
     return c, a, b, sse / wsum, True, nfev, njev, stop
 
 
+@jit
+def _choose_scaling(f, y, w, a, b, beta):
+    """The outer terms of ``a f + b`` worth their parameter: ``(a, b, mse, constant)``.
+
+    The rule :func:`symdescent.expr.fit.fit_expression` states, compiled (the
+    numpy reference path of :mod:`symdescent.expr.fit` writes it for
+    expressions without a compiled form): dropping ``k`` fitted terms is taken when the mean squared error
+    rises by at most ``(1 + beta)**k`` (plus a rounding floor); the most
+    terms dropped win, then the lowest error.  ``constant``: ``f`` is constant
+    and ``a`` is 0, so the model is the mean of ``y`` alone.
+    """
+    n = f.shape[0]
+    wsum = 0.0
+    for i in range(n):
+        wsum += _weight(w, i)
+    ym = _mean(y, w)
+    if a == 0.0:
+        lo = f[0] if n else 0.0
+        hi = lo
+        for i in range(n):
+            lo = min(lo, f[i])
+            hi = max(hi, f[i])
+        if lo == hi:
+            s = 0.0
+            for i in range(n):
+                r = ym - y[i]
+                s += _weight(w, i) * r * r
+            m = s / wsum
+            return 0.0, ym, (m if math.isfinite(m) else np.inf), True
+    full = _sse(f, y, a, b, w) / wsum
+    var = 0.0
+    for i in range(n):
+        d = y[i] - ym
+        var += _weight(w, i) * d * d
+    floor = 1e-14 * (var / wsum + ym * ym * 1e-6)
+    best_k, best_m, best_a, best_b = 0, full, a, b
+    found = False
+    for option in range(3):
+        if option == 0:
+            if not (a != 1.0 and b != 0.0):
+                continue
+            k, at, bt = 2, 1.0, 0.0
+        elif option == 1:
+            if not a != 1.0:
+                continue
+            bt = 0.0
+            if b != 0.0:
+                t = 0.0
+                for i in range(n):
+                    t += _weight(w, i) * (y[i] - f[i])
+                bt = t / wsum
+            k, at = 1, 1.0
+        else:
+            if not b != 0.0:
+                continue
+            num = 0.0
+            den = 0.0
+            for i in range(n):
+                num += _weight(w, i) * f[i] * y[i]
+                den += _weight(w, i) * f[i] * f[i]
+            at = num / den if a != 1.0 and den > 1e-300 else a
+            k, bt = 1, 0.0
+        m = _sse(f, y, at, bt, w) / wsum
+        if m <= full * (1.0 + beta) ** k + floor:
+            if (not found or k > best_k or (k == best_k and (m < best_m or (m == best_m and (at < best_a or (
+                    at == best_a and bt < best_b)))))):
+                best_k, best_m, best_a, best_b = k, m, at, bt
+                found = True
+    return best_a, best_b, best_m, False
+
+
+@jit
+def _fit_choose_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_iter, w, beta):
+    c, a, b, mse, ok, nfev, njev, stop = _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b,
+                                                     max_iter, w)
+    if not ok:
+        return c, 1.0, 0.0, np.inf, False, False
+    f = evaluate_kernel(code, arg, value, columns, depth, c, X)
+    if not _all_finite(f):
+        return c, 1.0, 0.0, np.inf, False, False
+    a, b, mse, constant = _choose_scaling(f, y, w, a, b, beta)
+    return c, a, b, mse, True, constant
+
+
+@jit
+def _scaled_mse_kernel(code, arg, value, columns, depth, c, X, y, a, b, w):
+    f = evaluate_kernel(code, arg, value, columns, depth, c, X)
+    wsum = 0.0
+    for i in range(f.shape[0]):
+        wsum += _weight(w, i)
+    return _sse(f, y, a, b, w) / wsum
+
+
+def _target(X, y):
+    y = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
+    return y
+
+
+def _weights(sample_weight, n):
+    if sample_weight is None:
+        return _NO_WEIGHTS
+    w = np.ascontiguousarray(sample_weight, dtype=np.float64).reshape(-1)
+    if w.shape[0] != n:
+        raise ValueError(f"y has {n} rows but sample_weight has {w.shape[0]}")
+    return w
+
+
+def fit_scaled(program, c0, X, y, use_a: bool, use_b: bool, max_iter: int, beta: float, sample_weight=None):
+    """:func:`fit_constants`, then the outer terms worth their parameter, in one compiled call.
+
+    Returns ``(c, a, b, mse, valid, constant)``: the fitted constants, the
+    outer scale and offset kept (``a = 1``, ``b = 0`` where dropped), the mean
+    squared error of ``a f(x; c) + b`` on these rows, whether ``f`` is finite
+    there, and whether the model is the constant ``b`` alone (``f`` constant).
+    The search's inner step (:func:`symdescent.expr.fit.fit_expression`);
+    ``max_iter = 0`` gives the closed-form outer terms without fitting ``c``.
+    """
+    p = as_program(program)
+    X, c0, y = check_X(p, X), check_constants(p, c0), _target(X, y)
+    w = _weights(sample_weight, y.shape[0])
+    c, a, b, mse, ok, constant = _fit_choose_kernel(p.code, p.arg, p.value, p.columns, p.depth, c0, X, y,
+                                                    bool(use_a), bool(use_b), int(max_iter), w, float(beta))
+    return c, float(a), float(b), float(mse), bool(ok), bool(constant)
+
+
+def scaled_mse(program, c, X, y, a: float, b: float, sample_weight=None) -> float:
+    """The (weighted) mean squared error of ``a f(x; c) + b`` on ``(X, y)``, compiled; ``inf`` when not finite."""
+    p = as_program(program)
+    X, c, y = check_X(p, X), check_constants(p, c), _target(X, y)
+    w = _weights(sample_weight, y.shape[0])
+    return float(_scaled_mse_kernel(p.code, p.arg, p.value, p.columns, p.depth, c, X, y, float(a), float(b), w))
+
+
 def fit_constants(program, c0, X, y, use_a: bool = True, use_b: bool = True, max_iter: int = 100,
                   sample_weight=None):
     """Fit the constants of ``a * f(x; c) + b`` to ``y`` by Levenberg-Marquardt.
@@ -549,15 +684,9 @@ def fit_constants(program, c0, X, y, use_a: bool = True, use_b: bool = True, max
     p = as_program(program)
     X = check_X(p, X)
     c0 = check_constants(p, c0)
-    y = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
-    if y.shape[0] != X.shape[0]:
-        raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
-    if sample_weight is None:
-        w = _NO_WEIGHTS
-    else:
-        w = np.ascontiguousarray(sample_weight, dtype=np.float64).reshape(-1)
-        if w.shape[0] != y.shape[0]:
-            raise ValueError(f"y has {y.shape[0]} rows but sample_weight has {w.shape[0]}")
+    y = _target(X, y)
+    w = _weights(sample_weight, y.shape[0])
+    if sample_weight is not None:
         if not (np.isfinite(w).all() and (w >= 0).all() and w.sum() > 0):
             raise ValueError("sample_weight must be finite, non-negative and not all zero")
     c, a, b, mse, ok, _, _, _ = _fit_kernel(p.code, p.arg, p.value, p.columns, p.depth, c0, X, y,
