@@ -39,18 +39,20 @@ def _search(X, y, operators=None, refiners=("lee",), iterations=2, sections=None
     return s, s.run(), rec
 
 
-def test_more_columns_than_the_model_takes_proposes_over_the_relevant_ones(caplog):
+@pytest.mark.parametrize("n_columns", [13, 15])
+def test_more_columns_than_the_model_takes_proposes_over_the_relevant_ones(caplog, n_columns):
     rng = np.random.default_rng(0)
-    X = rng.uniform(1, 3, size=(300, 13))
-    y = X[:, 2] * X[:, 11] ** 2
+    X = rng.uniform(1, 3, size=(300, n_columns))
+    last = n_columns - 2
+    y = X[:, 2] * X[:, last] ** 2
     with caplog.at_level(logging.WARNING, logger="symdescent.lee"):
         s, result, rec = _search(X, y)
-    assert result.best is not None and result.best.valid
+    assert result.best is not None and result.best.valid and result.stop_reason == "max_iterations"
     view = s.role("lee", "proposer").view
-    assert len(view.columns) == 10 and {2, 11} <= set(view.columns)
+    assert len(view.columns) == 10 and {2, last} <= set(view.columns)
     assert rec.seen, "LEE proposed nothing"
     used = {v for c in rec.seen for v in c.expression.variables}
-    assert used <= set(view.columns) and {2, 11} & used
+    assert used <= set(view.columns) and {2, last} & used
     assert any("at most 10 variables" in r.getMessage() for r in caplog.records)
 
 
@@ -111,3 +113,21 @@ def test_view_maps_formulas_both_ways():
     assert set(back.variables) == {0, 2, 4}
     assert view.to_view(back) == e
     assert view.to_view(parse("x1 + x0")) is None  # column 1 is not in the view
+
+
+def test_a_15_column_table_fits_to_the_end_with_the_lee_guided_config():
+    """The gallery's LEE-guided GP, as a user runs it, on a table with more columns than LEE takes."""
+    from pathlib import Path
+
+    from symdescent.estimator import SymbolicRegressor
+
+    config = Path(__file__).resolve().parents[2] / "examples" / "configs" / "lee_descent.toml"
+    rng = np.random.default_rng(4)
+    X = rng.uniform(1, 3, size=(200, 15))
+    y = X[:, 3] * X[:, 13] + X[:, 7]
+    rec = Record()
+    est = SymbolicRegressor(config=str(config), time_budget=None, max_iterations=2, random_state=0,
+                            plugin_options={"lee": SMALL}, callbacks=[rec]).fit(X, y)
+    assert est.result_.stop_reason == "max_iterations" and est.result_.best.valid
+    assert est.predict(X).shape == (200,) and np.isfinite(est.predict(X)).all()
+    assert rec.seen, "LEE proposed nothing"  # it took part, over the columns it selected
