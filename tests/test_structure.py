@@ -223,7 +223,7 @@ def test_doctests_run_for_every_library_folder():
     "symdescent.expr.expression", "symdescent.expr.export_torch", "symdescent.expr.generate",
     "symdescent.expr.parse", "symdescent.expr.variation", "symdescent.bench", "symdescent.bench.data",
     "symdescent.bench.methods", "symdescent.bench.metrics", "symdescent.bench.problems", "symdescent.bench.report",
-    "symdescent.bench.runner", "symdescent.bench.tables", "symdescent_pysr.config", "symdescent_pysr.guesses",
+    "symdescent.bench.runner", "symdescent.bench.tables", "symdescent.bench.dimsynth", "symdescent.bench.paired", "symdescent_pysr.config", "symdescent_pysr.guesses",
     "symdescent_pysr.julia", "symdescent_pysr.operators", "symdescent_pysr.parsing", "symdescent_pysr.signature",
 ])
 def test_public_modules_keep_a_runnable_example(name):
