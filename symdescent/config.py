@@ -96,6 +96,9 @@ class SearchConfig:
         Iterations each island runs between two migrations (a round).
     migration_size : int
         Candidates each island receives per migration: the best of the other islands' fronts (0: none).
+    restart_islands : bool
+        Restart a lost island (its worker died) on a worker that holds none, when one is there at the end of a
+        round (a local cluster replaces a killed worker), with a new seed and the global front as newcomers.
     dimensional : str
         What the search does with a formula whose units do not agree, when units are declared (the
         ``[units]`` table; without units nothing changes): ``"penalty"`` raises its loss per violation
@@ -128,6 +131,7 @@ class SearchConfig:
     scheduler: str | None = None
     migration_every: int = 2
     migration_size: int = 3
+    restart_islands: bool = True
     dimensional: str = "penalty"
     dimensional_penalty: float = 1.0
     dimensionless_constants: bool = False

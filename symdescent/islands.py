@@ -29,8 +29,15 @@ forth; and actor calls let the caller see each island separately:
 * **faults**: a killed worker fails only its island's call (``OSError``
   within milliseconds); the search goes on with the others, every candidate
   that island had sent stays in the union, and the result says so
-  (``SearchResult.islands[i]["lost"]``, ``islands_lost``).  A lost island is
-  not restarted: its population is gone with its process.
+  (``SearchResult.islands[i]["lost"]``, ``islands_lost``, and the round's
+  ``islands_lost`` in the history).  Its population is gone with its
+  process, so where a worker holds no island at a round's end (a local
+  cluster's nanny replaces a killed worker; on a remote cluster one may
+  join) a fresh island takes its place there (``restart_islands``): its
+  seed derived from the search's, its index and its restarts, the global
+  front its first newcomers, and with an iteration budget the iterations
+  its predecessor had left; ``islands[i]["restarts"]`` counts them, and
+  ``lost`` is then None again.
 * **stopping**: ``halt`` is a coroutine, so it runs on the worker's event
   loop while the island's round runs in the actor thread; it sets the
   island's stop flag, and the island returns its front at its next
@@ -80,151 +87,42 @@ Examples
 >>> result = search.run()  # doctest: +SKIP
 >>> [isl["iterations"] for isl in result.islands]  # doctest: +SKIP
 [4, 4]
->>> local_workers("auto") >= 1
-True
+>>> choose_migrants({}, [0], 3)
+{0: []}
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gc
 import itertools
 import math
-import multiprocessing
-import os
-import signal
-import threading
 import time
 import uuid
 import warnings
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from symdescent.config import Config, SearchConfig, environment_workers
+from symdescent.cluster import close_client, local_workers, open_client
+from symdescent.config import Config, environment_workers
 from symdescent.errors import ConfigError, ExpressionError, SymdescentError
 from symdescent.registry import Registry, derive_rng
 from symdescent.types import Candidate, SearchResult
 
-#: one thread per worker process: BLAS, OpenMP and Julia must not oversubscribe the cores the islands share
-THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-              "NUMEXPR_NUM_THREADS": "1", "JULIA_NUM_THREADS": "1"}
+#: how long a restarted island may take to start before its worker is taken for gone (it is tried again later)
+RESTART_TIMEOUT_S = 60.0
 
 
-#: how long to try to reach a ``search.scheduler`` before saying it cannot be reached
-CONNECT_TIMEOUT = "10s"
-
-
-def local_workers(workers: int | str | None) -> int:
-    """Worker processes for ``search.workers``: None (left out) follows ``SYMDESCENT_WORKERS``, else ``"auto"``;
-    0 and ``"auto"`` mean one per core this process may use (1 in a daemonic process, which may not start any).
-
-    >>> local_workers(3)
-    3
-    """
-    if workers is None:
-        workers = environment_workers()
-    if workers in (0, "auto"):
-        if multiprocessing.current_process().daemon:  # a Dask worker's or a Pool's: no processes of its own
-            return 1
-        try:
-            return max(1, len(os.sched_getaffinity(0)))
-        except AttributeError:  # pragma: no cover - not on Linux
-            return max(1, os.cpu_count() or 1)
-    return int(workers)
-
-
-def uses_islands(config: SearchConfig, client: Any = None) -> bool:
-    """Whether a search runs as islands: a client or a scheduler is given, or more than one worker.
-
-    >>> uses_islands(SearchConfig(workers=1))
-    False
-    >>> uses_islands(SearchConfig(workers=2))
-    True
-    """
-    return client is not None or config.scheduler is not None or local_workers(config.workers) > 1
-
-
-def island_seed(seed: int, index: int) -> int:
-    """The seed of island ``index``: a function of the search's seed and the index only.
+def island_seed(seed: int, index: int, restart: int = 0) -> int:
+    """The seed of island ``index`` (after ``restart`` restarts): a function of the search's seed and those only.
 
     >>> island_seed(0, 1) == island_seed(0, 1) != island_seed(0, 2)
     True
+    >>> island_seed(0, 1, restart=1) != island_seed(0, 1)
+    True
     """
-    return int(derive_rng(seed, "island", str(index)).integers(2**31 - 1))
-
-
-@contextlib.contextmanager
-def sigint_ignored():
-    """Ignore Ctrl-C while worker processes are spawned (main thread only).
-
-    They inherit it, so Ctrl-C at a terminal, which reaches the whole process
-    group, stops the search through the caller alone, which halts the islands
-    and shuts the cluster down in order.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
-
-
-def open_client(config: SearchConfig):
-    """A Dask client to ``config.scheduler``, or to a new ``LocalCluster`` of single-threaded worker processes.
-
-    Raises
-    ------
-    ConfigError
-        When the scheduler cannot be reached.
-    """
-    from distributed import Client
-
-    if config.scheduler is not None:
-        try:
-            return Client(config.scheduler, timeout=CONNECT_TIMEOUT)
-        except (OSError, TimeoutError) as exc:
-            raise ConfigError(f"search.scheduler: cannot reach the Dask scheduler at {config.scheduler}: {exc} "
-                              "(start one with `dask scheduler` and workers with `dask worker ADDRESS`)") from None
-    return local_client(local_workers(config.workers))
-
-
-def local_client(n_workers: int):
-    """A client to a new ``LocalCluster`` of ``n_workers`` single-threaded worker processes
-    (they ignore Ctrl-C: the caller handles it; close it with :func:`close_client`)."""
-    from distributed import Client, LocalCluster
-
-    with sigint_ignored():
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, env=dict(THREAD_ENV))
-    return Client(cluster)
-
-
-#: the longest wait for the local workers to freeze their heaps before their cluster is closed
-FREEZE_TIMEOUT_S = 2.0
-
-
-def close_client(client) -> None:
-    """Close a client made by :func:`open_client`, and its local cluster if it has one.
-
-    A local cluster's workers first freeze their heaps (``gc.freeze``): a
-    worker that held an island has hundreds of thousands of objects (the
-    compiled kernels' types, sympy, the search), and the interpreter's exit
-    collects them several times over, which took longer than the nanny's 4 s
-    wait (it then kills the process) for 8 workers on two cores.  Frozen
-    objects are left out of those collections, so the processes end within a
-    fraction of a second.  A remote cluster's workers live on, and are left
-    alone.
-    """
-    cluster = getattr(client, "cluster", None)
-    if cluster is not None:
-        with contextlib.suppress(Exception):  # a worker gone or stuck must not keep the others from closing
-            client.run(gc.freeze, on_error="ignore", callback_timeout=FREEZE_TIMEOUT_S)
-    client.close()
-    if cluster is not None:
-        cluster.close()
+    names = ("island", str(index)) + (("restart", str(restart)) if restart else ())
+    return int(derive_rng(seed, *names).integers(2**31 - 1))
 
 
 @dataclass(frozen=True)
@@ -400,6 +298,11 @@ class _Driver:
         self.sc = sc
         self.records: dict[int, dict] = {}
         self.alive: dict[int, Any] = {}
+        #: restarts under way: island -> (the actor's future, its worker, its seed, when it was asked for)
+        self.pending: dict[int, tuple] = {}
+        #: a restarted island's predecessors' iterations and evaluations, added to what it reports
+        self.offsets: dict[int, tuple[int, int]] = {}
+        self.lost_on: set[str] = set()
         self.last: dict[int, RoundReport] = {}
         self.incoming: dict[int, list[Candidate]] = {}
         # the proposers and refiners live in the islands; here the scorer (for the finish's polish) and
@@ -427,27 +330,43 @@ class _Driver:
                                   "`dask worker SCHEDULER_ADDRESS --nthreads 1`)") from None
         return sorted(self.client.scheduler_info(n_workers=-1)["workers"])
 
+    def _scatter(self, workers: list[str] | None = None) -> list:
+        """The caller's scoring rows and their weights, sent to ``workers`` (None: every worker)."""
+        e = self.search.evaluator
+        return self.client.scatter([e.X, e.y, getattr(e, "w", None)], workers=workers, broadcast=workers is None,
+                                   hash=False)
+
+    def _submit(self, i: int, worker: str, restart: int = 0):
+        """Start island ``i`` on ``worker`` (an Actor); return its seed and the actor's future."""
+        s = self.search
+        seed = island_seed(self.sc.seed, i, restart)
+        # an island never simplifies (the caller's finish does), so it need not import sympy either
+        search = {"seed": seed, "workers": 1, "scheduler": None, "simplify": False}
+        if restart and self.sc.max_iterations is not None:  # a restarted island runs what its predecessor left
+            search["max_iterations"] = max(1, self.sc.max_iterations - self.records[i]["iterations"])
+        cfg = s.config.with_overrides(search=search)
+        # a restart sends the rows again, to its worker: their copies may have gone with the dead one
+        X, y, w = self._scatter([worker]) if restart else self.data
+        future = self.client.submit(Island, i, X, y, s.problem.variable_names, cfg, s.registry, w, s.target_name,
+                                    workers=[worker], allow_other_workers=False, actor=True, pure=False,
+                                    key=f"symdescent-island-{i}-{restart}-{self.tag}")
+        return seed, future
+
     def start_islands(self) -> None:
         s = self.search
         workers = self._workers()
         n = self._n_islands(workers)
         # the caller's scoring rows (and their weights): every island scores on the same rows, so that the
         # losses of their fronts compare, and no island receives more than score_rows rows
-        weights = getattr(s.evaluator, "w", None)
-        X, y, w = self.client.scatter([s.evaluator.X, s.evaluator.y, weights], broadcast=True, hash=False)
-        tag = uuid.uuid4().hex[:8]
+        self.data = self._scatter()
+        self.tag = uuid.uuid4().hex[:8]
         seeds = s.take_injected()  # a warm start's: every island scores them in its first iteration
         futures = {}
         for i in range(n):
-            seed = island_seed(self.sc.seed, i)
-            # an island never simplifies (the caller's finish does), so it need not import sympy either
-            cfg = s.config.with_overrides(search={"seed": seed, "workers": 1, "scheduler": None, "simplify": False})
-            futures[i] = self.client.submit(Island, i, X, y, s.problem.variable_names, cfg, s.registry, w,
-                                            s.target_name, workers=[workers[i]], allow_other_workers=False,
-                                            actor=True, pure=False, key=f"symdescent-island-{i}-{tag}")
+            seed, futures[i] = self._submit(i, workers[i])
             self.records[i] = {"island": i, "worker": workers[i], "seed": seed, "iterations": 0,
                                "n_evaluations": 0, "busy_s": 0.0, "startup_s": None, "shutdown_s": 0.0,
-                               "lost": None}
+                               "restarts": 0, "lost": None}
         for i, fut in futures.items():
             try:
                 self.alive[i] = fut.result()
@@ -465,6 +384,39 @@ class _Driver:
     def _lose(self, i: int, exc: BaseException) -> None:
         self.alive.pop(i, None)
         self.records[i]["lost"] = f"{type(exc).__name__}: {exc}"
+        self.lost_on.add(self.records[i]["worker"])
+
+    def _restart_lost(self) -> None:
+        """Adopt the restarted islands now ready; restart lost ones on workers that hold no island (a nanny's
+        replacement for a killed worker, a worker that joined), while the budget leaves time for it."""
+        for i, (future, worker, seed, asked) in sorted(self.pending.items()):
+            if future.done():
+                del self.pending[i]
+                try:
+                    actor = future.result()
+                except Exception as exc:
+                    if not (_lost_worker(exc) or future.cancelled()):
+                        raise
+                    self.lost_on.add(worker)  # gone again: another worker may take it at a later round
+                    continue
+                r = self.records[i]
+                self.offsets[i] = (r["iterations"], r["n_evaluations"])
+                r.update(worker=worker, seed=seed, restarts=r["restarts"] + 1, lost=None)
+                self.alive[i] = actor
+                self.incoming[i] = list(self.search.front.members())  # the global front, as newcomers
+            elif time.monotonic() - asked > RESTART_TIMEOUT_S:  # its worker went away before the island started
+                future.cancel()
+                del self.pending[i]
+        lost = [i for i in sorted(self.records) if i not in self.alive and i not in self.pending]
+        startup = max((r["startup_s"] or 0.0 for r in self.records.values()), default=0.0)
+        if not lost or not self.sc.restart_islands or self.search.deadline - time.monotonic() < startup:
+            return
+        held = {self.records[i]["worker"] for i in self.alive} | {p[1] for p in self.pending.values()}
+        free = [w for w in sorted(self.client.scheduler_info(n_workers=-1)["workers"])
+                if w not in held and w not in self.lost_on]
+        for i, worker in zip(lost, free):
+            seed, future = self._submit(i, worker, self.records[i]["restarts"] + 1)
+            self.pending[i] = (future, worker, seed, time.monotonic())
 
     def _halt(self, indices) -> None:
         for i in indices:
@@ -510,7 +462,8 @@ class _Driver:
             r = reports[i]
             front.update(r.front)
             self.last[i] = r
-            self.records[i].update(iterations=r.iterations, n_evaluations=r.n_evaluations,
+            iterations, evaluations = self.offsets.get(i, (0, 0))
+            self.records[i].update(iterations=iterations + r.iterations, n_evaluations=evaluations + r.n_evaluations,
                                    busy_s=round(self.records[i]["busy_s"] + r.busy_s, 3))
         self.incoming.update(choose_migrants({i: r.front for i, r in reports.items()}, self.alive,
                                              self.sc.migration_size))
@@ -556,7 +509,16 @@ class _Driver:
     def _rounds(self) -> str:
         s, sc = self.search, self.sc
         round_index = 0
-        while self.alive:
+        while self.alive or self.pending:
+            if round_index:
+                self._restart_lost()
+            if not self.alive:  # every island lost, a restart under way
+                time.sleep(0.05)
+                if s.evaluator.stop.is_set():
+                    raise KeyboardInterrupt("stop requested")
+                if time.monotonic() > s.deadline:
+                    return "time_budget"
+                continue
             if sc.max_iterations is not None and all(
                     self.records[i]["iterations"] >= sc.max_iterations for i in self.alive):
                 return "max_iterations"
@@ -566,6 +528,7 @@ class _Driver:
                     return "time_budget"
                 left, iterations = self._late_start()
             t0 = time.monotonic()
+            was_alive = set(self.alive)  # the history names the islands lost in this round, at its dispatch too
             futures = {}
             for i in sorted(self.alive):
                 try:
@@ -575,7 +538,6 @@ class _Driver:
                     if not _lost_worker(exc):
                         raise
                     self._lose(i, exc)
-            was_alive = set(self.alive) | set(futures)
             t1 = time.monotonic()
             reports = self._collect(futures, t1 + left)
             t2 = time.monotonic()
@@ -639,6 +601,8 @@ class _Driver:
         return round(time.monotonic() - t0, 3)
 
     def _finish_islands(self, result: SearchResult) -> None:
+        for future, *_ in self.pending.values():  # restarts not ready in time: not to start after the search
+            future.cancel()
         calls = []
         for actor in self.alive.values():
             try:
@@ -651,5 +615,4 @@ class _Driver:
                 call.result(timeout=max(0.01, until - time.monotonic()))
 
 
-__all__ = ["Island", "RoundReport", "run_islands", "choose_migrants", "uses_islands", "local_workers", "island_seed",
-           "open_client", "close_client", "sigint_ignored", "THREAD_ENV"]
+__all__ = ["Island", "RoundReport", "run_islands", "choose_migrants", "island_seed"]

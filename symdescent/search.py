@@ -289,7 +289,7 @@ class Search:
         (:func:`symdescent.islands.run_islands`); ``ask``/``tell`` and
         ``step`` always run here, in one process.
         """
-        from symdescent.islands import uses_islands
+        from symdescent.cluster import uses_islands
 
         if uses_islands(self.config.search, self.client):
             from symdescent.islands import run_islands

@@ -232,8 +232,9 @@ class SearchResult:
     ``busy_s`` (seconds spent in rounds), ``startup_s`` (seconds from the
     start of ``run`` until the island was ready: the cluster's start-up,
     charged to the budget), ``shutdown_s`` (seconds the local cluster took
-    to close, within ``elapsed``; 0 where the cluster stays up) and ``lost``
-    (None, or why the island was lost: its worker died).
+    to close, within ``elapsed``; 0 where the cluster stays up), ``restarts``
+    (how often a fresh island took its place after its worker died) and
+    ``lost`` (None, or why the island was lost and not restarted).
     ``islands_lost`` counts the lost ones; their candidates migrated before
     the loss stay in ``front``.
     """

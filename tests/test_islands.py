@@ -150,7 +150,7 @@ def test_a_killed_worker_costs_its_island_not_the_search(client):
         os.kill(pid, signal.SIGKILL)
 
     seen = Observer(kill_second_worker)
-    config = {"search": {"max_iterations": 6, "time_budget": None, "migration_every": 2}}
+    config = {"search": {"max_iterations": 6, "time_budget": None, "migration_every": 2, "restart_islands": False}}
     result = Search(X, Y, config=config, callbacks=[seen], client=client).run()
     assert result.islands_lost == 1 and result.to_dict()["islands_lost"] == 1
     lost = [isl for isl in result.islands if isl["lost"]]
@@ -162,6 +162,46 @@ def test_a_killed_worker_costs_its_island_not_the_search(client):
     # every candidate of the front as it stood when the worker died is kept (or bettered) in the result
     for c in seen.states[0].front:
         assert any(f.complexity <= c.complexity and f.loss <= c.loss * (1 + 1e-3) + 1e-12 for f in result.front)
+
+
+def test_a_lost_island_restarts_on_the_worker_that_replaces_its_own(client):
+    from symdescent.islands import island_seed
+
+    workers = sorted(client.scheduler_info()["workers"])
+
+    def wait(condition):
+        deadline = time.monotonic() + 60
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def restart_started():  # the restarted island's actor: asked for at a round's start, ready at a later one
+        return [f for key, f in client.futures.items() if str(key).startswith("symdescent-island-1-1-")]
+
+    def step():
+        if len(seen.states) == 1:  # kill island 1's worker and wait until its nanny has replaced it
+            pid = client.run(os.getpid, workers=[workers[1]])[workers[1]]
+            os.kill(pid, signal.SIGKILL)
+            wait(lambda: len(set(client.scheduler_info()["workers"]) - {workers[1]}) == 2)
+        if restart_started():  # so that the next round's start adopts it, whatever the machine's load
+            wait(lambda: all(f.status != "pending" for f in restart_started()))
+
+    class EveryRound(Observer):
+        @hookimpl
+        def symdescent_iteration_end(self, problem, state):
+            self.states.append(state)
+            step()
+
+    seen = EveryRound()
+    config = {"search": {"max_iterations": 6, "time_budget": None, "migration_every": 1}}
+    result = Search(X, Y, config=config, callbacks=[seen], client=client).run()
+    first, second = result.islands
+    assert result.islands_lost == 0 and first["restarts"] == 0 and first["worker"] == workers[0]
+    assert second["restarts"] == 1 and second["lost"] is None and second["worker"] not in workers
+    assert second["seed"] == island_seed(0, 1, restart=1) != island_seed(0, 1)
+    assert first["iterations"] == second["iterations"] == 6  # the fresh island ran what the lost one had left
+    rounds = [(h.get("islands_lost"), h["islands"]) for h in result.history]
+    assert rounds[:4] == [(None, 2), ([1], 1), (None, 1), (None, 2)]  # lost, restarted, adopted
+    assert result.best is not None and result.best.r2 > 0.99
 
 
 def test_sigterm_stops_every_island_and_keeps_the_global_best(client):
@@ -248,7 +288,7 @@ def test_the_default_is_one_worker_per_core(monkeypatch):
     from symdescent import SymbolicRegressor
     from symdescent.cli import build_parser
     from symdescent.config import Config, apply_flags
-    from symdescent.islands import local_workers, uses_islands
+    from symdescent.cluster import local_workers, uses_islands
 
     monkeypatch.delenv("SYMDESCENT_WORKERS", raising=False)
     _cores(monkeypatch, 6)
@@ -263,7 +303,7 @@ def test_the_default_is_one_worker_per_core(monkeypatch):
 
 @pytest.mark.parametrize("value", ["all", "-1", "1.5", "2 cores", "\u00b2"])
 def test_a_bad_workers_environment_variable_is_a_config_error(monkeypatch, value):
-    from symdescent.islands import local_workers
+    from symdescent.cluster import local_workers
 
     monkeypatch.setenv("SYMDESCENT_WORKERS", value)
     with pytest.raises(ConfigError, match=f"SYMDESCENT_WORKERS={value!r}"):
@@ -276,7 +316,7 @@ def test_a_bad_workers_environment_variable_is_a_config_error(monkeypatch, value
 def test_the_environment_variable_sets_the_default_and_an_explicit_setting_beats_it(monkeypatch):
     from symdescent import SymbolicRegressor
     from symdescent.config import Config, apply_flags
-    from symdescent.islands import local_workers, uses_islands
+    from symdescent.cluster import local_workers, uses_islands
 
     _cores(monkeypatch, 6)
     for value, expected in (("3", 3), (" 1 ", 1), ("auto", 6), ("0", 6), ("", 6)):
@@ -334,10 +374,10 @@ def test_good_settings_are_accepted():
 
 
 def test_unreachable_scheduler_is_a_config_error(monkeypatch):
-    from symdescent import islands
-    from symdescent.islands import open_client
+    from symdescent import cluster
+    from symdescent.cluster import open_client
 
-    monkeypatch.setattr(islands, "CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", "1s")
 
     sc = config_from_dict({"search": {"scheduler": "tcp://127.0.0.1:1"}}).search
     with pytest.raises(ConfigError, match="cannot reach the Dask scheduler"):

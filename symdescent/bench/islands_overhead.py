@@ -80,7 +80,7 @@ def measure(n_workers: int, rounds: int, rows: int = ROWS, seed: int = 0, repeat
             sliced_budget: float = 4.0) -> dict:
     """On a fresh local cluster of ``n_workers``: an island search of ``rounds`` iterations (one migration each),
     a time-budgeted one of ``sliced_budget`` seconds in 0.5 s iterations, then no-op rounds; their medians."""
-    from symdescent.islands import close_client, local_client
+    from symdescent.cluster import close_client, local_client
     from symdescent.search import Search
 
     X, y = problem(rows, seed)
@@ -167,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--predict", type=int, default=64, help="workers to predict the overhead for (64)")
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args(argv)
-    from symdescent.islands import local_workers
+    from symdescent.cluster import local_workers
 
     rows = []
     for n in (int(w) for w in args.workers.split(",")):

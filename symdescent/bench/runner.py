@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from symdescent import islands
+from symdescent import cluster
 from symdescent.errors import DataError
 
 COLUMNS = ("method", "problem", "seed", "noise", "status", "r2_test", "r2_train", "accuracy_solution",
@@ -46,8 +46,8 @@ COLUMNS = ("method", "problem", "seed", "noise", "status", "r2_test", "r2_train"
 MAX_MODEL_CHARS = 4000
 #: The ``truth`` of every row of a real table: there is none, and the report tells the black-box track by it.
 NO_TRUTH = "(black-box)"
-#: Each worker runs one task at a time with one thread; libraries must not fan out either (one home: islands).
-THREAD_ENV = islands.THREAD_ENV
+#: Each worker runs one task at a time with one thread; libraries must not fan out either (one home: cluster).
+THREAD_ENV = cluster.THREAD_ENV
 
 
 @dataclass(frozen=True)
@@ -258,7 +258,7 @@ class Outcome:
 
 def default_workers() -> int:
     """One worker per core this process may use."""
-    return islands.local_workers("auto")
+    return cluster.local_workers("auto")
 
 
 def open_client(scheduler: str | None = None, workers: int | None = None):
@@ -267,7 +267,7 @@ def open_client(scheduler: str | None = None, workers: int | None = None):
 
     if scheduler:
         return Client(scheduler)
-    return islands.local_client(workers or default_workers())
+    return cluster.local_client(workers or default_workers())
 
 
 def run_benchmark(runs: Sequence[Run], settings: RunSettings, results: ResultsFile, *, scheduler: str | None = None,
@@ -345,5 +345,5 @@ def run_benchmark(runs: Sequence[Run], settings: RunSettings, results: ResultsFi
             client.cancel(list(futures))
     finally:
         if own:
-            islands.close_client(client)
+            cluster.close_client(client)
     return out
