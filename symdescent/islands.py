@@ -62,8 +62,10 @@ from the start of ``run``), and how long the local cluster took to close
 (``islands[i]["shutdown_s"]``, 0 for a cluster that stays up); the result's
 ``elapsed`` covers both.  Each round is bounded by the time left; islands
 still busy shortly after the deadline are halted.  Where the start-up leaves
-no time at all, the islands still run one short round of one iteration (with
-a warning), so that the search returns a model.  ``max_iterations`` counts each island's iterations (N islands do N
+no time at all, the islands still run one short round of one iteration
+(halted if it runs long, as any round past the deadline; with a warning), so
+that the search returns a model.  Islands halted past the deadline end the
+search for its time budget, not as interrupted.  ``max_iterations`` counts each island's iterations (N islands do N
 times the work).  Proposers such as LEE run inside each island (the
 simplest design: each island calls its own proposer with its own seed; a
 deterministic step, such as LEE's first beam search, is repeated on every
@@ -547,8 +549,10 @@ class _Driver:
             self._record(round_index, sorted(was_alive - set(self.alive)), reports, timing)
             state = self._state(new)
             self.observe.symdescent_iteration_end(problem=s.problem, state=state)
-            if s.evaluator.stop.is_set() or any(r.interrupted for r in reports.values()):
+            if s.evaluator.stop.is_set():
                 raise KeyboardInterrupt("stop requested")
+            if any(r.interrupted for r in reports.values()):  # halted past the deadline, not by a signal
+                return "time_budget"
             if any(r.stopped for r in reports.values()) or any(
                     self.observe.symdescent_should_stop(problem=s.problem, state=state)):
                 return "stopped by a plugin"
