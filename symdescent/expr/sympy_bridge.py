@@ -328,9 +328,11 @@ def call_with_time_limit(fn, *args, timeout: float, isolate: bool = False, witho
         return (fn if without_limit is None else without_limit)(*args)
 
     def handler(signum, frame):
-        # raised inside a weakref callback or a __del__ (the garbage collector's), the exception would be
-        # swallowed ("Exception ignored in ...") and the limit lost: skip those, the timer fires again soon
-        if frame is not None and (frame.f_code.co_name == "__del__" or frame.f_code.co_filename == weakref.__file__):
+        # raised inside a weakref callback, a __del__ or a gc.callbacks hook (the garbage collector's; Dask's
+        # client registers one), the exception would be swallowed ("Exception ignored in ...") or break that
+        # hook, and the limit would be lost: skip those, the timer fires again soon
+        if frame is not None and (frame.f_code.co_name == "__del__" or frame.f_code.co_filename == weakref.__file__
+                                  or _in_gc_callback(frame)):
             return
         raise _Timeout()
 
@@ -343,6 +345,18 @@ def call_with_time_limit(fn, *args, timeout: float, isolate: bool = False, witho
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+
+
+def _in_gc_callback(frame) -> bool:
+    """Whether ``frame`` runs inside one of the garbage collector's ``gc.callbacks`` hooks."""
+    import gc
+
+    codes = [c for cb in gc.callbacks if (c := getattr(getattr(cb, "__func__", cb), "__code__", None)) is not None]
+    while codes and frame is not None:
+        if any(frame.f_code is c for c in codes):
+            return True
+        frame = getattr(frame, "f_back", None)
+    return False
 
 
 def _call_in_child(fn, args, timeout: float):

@@ -1,4 +1,5 @@
 import json
+import gc
 import signal
 import types
 import weakref
@@ -177,11 +178,22 @@ def test_time_limit_is_not_swallowed_by_garbage_collector_callbacks():
     def frame_in(filename, name):
         return types.SimpleNamespace(f_code=types.SimpleNamespace(co_filename=filename, co_name=name))
 
+    def hook(phase, info):
+        pass
+
     def inside_the_limit():
         handler = signal.getsignal(signal.SIGALRM)
         # an exception raised in a weakref callback or __del__ would be "ignored": the handler waits for the next alarm
         assert handler(signal.SIGALRM, frame_in(weakref.__file__, "remove")) is None
         assert handler(signal.SIGALRM, frame_in(__file__, "__del__")) is None
+        # ... or in a gc.callbacks hook (Dask's client has one), however deep below it the alarm lands
+        gc.callbacks.append(hook)
+        try:
+            below = types.SimpleNamespace(f_code=frame_in(__file__, "helper").f_code,
+                                          f_back=types.SimpleNamespace(f_code=hook.__code__, f_back=None))
+            assert handler(signal.SIGALRM, below) is None
+        finally:
+            gc.callbacks.remove(hook)
         assert signal.getitimer(signal.ITIMER_REAL)[1] > 0  # ... which repeats until the limit is lifted
         handler(signal.SIGALRM, frame_in(__file__, "simplify"))  # anywhere else it raises
 
