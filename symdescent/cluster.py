@@ -15,12 +15,17 @@ False
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import gc
+import inspect
 import multiprocessing
 import os
 import signal
+import sys
 import threading
+import tokenize
+import warnings
 from typing import Any
 
 from symdescent.config import SearchConfig, environment_workers
@@ -48,10 +53,74 @@ def local_workers(workers: int | str | None) -> int:
         if multiprocessing.current_process().daemon:  # a Dask worker's or a Pool's: no processes of its own
             return 1
         try:
-            return max(1, len(os.sched_getaffinity(0)))
+            cores = max(1, len(os.sched_getaffinity(0)))
         except AttributeError:  # pragma: no cover - not on Linux
-            return max(1, os.cpu_count() or 1)
-    return int(workers)
+            cores = max(1, os.cpu_count() or 1)
+        if cores > 1 and (script := unguarded_script()) is not None:
+            _warn_once(script, f"symdescent runs this search in one process: {script} starts it at module level, "
+                               "outside `if __name__ == \"__main__\":`, and each worker process Dask starts would "
+                               f"run that script again; put the code under that guard to use all {cores} cores")
+            return 1
+        return cores
+    n = int(workers)
+    if n > 1 and (script := unguarded_script()) is not None:
+        raise ConfigError(f"search.workers = {n}: {script} starts the search at module level, outside `if __name__ "
+                          "== \"__main__\":`, and each worker process Dask starts would run that script again; put "
+                          "the code under that guard (or use workers = 1)")
+    return n
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(key: str, message: str) -> None:
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def unguarded_script() -> str | None:
+    """The main script's path when this call comes from its module level outside ``if __name__ == "__main__":``.
+
+    A local cluster's worker processes are started with ``spawn``, which
+    imports the main script again in each of them: a script that starts a
+    search at module level, unguarded, would start it (and a cluster) again in
+    every worker.  None where that cannot happen: no main script (a notebook,
+    ``python -c``, an interactive session), a call from inside the guard, or
+    a main module whose source cannot be read.
+
+    >>> unguarded_script() is None  # the doctest runner's main module calls nothing at module level
+    True
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or not str(path).endswith(".py"):
+        return None
+    frame = inspect.currentframe()
+    while frame is not None and not (frame.f_globals is vars(main) and frame.f_code.co_name == "<module>"):
+        frame = frame.f_back
+    if frame is None:  # not called from the main module's code
+        return None
+    line = frame.f_lineno
+    try:
+        with tokenize.open(path) as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and _is_main_guard(node.test) and node.lineno <= line <= node.end_lineno:
+            return None
+    return str(path)
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    """``__name__ == "__main__"`` (either way round)."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = {type(test.left), type(test.comparators[0])}
+    names = [n.id for n in (test.left, test.comparators[0]) if isinstance(n, ast.Name)]
+    values = [n.value for n in (test.left, test.comparators[0]) if isinstance(n, ast.Constant)]
+    return sides == {ast.Name, ast.Constant} and names == ["__name__"] and values == ["__main__"]
 
 
 def uses_islands(config: SearchConfig, client: Any = None) -> bool:
