@@ -218,7 +218,7 @@ def test_doctests_run_for_every_library_folder():
 
 
 @pytest.mark.parametrize("name", [
-    "symdescent", "symdescent.compose", "symdescent.config", "symdescent.estimator", "symdescent.front",
+    "symdescent", "symdescent.cluster", "symdescent.compose", "symdescent.config", "symdescent.estimator", "symdescent.front",
     "symdescent.islands", "symdescent.search", "symdescent.views", "symdescent.expr.compiled",
     "symdescent.expr.expression", "symdescent.expr.export_torch", "symdescent.expr.generate",
     "symdescent.expr.parse", "symdescent.expr.variation", "symdescent.bench", "symdescent.bench.data",
