@@ -108,3 +108,47 @@ def test_polish_keeps_the_fit_its_caller_does_not_accept():
     # a normalised form the caller cannot use (say, an operator it does not allow) is not snapped either
     kept = polish(start, X, y, admissible=lambda e: e.n_constants == 3)
     assert kept.expression.n_constants == 3
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.05])
+def test_compiled_choice_of_outer_terms_agrees_with_the_reference_path(monkeypatch, noise):
+    """The search's compiled fit-and-choose keeps the same outer terms as the numpy reference path (which fits
+    expressions without a compiled form), at the same loss, on formulas that need a, b, both or neither."""
+    from symdescent.expr import fit
+    from symdescent.expr.generate import GrammarSampler
+
+    rng = np.random.default_rng(7)
+    X = rng.uniform(0.5, 2.5, size=(200, 2))
+    sampler = GrammarSampler(2, max_size=9)
+    # f not constant: for a constant f the compiled fit keeps plain terms where they fit (y = pi stays the
+    # literal pi, x0 - x0 stays; the reference path gives a fitted constant), by the rule of lm._fit_scale
+    with np.errstate(all="ignore"):
+        exprs = [e for e in (sampler.sample(rng) for _ in range(100)) if np.ptp(fit.evaluate(e, X)) > 0][:60]
+    compiled_results = []
+    for e in exprs:
+        a, b = rng.choice([1.0, 2.5]), rng.choice([0.0, -1.5])
+        y = a * fit.evaluate(e, X) + b
+        y = y + noise * np.std(y) * rng.normal(size=len(y)) if np.isfinite(y).all() else y
+        compiled_results.append((e, y, fit.fit_expression(e, X, y, optimize=False)))
+    monkeypatch.setattr(fit, "_program", lambda expr: None)  # the reference path from here on
+    checked = 0
+    for e, y, got in compiled_results:
+        if not np.isfinite(y).all():
+            continue
+        ref = fit.fit_expression(e, X, y, optimize=False)
+        assert got.valid == ref.valid, e
+        if ref.valid:
+            assert got.expression.tokens == ref.expression.tokens, (e, got.expression, ref.expression)
+            assert got.mse == pytest.approx(ref.mse, rel=1e-7, abs=1e-12 * float(np.mean(y ** 2)) + 1e-300)
+            checked += 1
+    assert checked >= 30
+
+
+def test_without_fitting_the_constants_stay_as_they_are(X):
+    """optimize=False takes the constants as given: where f is not finite there it is invalid (the fit's other
+    starting points are for fitting only)."""
+    e = parse("log(-1.0 * x0)")
+    assert not fit_expression(e, X, np.log(X[:, 0]), optimize=False).valid
+    assert fit_expression(e, X, np.log(X[:, 0])).valid  # fitting may start elsewhere
+    kept = fit_expression(parse("sin(2.0 * x0)"), X, 3 * np.sin(2 * X[:, 0]), optimize=False)
+    assert kept.valid and kept.expression.constants[-1] == 2.0 and kept.mse < 1e-20

@@ -560,13 +560,20 @@ def _choose_scaling(f, y, w, a, b, beta):
 
 @jit
 def _fit_choose_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_iter, w, beta):
-    c, a, b, mse, ok, nfev, njev, stop = _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b,
-                                                     max_iter, w)
-    if not ok:
-        return c, 1.0, 0.0, np.inf, False, False
-    f = evaluate_kernel(code, arg, value, columns, depth, c, X)
-    if not _all_finite(f):
-        return c, 1.0, 0.0, np.inf, False, False
+    if max_iter <= 0 or c0.shape[0] == 0:  # no fit: the constants as they are (no other starting points)
+        c = c0.copy()
+        f = evaluate_kernel(code, arg, value, columns, depth, c, X)
+        if X.shape[0] == 0 or not _all_finite(f) or not _all_finite(y):
+            return c, 1.0, 0.0, np.inf, False, False
+        a, b, fm, sse = _fit_scale(f, y, _mean(y, w), use_a, use_b, w)
+    else:
+        c, a, b, mse, ok, nfev, njev, stop = _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a,
+                                                         use_b, max_iter, w)
+        if not ok:
+            return c, 1.0, 0.0, np.inf, False, False
+        f = evaluate_kernel(code, arg, value, columns, depth, c, X)
+        if not _all_finite(f):
+            return c, 1.0, 0.0, np.inf, False, False
     a, b, mse, constant = _choose_scaling(f, y, w, a, b, beta)
     return c, a, b, mse, True, constant
 
@@ -604,7 +611,8 @@ def fit_scaled(program, c0, X, y, use_a: bool, use_b: bool, max_iter: int, beta:
     squared error of ``a f(x; c) + b`` on these rows, whether ``f`` is finite
     there, and whether the model is the constant ``b`` alone (``f`` constant).
     The search's inner step (:func:`symdescent.expr.fit.fit_expression`);
-    ``max_iter = 0`` gives the closed-form outer terms without fitting ``c``.
+    ``max_iter = 0`` (or no constants) gives the closed-form outer terms at
+    ``c0`` as it is (invalid where ``f`` is not finite there).
     """
     p = as_program(program)
     X, c0, y = check_X(p, X), check_constants(p, c0), _target(X, y)
