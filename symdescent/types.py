@@ -189,6 +189,21 @@ class Problem:
             self._cache[key] = relevant_features(self.X, self.y, k, seed=self.seed)
         return self._cache[key]
 
+    @property
+    def dimensional(self) -> str:
+        """How the search treats dimension violations: ``"off"`` without declared units, else
+        ``search.dimensional`` (``"penalty"`` or ``"strict"``); proposers can prefer or keep to consistent
+        formulas with it and :meth:`dimension_violations`."""
+        units = getattr(self.evaluator, "units", None)
+        return "off" if units is None else self.evaluator.config.dimensional
+
+    def dimension_violations(self, expression: Expression) -> int:
+        """How many dimension rules ``expression`` breaks under the declared units, judged before its constants
+        are fitted (0 without units; see :meth:`symdescent.evaluation.Evaluator.violations`)."""
+        if self.dimensional == "off":
+            return 0
+        return self.evaluator.violations(expression, fitted=False)
+
     def evaluate(self, expressions: Sequence[Expression | Candidate], origin: str = "") -> list[Candidate]:
         """Fit constants and score ``expressions`` with the search's scorer.
 

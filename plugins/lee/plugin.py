@@ -185,6 +185,19 @@ def _view(ctx: PluginContext, problem) -> ProblemView | None:
     return ctx.shared["view"]
 
 
+def by_dimensions(problem, expressions: list) -> list:
+    """The decoded formulas as the search's units allow: without units all of them; with ``dimensional =
+    "strict"`` only the dimensionally consistent ones (the others would be refused unfitted); with
+    ``"penalty"`` all of them, the consistent ones first (stable), so that they come first wherever the
+    search takes only some."""
+    if problem.dimensional == "off":
+        return expressions
+    violations = [problem.dimension_violations(e) for e in expressions]
+    if problem.dimensional == "strict":
+        return [e for e, v in zip(expressions, violations) if v == 0]
+    return [e for _, e in sorted(zip(violations, expressions), key=lambda t: t[0] > 0)]
+
+
 class LeeProposer(Proposer):
     """Decodes candidate skeletons from the data alone."""
 
@@ -219,7 +232,7 @@ class LeeProposer(Proposer):
         n = cfg.first_samples if self.calls == 0 else cfg.samples
         out += [p.expression for p in rt.sample(self.z0, n, temperature, self.rng, **kw)]
         self.calls += 1
-        return [self.view.to_problem(e) for e in out]
+        return by_dimensions(problem, [self.view.to_problem(e) for e in out])
 
 
 class LeeRefiner(Refiner):
@@ -259,8 +272,8 @@ class LeeRefiner(Refiner):
             if cfg.gradient_steps:
                 z, _ = rt.refine_z(z, X, problem.y, steps=cfg.gradient_steps, step_size=cfg.step_size,
                                    n_query=cfg.query_points)
-            decoded = [view.to_problem(p.expression)
-                       for p in rt.sample(z, cfg.refine_samples, cfg.temperature, self.rng, **kw)]
+            decoded = by_dimensions(problem, [view.to_problem(p.expression)
+                                              for p in rt.sample(z, cfg.refine_samples, cfg.temperature, self.rng, **kw)])
             scored = [c for c in problem.evaluate(decoded, origin="lee") if c.valid]
             found += scored
             pool = sorted({c.expression.key(): c for c in scored + pool}.values(), key=lambda c: c.value)

@@ -131,3 +131,26 @@ def test_a_15_column_table_fits_to_the_end_with_the_lee_guided_config():
     assert est.result_.stop_reason == "max_iterations" and est.result_.best.valid
     assert est.predict(X).shape == (200,) and np.isfinite(est.predict(X)).all()
     assert rec.seen, "LEE proposed nothing"  # it took part, over the columns it selected
+
+
+@pytest.mark.parametrize("mode", ["strict", "penalty"])
+def test_lee_keeps_to_or_prefers_dimensionally_consistent_skeletons(mode):
+    """With units declared LEE hands in only consistent formulas (strict) or the consistent ones first (penalty)."""
+    rng = np.random.default_rng(5)
+    L = rng.uniform(1, 3, 200)
+    X = np.c_[L, L**2, rng.uniform(1, 3, 200)]  # a length, a time that equals L**2 as numbers, a mass
+    cfg = {"search": {"time_budget": None, "max_iterations": 1, "dimensional": mode},
+           "strategy": {"proposers": ["lee"], "refiners": []}, "plugins": {"lee": SMALL},
+           "units": {"L": "m", "T": "s", "M": "kg", "A": "m^2"}}
+    s = Search(X, L**2, variable_names=["L", "T", "M"], config=cfg, target_name="A")
+    proposer = s.role("lee", "proposer")
+    proposer.start(s.problem, s.state())
+    proposals = proposer.propose(s.problem, s.state())
+    violations = [s.problem.dimension_violations(e) for e in proposals]
+    assert proposals and s.problem.dimensional == mode
+    if mode == "strict":
+        assert max(violations) == 0
+    else:
+        assert violations == sorted(violations, key=lambda v: v > 0) and max(violations) > 0
+    plain = Search(X, L**2, config={**cfg, "units": {}})
+    assert plain.problem.dimensional == "off" and plain.problem.dimension_violations(proposals[0]) == 0
