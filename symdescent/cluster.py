@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import gc
 import inspect
 import multiprocessing
@@ -103,14 +104,25 @@ def unguarded_script() -> str | None:
         return None
     line = frame.f_lineno
     try:
+        guards = _main_guards(str(path), os.stat(path).st_mtime_ns)
+    except OSError:
+        return None
+    if guards is None or any(start <= line <= end for start, end in guards):
+        return None
+    return str(path)
+
+
+@functools.lru_cache(maxsize=8)
+def _main_guards(path: str, mtime_ns: int) -> tuple[tuple[int, int], ...] | None:
+    """The line ranges of the ``if __name__ == "__main__":`` blocks of the script ``path`` (read once per
+    version of the file: a fit asks several times); None when it cannot be read or parsed."""
+    try:
         with tokenize.open(path) as f:
             tree = ast.parse(f.read())
     except (OSError, SyntaxError, ValueError):
         return None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and _is_main_guard(node.test) and node.lineno <= line <= node.end_lineno:
-            return None
-    return str(path)
+    return tuple((node.lineno, node.end_lineno) for node in ast.walk(tree)
+                 if isinstance(node, ast.If) and _is_main_guard(node.test))
 
 
 def _is_main_guard(test: ast.expr) -> bool:
