@@ -22,6 +22,7 @@ candidate inadmissible, before its fit.
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import Callable, Mapping, Sequence
 
@@ -169,14 +170,20 @@ class Evaluator:
     def fit(self, expr: Expression, max_nfev: int | None = None) -> tuple[Expression, float, bool]:
         """``(fitted expression, loss, valid)``: the constants fitted on the fitting rows
         (:func:`~symdescent.expr.fit.fit_expression`), the loss measured on all the scoring rows."""
-        res = fit_expression(expr, self.X_fit, self.y_fit, max_nfev=max_nfev, operators=self.allowed,
-                             sample_weight=self.w_fit)
-        if not res.valid:
-            return res.expression, float("inf"), False
+        res = self._fit(expr, max_nfev)
+        return res.expression, res.mse, res.valid
+
+    def _fit(self, expr: Expression, max_nfev: int | None = None, give_up: float = math.inf) -> FitResult:
+        """:meth:`fit` as a :class:`FitResult` whose ``mse`` is the loss on the scoring rows."""
         # with no more scoring rows than fitting rows they are the same rows: the fit's loss is the loss
-        mse = res.mse if self.X_fit.shape[0] == self.X.shape[0] else expression_mse(res.expression, self.X, self.y,
-                                                                                     self.w)
-        return res.expression, mse, bool(np.isfinite(mse))
+        same = self.X_fit.shape[0] == self.X.shape[0]
+        res = fit_expression(expr, self.X_fit, self.y_fit, max_nfev=max_nfev, operators=self.allowed,
+                             sample_weight=self.w_fit, score=None if same else (self.X, self.y, self.w),
+                             give_up=give_up)
+        if not res.valid:
+            return FitResult(res.expression, math.inf, False, abandoned=res.abandoned)
+        mse = res.mse if same else res.score_mse
+        return FitResult(res.expression, mse, bool(np.isfinite(mse)), abandoned=res.abandoned)
 
     def score(self, expr: Expression, mse: float, valid: bool, origin: str, var_y: float | None = None) -> Candidate:
         """The candidate scored by the scorer: invalid when not ``valid`` or too complex; with units
@@ -211,7 +218,17 @@ class Evaluator:
             self._var_all = weighted_var(self.y_all, self.w_all)
         return self.score(cand.expression, mse, bool(np.isfinite(mse)), cand.origin, var_y=self._var_all)
 
-    def __call__(self, items: Sequence[Expression | Candidate], origin: str = "") -> list[Candidate]:
+    def __call__(self, items: Sequence[Expression | Candidate], origin: str = "",
+                 give_up: Sequence[float] | None = None) -> list[Candidate]:
+        """The items fitted and scored (cached by canonical form).
+
+        ``give_up[k]``: a loss above which the caller has no use for a
+        candidate of complexity ``k`` (before its fit; the last entry for any
+        larger one): a fit still above it after a short probe stops there
+        (:func:`~symdescent.expr.fit.fit_expression`), and such a result is
+        returned but not cached, so the same form met again is fitted afresh
+        from its own constants.
+        """
         out = []
         for item in items:
             if self.stop.is_set():
@@ -232,8 +249,14 @@ class Evaluator:
                 cand = Candidate(expr, org, invalid(self.complexity(expr)))
             else:
                 self.n_evaluations += 1
-                fitted, mse, valid = self.fit(expr)
-                cand = self.score(fitted, mse, valid, org)
+                bar = math.inf
+                if give_up is not None and len(give_up):
+                    bar = give_up[min(self.complexity(expr), len(give_up) - 1)]
+                res = self._fit(expr, give_up=bar)
+                cand = self.score(res.expression, res.mse, res.valid, org)
+                if res.abandoned:
+                    out.append(cand)
+                    continue
             self.cache[key] = cand
             out.append(cand)
         return out

@@ -102,19 +102,31 @@ class GeneticEngine:
         self.generation = 0
 
     # -- selection -----------------------------------------------------------
-    def tournament(self) -> Individual:
-        idx = self.rng.integers(len(self.population), size=min(self.tournament_size, len(self.population)))
-        return min((self.population[i] for i in idx), key=lambda ind: (ind.value, ind.candidate.complexity))
+    def tournaments(self, m: int) -> np.ndarray:
+        """The winners (population indices) of ``m`` tournaments: each of ``tournament_size`` individuals drawn
+        with replacement, won by the lowest value, then the lowest complexity (then the first drawn)."""
+        n = len(self.population)
+        size = min(self.tournament_size, n)
+        value = np.array([ind.value for ind in self.population])
+        order = np.lexsort((np.array([ind.candidate.complexity for ind in self.population]), value))
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n)
+        idx = self.rng.integers(n, size=(m, size))
+        return idx[np.arange(m), rank[idx].argmin(axis=1)]
 
     def breed(self) -> list[tuple[Expression, int]]:
+        n = self.population_size
+        pop = self.population
+        crossing = (self.rng.random(n) < self.p_crossover) & (len(pop) > 1)
+        winners = iter(self.tournaments(n + int(crossing.sum())).tolist())
         children = []
-        for _ in range(self.population_size):
-            if self.rng.random() < self.p_crossover and len(self.population) > 1:
-                a, b = self.tournament(), self.tournament()
+        for cross in crossing.tolist():
+            if cross:
+                a, b = pop[next(winners)], pop[next(winners)]
                 child = crossover(a.candidate.expression, b.candidate.expression, self.rng)
                 age = max(a.age, b.age)
             else:
-                a = self.tournament()
+                a = pop[next(winners)]
                 child = mutate(a.candidate.expression, self.sampler, self.rng)
                 age = a.age
             if child.complexity <= self.max_complexity:
@@ -152,7 +164,19 @@ class GeneticEngine:
                  if c.valid and (key := canonical_key(c.expression)) not in known]
         self.merge(fresh)
 
-    def step(self, evaluate, deadline: float = float("inf"), chunk: int = 25) -> int:
+    def give_up_levels(self, factor: float) -> np.ndarray | None:
+        """``factor`` times the lowest loss among the individuals of each complexity or less (index: the
+        complexity, up to ``max_complexity``; inf below the simplest): an offspring whose loss stays above
+        its level is dominated in accuracy and complexity by far.  None without a valid individual."""
+        k = np.array([ind.candidate.complexity for ind in self.population if ind.candidate.valid], dtype=int)
+        if not k.size:
+            return None
+        loss = np.array([ind.candidate.loss for ind in self.population if ind.candidate.valid])
+        best = np.full(self.max_complexity + 1, np.inf)
+        np.minimum.at(best, np.minimum(k, self.max_complexity), loss)
+        return factor * np.minimum.accumulate(best)
+
+    def step(self, evaluate, deadline: float = float("inf"), chunk: int = 25, give_up: float = 0.0) -> int:
         """One generation; ``evaluate(list[Expression]) -> list[Candidate]``.
 
         The first generation samples ``population_size`` random expressions
@@ -162,6 +186,10 @@ class GeneticEngine:
 
         Offspring are evaluated in chunks; past ``deadline`` (``time.monotonic()``)
         the rest of the generation is dropped, so a budget is kept closely.
+        With ``give_up`` above 0, offspring are evaluated as
+        ``evaluate(list[Expression], give_up=levels)`` with the levels of
+        :meth:`give_up_levels` (a fit may stop early where a candidate stays
+        that many times worse than the best no more complex).
         Returns the number of offspring evaluated.
         """
         import time
@@ -174,12 +202,14 @@ class GeneticEngine:
             children = [(self.sampler.sample(self.rng), 0) for _ in range(self.population_size)]
         else:
             children = self.breed()
+        levels = self.give_up_levels(give_up) if give_up > 0 else None
         scored = []
         for i in range(0, len(children), chunk):
             if i and time.monotonic() >= deadline:
                 children = children[:i]
                 break
-            scored += evaluate([c for c, _ in children[i : i + chunk]])
+            batch = [c for c, _ in children[i : i + chunk]]
+            scored += evaluate(batch) if levels is None else evaluate(batch, give_up=levels)
         self.merge([Individual(s, age, canonical_key(s.expression)) for s, (_, age) in zip(scored, children)])
         self.generation += 1
         return len(children)

@@ -204,15 +204,19 @@ class Problem:
             return 0
         return self.evaluator.violations(expression, fitted=False)
 
-    def evaluate(self, expressions: Sequence[Expression | Candidate], origin: str = "") -> list[Candidate]:
+    def evaluate(self, expressions: Sequence[Expression | Candidate], origin: str = "",
+                 give_up: Sequence[float] | None = None) -> list[Candidate]:
         """Fit constants and score ``expressions`` with the search's scorer.
 
         Results are cached by canonical form, so asking twice is cheap.
         Returns one scored :class:`Candidate` per input (invalid ones too).
+        ``give_up[k]``: a loss above which the caller has no use for a
+        candidate of complexity ``k``; a fit still above it after a short
+        probe stops there (and is not cached).  None: every fit runs to its end.
         """
         if self.evaluator is None:
             raise RuntimeError("this Problem is not attached to a search; it cannot evaluate")
-        return self.evaluator(expressions, origin)
+        return self.evaluator(expressions, origin, give_up)
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,10 @@ class FitResult:
     mse: float
     valid: bool
     n_evaluations: int = 0
+    #: the loss on the scoring rows :func:`fit_expression` was given (``score=``); None without them
+    score_mse: float | None = None
+    #: the fit stopped after its probe with the loss above the caller's ``give_up`` level
+    abandoned: bool = False
 
 
 # ---------------------------------------------------------------------------
@@ -260,6 +264,8 @@ def fit_expression(
     optimize: bool = True,
     operators: Collection[str] | None = None,
     sample_weight: np.ndarray | None = None,
+    score: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
+    give_up: float = math.inf,
 ) -> FitResult:
     """Fit ``expr``'s constants (and a linear scale/offset) to ``(X, y)``.
 
@@ -283,6 +289,16 @@ def fit_expression(
         Non-negative weights of the rows: everything minimises and reports
         the weighted mean squared error ``sum(w r**2) / sum(w)``
         (:func:`weighted_mse`).  None: unweighted.
+    score : (X, y, sample_weight or None), optional
+        Other rows to measure the fitted model on (the search fits on a
+        sample of its scoring rows): ``score_mse`` of the result is the
+        :func:`expression_mse` of the returned expression there, computed in
+        the same compiled call as the fit.
+    give_up : float
+        A mean squared error on ``(X, y)`` above which the caller has no use
+        for the candidate: once ``k + 2`` of the trial steps are spent (``k``
+        constants) with the error still above it, the fit stops there
+        (``abandoned`` in the result).  inf (default): never.
 
     Returns
     -------
@@ -309,23 +325,27 @@ def fit_expression(
     c = np.asarray(expr.constants, dtype=float)
     budget = (max_nfev if max_nfev is not None else 3 * len(c) + 10) if optimize and len(c) else 0
     if prog is not None:  # the search's path: fit and choose the outer terms in one compiled call
-        c, a, b, mse, ok, constant = compiled.fit_scaled(prog, c, X, y, use_a, use_b, budget,
-                                                         parameter_allowance(len(y)), sample_weight=w)
+        c, a, b, mse, ok, constant, mse2, abandoned = compiled.fit_scaled(
+            prog, c, X, y, use_a, use_b, budget, parameter_allowance(len(y)), sample_weight=w, score=score,
+            give_up=give_up, probe=len(c) + 2)
         if not ok:
-            return FitResult(expr, np.inf, False, max(budget, 1))
+            return FitResult(expr, np.inf, False, max(budget, 1), None if score is None else np.inf)
         out = const(b) if constant else scaled(expr.with_constants(c), a, b)
-        return FitResult(out, mse, bool(np.isfinite(mse)), 1)
+        return FitResult(out, mse, bool(np.isfinite(mse)), 1, None if score is None else mse2, abandoned)
     if budget:
         c, a, b, ok = _fit_reference(expr, c, X, y, use_a, use_b, budget, w)
         if not ok:
-            return FitResult(expr, np.inf, False, budget)
+            return FitResult(expr, np.inf, False, budget, None if score is None else np.inf)
         f = evaluate(expr.with_constants(c), X)
     else:
         f = evaluate(expr, X)
         if not np.isfinite(f).all():
-            return FitResult(expr, np.inf, False, 1)
+            return FitResult(expr, np.inf, False, 1, None if score is None else np.inf)
         a, b = _scale(f, y, use_a, use_b, w)
-    return _choose_scaling(expr.with_constants(c), f, a, b, y, 1, w)
+    res = _choose_scaling(expr.with_constants(c), f, a, b, y, 1, w)
+    if score is None or not res.valid:
+        return res if score is None else FitResult(res.expression, res.mse, False, res.n_evaluations, np.inf)
+    return FitResult(res.expression, res.mse, True, res.n_evaluations, expression_mse(res.expression, *score))
 
 
 def scaled(inner: Expression, a: float, b: float) -> Expression:

@@ -8,6 +8,8 @@ folding of variable-free subtrees into one constant, and a canonical key
 
 from __future__ import annotations
 
+from itertools import repeat
+
 import numpy as np
 
 from symdescent.expr import ops
@@ -113,6 +115,10 @@ def crossover(a: Expression, b: Expression, rng: np.random.Generator) -> Express
     return a.replace(i, b.subtree(j))
 
 
+#: the leaves without a variable: a placeholder and the literals
+_CONSTANT_LEAVES = frozenset((ops.CONST, *ops.LITERALS))
+
+
 def fold_constants(expr: Expression) -> Expression:
     """Collapse every variable-free operator subtree into one constant.
 
@@ -122,6 +128,11 @@ def fold_constants(expr: Expression) -> Expression:
     toks = expr.tokens
     n = len(toks)
     arity = ops.arities().get
+    # the lowest variable-free operator subtree has only constant leaves as children: with none such, no fold
+    leaves = _CONSTANT_LEAVES
+    if not any(a and t1 in leaves and (a == 1 or t2 in leaves)
+               for a, t1, t2 in zip(map(arity, toks, repeat(0)), toks[1:], toks[2:] + ("",))):
+        return expr
     # has_var[i]: subtree at i contains a variable; computed right to left.
     ends = [0] * n
     has_var = [False] * n

@@ -56,6 +56,13 @@ class DescentConfig:
         Share of the guide's operator frequencies in the operator weights.
     p_building_block : float
         Chance that a fresh subtree (mutation or newcomer) is a guide's building block.
+    give_up : float
+        An offspring whose loss, after a short probe of its constant fit
+        (``k + 2`` trial steps for ``k`` constants), is still more than this
+        many times the best loss of any individual no more complex stops its
+        fit there: the population would not keep it for its accuracy.  Such a
+        result is not cached, so the same form met again (from other
+        constants) is fitted afresh.  0: every fit runs to its end.
     """
 
     population_size: int = 200
@@ -65,6 +72,7 @@ class DescentConfig:
     generations_per_iteration: int = 5
     max_seeds: int = 64
     init_max_size: int = 12
+    give_up: float = 10.0
     guide_from: tuple[str, ...] = ()
     guide_candidates: int = 32
     guide_weight: float = 0.5
@@ -118,15 +126,15 @@ class DescentRefiner(Refiner):
                     guides.setdefault(c.expression.key(), c)
             engine.sampler.guide(list(guides.values()))
 
-        def evaluate(exprs):
-            return problem.evaluate(exprs, origin="descent")
+        def evaluate(exprs, give_up=None):
+            return problem.evaluate(exprs, origin="descent", give_up=give_up)
 
         if state.deadline == float("inf"):
             for _ in range(self.cfg.generations_per_iteration):
-                engine.step(evaluate)
+                engine.step(evaluate, give_up=self.cfg.give_up)
         else:
             while True:
-                engine.step(evaluate, state.deadline)
+                engine.step(evaluate, state.deadline, give_up=self.cfg.give_up)
                 if time.monotonic() >= state.deadline:
                     break
         return engine.best()

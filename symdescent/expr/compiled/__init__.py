@@ -77,7 +77,7 @@ def warm_up(notify: Callable[[str], None] | None = None, *, after: float = 3.0) 
             evaluate(p, c, X)
             evaluate_jacobian(p, c, X)
             fit_constants(p, c, X, X[:, 0], True, True, 2)
-            fit_scaled(p, c, X, X[:, 0], True, True, 2, 0.1)
+            fit_scaled(p, c, X, X[:, 0], True, True, 2, 0.1, score=(X, X[:, 0], None))
             scaled_mse(p, c, X, X[:, 0], 1.0, 0.0)
         finally:
             if timer is not None:

@@ -30,6 +30,7 @@ _STOP_DAMPING = 5  # no acceptable step even with huge damping
 _STOP_FLAT = 6  # Jacobian vanishes (e.g. a = 0): nothing to fit
 _STOP_START = 7  # no iterations: k = 0, max_iter <= 0 or exact or infinite SSE at the start
 _STOP_INVALID = 8  # no starting point with finite f
+_STOP_HOPELESS = 9  # past the probe's trials, the loss still above the caller's give-up level
 _NO_WEIGHTS = np.empty(0)  # the weights argument of an unweighted fit
 
 
@@ -323,7 +324,7 @@ def _solve_damped(A, D, g, lam, h, L):
 
 
 @jit
-def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_iter, w):
+def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_iter, w, give_up, probe):
     n = X.shape[0]
     k = c0.shape[0]
     sw = np.sqrt(w)  # w: the rows' weights, or empty (unweighted)
@@ -399,7 +400,11 @@ def _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_it
     nu = 2.0
     trials = 0
     stop = _STOP_BUDGET if live else _STOP_FLAT
+    hopeless = give_up * wsum  # the give-up level as an SSE (inf: never)
     while live and trials < max_iter:
+        if trials >= probe and sse > hopeless:
+            stop = _STOP_HOPELESS
+            break
         # gradient test: every column (nearly) orthogonal to the residual
         rn = math.sqrt(sse)
         gmax = 0.0
@@ -559,23 +564,39 @@ def _choose_scaling(f, y, w, a, b, beta):
 
 
 @jit
-def _fit_choose_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_iter, w, beta):
+def _fit_choose_kernel(code, arg, value, columns, depth, c0, X, y, use_a, use_b, max_iter, w, beta, X2, y2, w2,
+                       give_up, probe):
+    stop = _STOP_START
     if max_iter <= 0 or c0.shape[0] == 0:  # no fit: the constants as they are (no other starting points)
         c = c0.copy()
         f = evaluate_kernel(code, arg, value, columns, depth, c, X)
         if X.shape[0] == 0 or not _all_finite(f) or not _all_finite(y):
-            return c, 1.0, 0.0, np.inf, False, False
+            return c, 1.0, 0.0, np.inf, False, False, np.inf, _STOP_INVALID
         a, b, fm, sse = _fit_scale(f, y, _mean(y, w), use_a, use_b, w)
     else:
         c, a, b, mse, ok, nfev, njev, stop = _fit_kernel(code, arg, value, columns, depth, c0, X, y, use_a,
-                                                         use_b, max_iter, w)
+                                                         use_b, max_iter, w, give_up, probe)
         if not ok:
-            return c, 1.0, 0.0, np.inf, False, False
+            return c, 1.0, 0.0, np.inf, False, False, np.inf, stop
         f = evaluate_kernel(code, arg, value, columns, depth, c, X)
         if not _all_finite(f):
-            return c, 1.0, 0.0, np.inf, False, False
+            return c, 1.0, 0.0, np.inf, False, False, np.inf, _STOP_INVALID
     a, b, mse, constant = _choose_scaling(f, y, w, a, b, beta)
-    return c, a, b, mse, True, constant
+    if X2.shape[0] == 0:  # scored on the fitting rows
+        return c, a, b, mse, True, constant, mse, stop
+    # the loss of the model as it is written (``b``, or ``a f + b`` with the terms kept) on the scoring rows
+    wsum = 0.0
+    for i in range(y2.shape[0]):
+        wsum += _weight(w2, i)
+    if constant:
+        s = 0.0
+        for i in range(y2.shape[0]):
+            r = b - y2[i]
+            s += _weight(w2, i) * r * r
+        sse2 = s if math.isfinite(s) else np.inf
+    else:
+        sse2 = _sse(evaluate_kernel(code, arg, value, columns, depth, c, X2), y2, a, b, w2)
+    return c, a, b, mse, True, constant, sse2 / wsum, stop
 
 
 @jit
@@ -603,13 +624,22 @@ def _weights(sample_weight, n):
     return w
 
 
-def fit_scaled(program, c0, X, y, use_a: bool, use_b: bool, max_iter: int, beta: float, sample_weight=None):
+def fit_scaled(program, c0, X, y, use_a: bool, use_b: bool, max_iter: int, beta: float, sample_weight=None,
+               score=None, give_up: float = math.inf, probe: int = 0):
     """:func:`fit_constants`, then the outer terms worth their parameter, in one compiled call.
 
-    Returns ``(c, a, b, mse, valid, constant)``: the fitted constants, the
-    outer scale and offset kept (``a = 1``, ``b = 0`` where dropped), the mean
-    squared error of ``a f(x; c) + b`` on these rows, whether ``f`` is finite
-    there, and whether the model is the constant ``b`` alone (``f`` constant).
+    Returns ``(c, a, b, mse, valid, constant, score_mse, abandoned)``: the fitted
+    constants, the outer scale and offset kept (``a = 1``, ``b = 0`` where
+    dropped), the mean squared error of ``a f(x; c) + b`` on these rows,
+    whether ``f`` is finite there, whether the model is the constant ``b``
+    alone (``f`` constant), and the mean squared error of that model on the
+    scoring rows ``score = (X, y, sample_weight or None)`` (``mse`` itself
+    without them; ``inf`` where not finite there): the same number as
+    :func:`scaled_mse` of the written-out model, without compiling it.
+    ``give_up`` (a mean squared error on these rows) and ``probe`` (trial
+    steps): once ``probe`` trials are spent, the fit stops while its error is
+    still above ``give_up`` (a candidate its caller would not keep); the
+    eighth value tells whether it stopped so (``abandoned``).
     The search's inner step (:func:`symdescent.expr.fit.fit_expression`);
     ``max_iter = 0`` (or no constants) gives the closed-form outer terms at
     ``c0`` as it is (invalid where ``f`` is not finite there).
@@ -617,9 +647,16 @@ def fit_scaled(program, c0, X, y, use_a: bool, use_b: bool, max_iter: int, beta:
     p = as_program(program)
     X, c0, y = check_X(p, X), check_constants(p, c0), _target(X, y)
     w = _weights(sample_weight, y.shape[0])
-    c, a, b, mse, ok, constant = _fit_choose_kernel(p.code, p.arg, p.value, p.columns, p.depth, c0, X, y,
-                                                    bool(use_a), bool(use_b), int(max_iter), w, float(beta))
-    return c, float(a), float(b), float(mse), bool(ok), bool(constant)
+    if score is None:
+        X2, y2, w2 = X[:0], y[:0], _NO_WEIGHTS
+    else:
+        X2 = check_X(p, score[0])
+        y2 = _target(X2, score[1])
+        w2 = _weights(score[2], y2.shape[0])
+    c, a, b, mse, ok, constant, mse2, stop = _fit_choose_kernel(p.code, p.arg, p.value, p.columns, p.depth, c0,
+                                                                X, y, bool(use_a), bool(use_b), int(max_iter), w,
+                                                                float(beta), X2, y2, w2, float(give_up), int(probe))
+    return c, float(a), float(b), float(mse), bool(ok), bool(constant), float(mse2), stop == _STOP_HOPELESS
 
 
 def scaled_mse(program, c, X, y, a: float, b: float, sample_weight=None) -> float:
@@ -685,9 +722,10 @@ def fit_constants(program, c0, X, y, use_a: bool = True, use_b: bool = True, max
 
     Notes
     -----
-    ``_fit_kernel`` (same arguments after the program's arrays) also returns
-    the number of evaluations of ``f`` and of the Jacobian and why it stopped
-    (``_STOP_*``).
+    ``_fit_kernel`` (same arguments after the program's arrays, then a
+    give-up level and a probe, ``inf`` and ``0`` here: see :func:`fit_scaled`)
+    also returns the number of evaluations of ``f`` and of the Jacobian and
+    why it stopped (``_STOP_*``).
     """
     p = as_program(program)
     X = check_X(p, X)
@@ -698,5 +736,5 @@ def fit_constants(program, c0, X, y, use_a: bool = True, use_b: bool = True, max
         if not (np.isfinite(w).all() and (w >= 0).all() and w.sum() > 0):
             raise ValueError("sample_weight must be finite, non-negative and not all zero")
     c, a, b, mse, ok, _, _, _ = _fit_kernel(p.code, p.arg, p.value, p.columns, p.depth, c0, X, y,
-                                            bool(use_a), bool(use_b), int(max_iter), w)
+                                            bool(use_a), bool(use_b), int(max_iter), w, np.inf, 0)
     return c, float(a), float(b), float(mse), bool(ok)

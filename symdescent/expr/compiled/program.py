@@ -10,6 +10,7 @@ import numpy as np
 
 from symdescent.errors import ExpressionError
 from symdescent.expr import ops
+from symdescent.expr.ops import FIRST_OPCODE
 
 
 def _outside_package_cache():
@@ -154,47 +155,100 @@ def compile_program(tokens: Sequence[str]) -> CompiledProgram:
     return _compile_cached(inlined, tokens.count(ops.CONST))
 
 
+#: ``(table, its size, {token: (opcode, arity or column, literal value)})``: the compiled form of each token
+#: seen so far, rebuilt when the operator table changes (a variable's entry holds its column, and a
+#: constant's opcode alone: its index is its position among the constants)
+_tokens: tuple = (None, -1, {})
+
+
+def _token_forms() -> dict:
+    global _tokens
+    table, size, forms = _tokens
+    if table is not ops.OPERATORS or size != dict.__len__(ops.OPERATORS):
+        forms = {ops.CONST: (OP_CONST, 0, 0.0)}
+        forms.update({name: (OP_LIT, 0, v) for name, v in ops.LITERALS.items()})
+        _tokens = (ops.OPERATORS, dict.__len__(ops.OPERATORS), forms)
+    return forms
+
+
+def _token_form(forms: dict, tok: str, tokens: tuple) -> tuple:
+    """The compiled form of ``tok``, one of ``tokens`` (added to ``forms``); ExpressionError for an unknown
+    token or an operator without a compiled kernel."""
+    op = ops.OPERATORS.get(tok)
+    if op is not None:
+        if op.opcode is None:
+            raise ExpressionError(f"operator {tok!r} has no compiled kernel; evaluate it with "
+                                  "symdescent.expr.evaluate")
+        form = (op.opcode, op.arity, 0.0)
+    elif ops.is_variable(tok):
+        form = (OP_VAR, ops.variable_index(tok), 0.0)
+    else:  # an unknown token, or a user operator's: validate_prefix names the first with its position
+        from symdescent.expr.expression import validate_prefix
+
+        validate_prefix(tokens)
+        raise ExpressionError(f"operator {tok!r} has no compiled kernel; evaluate it with symdescent.expr.evaluate")
+    forms[tok] = form
+    return form
+
+
 @functools.lru_cache(maxsize=16384)
 def _compile_cached(tokens: tuple, n_inlined: int | None = None) -> CompiledProgram:
     """The program of prefix ``tokens``; with ``n_inlined`` (the expression's number of constants), of an
     inlined sequence, whose leaves may also be an ``int`` (a constant by index) and a ``float`` (a number)."""
-    from symdescent.expr.expression import validate_prefix
-
-    if n_inlined is None:
-        validate_prefix(tokens)
+    forms = _token_forms()
     m = len(tokens)
-    code = np.empty(m, dtype=np.int64)
-    arg = np.zeros(m, dtype=np.int64)
-    value = np.zeros(m, dtype=np.float64)
-    n_const = tokens.count(ops.CONST) if n_inlined is None else n_inlined
-    ci = n_const
-    columns = sorted({ops.variable_index(t) for t in tokens if isinstance(t, str) and ops.is_variable(t)})
-    slot = {col: i for i, col in enumerate(columns)}
+    code = [0] * m
+    arg = [0] * m
+    value = [0.0] * m
+    ci = 0
+    used: dict[int, None] = {}
+    places: list[int] = []
     sp = depth = 0
-    for t, tok in enumerate(reversed(tokens)):
-        op = ops.OPERATORS.get(tok) if isinstance(tok, str) else None
-        if op is not None:
-            if op.opcode is None:
-                raise ExpressionError(f"operator {tok!r} has no compiled kernel; evaluate it with "
-                                      "symdescent.expr.evaluate")
-            code[t], arg[t] = op.opcode, op.arity
-            sp -= op.arity - 1
-            continue
-        if isinstance(tok, float):  # an inlined body's number
+    ok = m > 0
+    for t, tok in enumerate(reversed(tokens)):  # postfix order; sp: the stack depth a postfix walk reaches
+        if isinstance(tok, str):
+            form = forms.get(tok) or _token_form(forms, tok, tokens)
+            opcode, a, v = form
+            if opcode >= FIRST_OPCODE:
+                code[t], arg[t] = opcode, a
+                if sp < a:
+                    ok = False
+                sp -= a - 1
+                continue
+            code[t] = opcode
+            if opcode == OP_VAR:
+                arg[t] = a
+                used[a] = None
+            elif opcode == OP_LIT:
+                value[t] = v
+            else:  # a placeholder: numbered from the end, fixed below
+                arg[t] = ci
+                ci += 1
+                places.append(t)
+        elif isinstance(tok, float):  # an inlined body's number
             code[t], value[t] = OP_LIT, tok
-        elif isinstance(tok, int):  # an inlined constant, by index
+        else:  # an inlined constant, by index
             code[t], arg[t] = OP_CONST, tok
-        elif tok == ops.CONST:
-            ci -= 1
-            code[t], arg[t] = OP_CONST, ci
-        elif tok in ops.LITERALS:
-            code[t], value[t] = OP_LIT, ops.LITERALS[tok]
-        else:
-            code[t], arg[t] = OP_VAR, slot[ops.variable_index(tok)]
         sp += 1
         depth = max(depth, sp)
+    if not ok or sp != 1:
+        from symdescent.expr.expression import validate_prefix
+
+        validate_prefix(tokens)  # raises with the position; a sequence it accepts is one tree
+        raise ExpressionError("incomplete expression")
+    n_const = ci if n_inlined is None else n_inlined
+    for t in places:  # placeholders were counted from the end of the prefix: the last is ``n_const - 1``
+        arg[t] = n_const - 1 - arg[t]
+    columns = sorted(used)
+    if columns and columns[-1] != len(columns) - 1:  # the kernels read a gathered copy of these columns
+        slot = {col: i for i, col in enumerate(columns)}
+        for t in range(m):
+            if code[t] == OP_VAR:
+                arg[t] = slot[arg[t]]
     n_vars = columns[-1] + 1 if columns else 0
-    return CompiledProgram(tokens, code, arg, value, np.array(columns, dtype=np.int64), depth, n_const, n_vars)
+    return CompiledProgram(tokens, np.array(code, dtype=np.int64), np.array(arg, dtype=np.int64),
+                           np.array(value, dtype=np.float64),
+                           np.array(columns, dtype=np.int64), depth, n_const, n_vars)
 
 
 def as_program(program) -> CompiledProgram:
