@@ -147,3 +147,56 @@ def test_guided_descent_takes_blocks_from_the_named_proposer(product_data):
     bad = {**cfg, "plugins": {"descent": {"guide_from": ["hnt"]}}}
     with pytest.raises(ConfigError, match="not a selected proposer.*did you mean 'hint'"):
         Search(X, y, config=bad, plugins=[hint])
+
+
+
+def test_tournaments_are_won_by_the_lowest_value_then_the_lowest_complexity():
+    from symdescent.gp import Individual
+
+    eng = engine(population_size=5)
+    texts = ["x0", "x0 + x1", "sin(x0)", "x0 * x1 * x0", "exp(x1)"]
+    eng.population = [Individual(seed_candidate(t, v), 0, t) for t, v in zip(texts, [3.0, 1.0, 1.0, 0.5, 9.0])]
+    winners = eng.tournaments(1000)
+    share = np.bincount(winners, minlength=5) / 1000
+    assert winners.shape == (1000,)
+    assert 0.6 < share[3] < 0.75  # the best wins whenever drawn: 1 - (4/5)**5 = 0.67 of 5-way tournaments
+    assert share[4] < 0.01  # the worst only when drawn five times
+    eng.tournament_size = 1
+    assert set(eng.tournaments(200).tolist()) == set(range(5))  # alone, each wins its own draws
+    # a tie on value: the simpler wins whenever drawn, 1 - (1/2)**2 = 0.75 of 2-way tournaments
+    eng.population = [Individual(seed_candidate(t, 1.0), 0, t) for t in ("x0 + x1", "sin(x0)")]
+    eng.tournament_size = 2
+    assert 0.7 < np.mean(eng.tournaments(2000) == 1) < 0.8
+
+def test_give_up_levels_are_the_best_loss_no_more_complex_times_the_factor():
+    from symdescent.gp import Individual
+
+    eng = engine(population_size=4)
+    eng.max_complexity = 8
+    pop = [("x0", 4.0), ("x0 + x1", 1.0), ("x0 * x1 * x0", 2.0), ("sin(x0)", 0.5)]
+    eng.population = [Individual(seed_candidate(t, v), 0, t) for t, v in pop]
+    levels = eng.give_up_levels(10.0)
+    assert levels.shape == (9,)
+    assert np.isinf(levels[0])  # below the simplest individual: nothing to compare with
+    assert levels[1] == 40.0  # x0
+    assert levels[2] == 5.0 == levels[8]  # sin(x0) from 2 nodes on: the best of everything no more complex
+    assert engine().give_up_levels(10.0) is None  # nobody yet
+
+
+def test_an_abandoned_fit_is_returned_but_not_cached():
+    """The evaluator passes the give-up level of a candidate's complexity to its fit; a fit that stops there is
+    scored as it stands and not cached (met again, it is fitted afresh), a finished one is cached."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 3, size=(300, 2))
+    y = 2.0 * np.exp(-1.7 * X[:, 0]) * np.sin(2.3 * X[:, 1]) + 0.5
+    s = Search(X, y, config={"search": {"max_iterations": 1, "seed": 0, "workers": 1}})
+    ev = s.evaluator
+    e = parse("exp(-0.5 * x0) * sin(1.8 * x1)")  # the default budget fits it exactly; a probe does not
+    before = ev.n_evaluations
+    (hopeless,) = ev([e], "test", give_up=np.full(31, 1e-30))
+    assert hopeless.valid and hopeless.loss > 1e-9 and not ev.cache
+    (again,) = ev([e], "test", give_up=np.full(31, 1e-30))
+    assert ev.n_evaluations == before + 2 and again.loss == hopeless.loss  # fitted afresh, the same way
+    (done,) = ev([e], "test", give_up=np.full(31, 1e3))
+    assert done.loss < 1e-20 and len(ev.cache) == 1 and ev.n_evaluations == before + 3
+    assert ev([e], "test")[0] is done  # now from the cache

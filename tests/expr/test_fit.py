@@ -152,3 +152,60 @@ def test_without_fitting_the_constants_stay_as_they_are(X):
     assert fit_expression(e, X, np.log(X[:, 0])).valid  # fitting may start elsewhere
     kept = fit_expression(parse("sin(2.0 * x0)"), X, 3 * np.sin(2 * X[:, 0]), optimize=False)
     assert kept.valid and kept.expression.constants[-1] == 2.0 and kept.mse < 1e-20
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_scoring_rows_loss_is_the_loss_of_the_returned_model_there(weighted):
+    """``score=``: the loss on other rows, computed in the fit's compiled call, is bit for bit the loss of the
+    returned expression there (as :func:`expression_mse` computes it), for scaled, offset and constant models;
+    inf where the model is not finite on those rows."""
+    from symdescent.expr.fit import expression_mse
+
+    rng = np.random.default_rng(3)
+    X = rng.uniform(1, 3, size=(400, 2))
+    Xs = rng.uniform(1, 3, size=(900, 2))
+    w = rng.uniform(0.5, 2.0, size=400) if weighted else None
+    ws = rng.uniform(0.5, 2.0, size=900) if weighted else None
+    kinds = set()
+    for text, target in [("sin(1.3 * x0)", lambda X: 2.5 * np.sin(1.3 * X[:, 0]) - 1.0),
+                         ("exp(-0.7 * x1) * x0", lambda X: np.exp(-0.7 * X[:, 1]) * X[:, 0] + 0.3),
+                         ("x0 * x1", lambda X: 3.0 * X[:, 0] * X[:, 1]),
+                         ("x0 - x0", lambda X: 2.0 + 0 * X[:, 0]),
+                         ("sqrt(x1 - 1.0)", lambda X: np.sqrt(X[:, 1] - 1.0))]:
+        e = parse(text)
+        res = fit_expression(e, X, target(X), sample_weight=w, score=(Xs, target(Xs), ws))
+        assert res.valid
+        assert res.score_mse == expression_mse(res.expression, Xs, target(Xs), ws), text
+        kinds.add(res.expression.tokens[0])
+    assert {"add", "mul"} <= kinds  # offset and scale were both exercised
+    # finite on the fitting rows, not on the scoring rows: inf, as expression_mse says
+    e = parse("sqrt(x0 - 1.0)")
+    res = fit_expression(e, X, np.sqrt(X[:, 0] - 1.0), score=(Xs - 2.0, np.zeros(900), None))
+    assert res.valid and res.score_mse == np.inf == expression_mse(res.expression, Xs - 2.0, np.zeros(900))
+    assert fit_expression(e, X, np.sqrt(X[:, 0] - 1.0)).score_mse is None  # without scoring rows
+
+
+def test_a_fit_above_its_give_up_level_stops_after_its_probe():
+    """``give_up``: a fit whose loss is still above the level once its probe (k + 2 trial steps) is spent stops
+    there, says so, and costs fewer trials than the full fit; a reachable level (or none) changes nothing."""
+    from symdescent.expr import compiled
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 3, size=(256, 2))
+    y = 2.0 * np.exp(-1.7 * X[:, 0]) * np.sin(2.3 * X[:, 1]) + 0.5
+    e = parse("exp(0.1 * x0) * sin(0.5 * x1)")  # far from the truth at the start: the fit takes many trials
+    full = fit_expression(e, X, y, max_nfev=60)
+    assert not full.abandoned and full.mse < 1e-20
+    stopped = fit_expression(e, X, y, max_nfev=60, give_up=1e-30)
+    assert stopped.abandoned and stopped.valid and stopped.mse > full.mse
+    assert fit_expression(e, X, y, max_nfev=60, give_up=1e3).expression == full.expression
+    # the kernel's own count: the probe, not the budget
+    p = compiled.compile_program(e.tokens)
+    from symdescent.expr.compiled import lm
+
+    c0 = np.asarray(e.constants)
+    runs = {g: lm._fit_kernel(p.code, p.arg, p.value, p.columns, p.depth, c0, X, y, True, True, 60, lm._NO_WEIGHTS,
+                              g, 4) for g in (np.inf, 1e-30)}
+    assert runs[1e-30][7] == lm._STOP_HOPELESS and runs[np.inf][7] != lm._STOP_HOPELESS
+    assert runs[1e-30][5] + runs[1e-30][6] < runs[np.inf][5] + runs[np.inf][6]  # fewer evaluations
+    assert runs[1e-30][5] <= 4 + 2  # the start, the probe's trials (one f each) and no more
