@@ -1,4 +1,4 @@
-"""The built-in strategies: ``random``, ``descent``, ``mdl`` and ``r2``.
+"""The built-in strategies: ``random``, ``linear``, ``descent``, ``mdl`` and ``r2``.
 
 They are registered directly by :func:`symdescent.registry.builtins` (no
 installation needed); third-party plugins come through the ``symdescent``
