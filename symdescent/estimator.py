@@ -7,6 +7,7 @@ import dataclasses
 import json
 import math
 import numbers
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -616,14 +617,36 @@ def run_outputs(datasets: Sequence, config: Config, *, callbacks: Sequence = (),
     Once a search is interrupted (Ctrl-C, SIGTERM), every later output runs
     a single iteration without a time budget, so that the fit ends soon with
     a model for each output; those results say ``interrupted`` too.
+    With several outputs as island searches and no ``client``, one cluster
+    serves them all (opened here, its start-up taken from the first output's
+    time budget, closed at the end).
     The estimator's ``fit`` and ``symdescent fit`` run their searches here.
     """
+    from symdescent.cluster import close_client, open_client, uses_islands
+
+    own, startup = None, 0.0
+    if client is None and len(datasets) > 1 and uses_islands(config.search):
+        t0 = time.monotonic()
+        own = client = open_client(config.search)
+        startup = time.monotonic() - t0
+    try:
+        return _run_outputs(datasets, config, callbacks, client, sample_weight, seeds, progress, target_names,
+                            startup)
+    finally:
+        if own is not None:
+            close_client(own)
+
+
+def _run_outputs(datasets, config, callbacks, client, sample_weight, seeds, progress, target_names, startup):
     from symdescent.registry import derive_rng
     from symdescent.search import Search
 
     runs = []
     for j, data in enumerate(datasets):  # the searches take the validated data as it is
         cfg = config
+        budget = config.search.time_budget
+        if not j and startup and budget is not None:  # the shared cluster's start-up, out of the first budget
+            cfg = config.with_overrides(search={"time_budget": max(budget - startup, 0.1 * budget)})
         if j:
             cfg = config.with_overrides(search={"seed": int(derive_rng(config.search.seed, f"output-{j}")
                                                             .integers(2**31 - 1))})

@@ -268,6 +268,27 @@ def test_a_local_cluster_of_its_own_is_charged_to_the_budget():
     assert wall - result.elapsed < 0.1  # nothing of the run is left off the clock
 
 
+def test_several_outputs_share_one_cluster_of_their_own(monkeypatch):
+    """A two-output fit on islands opens one local cluster for both outputs (not one each), takes its
+    start-up from the first output's budget, and closes it at the end."""
+    from symdescent import cluster as cl
+    from symdescent.estimator import SymbolicRegressor
+
+    opened, closed = [], []
+    real_open, real_close = cl.open_client, cl.close_client
+    from symdescent import islands
+
+    for module in (cl, islands):  # the fit's own opening and any island search's
+        monkeypatch.setattr(module, "open_client", lambda config: opened.append(real_open(config)) or opened[-1])
+        monkeypatch.setattr(module, "close_client", lambda client: closed.append(client) or real_close(client))
+    t0 = time.monotonic()
+    est = SymbolicRegressor(time_budget=3, random_state=0, n_jobs=2).fit(X, np.c_[Y, X[:, 0] + X[:, 1]])
+    wall = time.monotonic() - t0
+    assert len(opened) == 1 and closed == opened
+    assert est.n_outputs_ == 2 and all(m is not None for m in est.best_)
+    assert wall < 2 * 3 * 1.1 + 1.0  # the two budgets (the start-up inside the first), the close and the rest
+
+
 def test_a_start_up_longer_than_the_budget_still_gives_a_model():
     search = Search(X, Y, config={"search": {"time_budget": 0.5, "workers": 2}})
     with pytest.warns(UserWarning, match="start-up took .* of the 0.5 s time budget: they run a single short"):
