@@ -116,6 +116,12 @@ class SearchConfig:
         False (default): a fitted constant may carry any unit (as PySR's
         ``dimensionless_constants_only=False``), so ``C * x`` has any dimension; True: constants are
         dimensionless, and the formula without its constants must have the target's dimension.
+    selection : str
+        How the final model is picked from the front: ``"score"`` (default), the member with the best
+        scorer value; ``"cv"``, the simplest member whose K-fold cross-validated error (constants refitted
+        on each training fold) is within one standard error of the lowest
+        (:func:`symdescent.selection.cross_validated_choice`), a rule that does not reward fitting the
+        noise of a few hundred rows; ``"cv-min"``, the member with the lowest cross-validated error.
     """
 
     time_budget: float | None = 30.0
@@ -135,6 +141,7 @@ class SearchConfig:
     dimensional: str = "penalty"
     dimensional_penalty: float = 1.0
     dimensionless_constants: bool = False
+    selection: str = "score"
 
     def validate(self) -> "SearchConfig":
         if self.time_budget == math.inf:  # no time limit: the same as None, so only an iteration limit can end it
@@ -173,6 +180,9 @@ class SearchConfig:
             raise ConfigError(f"search.migration_every must be >= 1 iteration, got {self.migration_every}")
         if self.migration_size < 0:
             raise ConfigError(f"search.migration_size must be >= 0, got {self.migration_size}")
+        if self.selection not in SELECTION_RULES:
+            raise ConfigError(f"search.selection must be one of {', '.join(map(repr, SELECTION_RULES))}, got "
+                              f"{self.selection!r}{did_you_mean(self.selection, SELECTION_RULES)}")
         if self.dimensional not in DIMENSIONAL_MODES:
             raise ConfigError(f"search.dimensional must be one of {', '.join(map(repr, DIMENSIONAL_MODES))}, got "
                               f"{self.dimensional!r}{did_you_mean(self.dimensional, DIMENSIONAL_MODES)}")
@@ -181,6 +191,9 @@ class SearchConfig:
                               f"{self.dimensional_penalty}")
         return self
 
+
+#: what ``search.selection`` may be: how the final model is picked from the front
+SELECTION_RULES = ("score", "cv", "cv-min")
 
 #: what ``search.dimensional`` may be: what a dimensionally inconsistent formula gets, when units are declared
 DIMENSIONAL_MODES = ("penalty", "strict", "off")

@@ -406,13 +406,18 @@ class Search:
     @_with_operators
     def finish(self, reason: str, interrupted: bool = False) -> SearchResult:
         """Polish and simplify the front, pick the final model, build the result."""
+        best = None
         try:
-            self._finalise_front(time.monotonic() + self._finish_reserve if self._finish_reserve else None)
+            until = time.monotonic() + self._finish_reserve if self._finish_reserve else None
+            cv = self.config.search.selection != "score"
+            # the cross-validated choice, last, gets the last 40 % of the finish's reserve
+            self._finalise_front(until - 0.4 * self._finish_reserve if cv and until is not None else until)
             self._recheck_on_all_rows()
+            best = self._select(until)
         except KeyboardInterrupt:
             interrupted = True
         return SearchResult(
-            best=self.front.best(), front=self.front.members(), iterations=self.iteration,
+            best=best or self.front.best(), front=self.front.members(), iterations=self.iteration,
             n_evaluations=self.evaluator.n_evaluations, elapsed=time.monotonic() - self._started,
             interrupted=interrupted, stop_reason=reason, variable_names=self.problem.variable_names,
             history=tuple(self.history),
@@ -443,6 +448,19 @@ class Search:
                 if new.valid:
                     self.front.add(self.evaluator.polish(new, until=until))
 
+
+    def _select(self, until: float | None):
+        """The final model by ``search.selection``: None for the scorer's best (``"score"``, or when the
+        cross-validation could not finish in time)."""
+        rule = self.config.search.selection
+        if rule == "score":
+            return None
+        from symdescent.selection import cross_validated_choice
+
+        ev = self.evaluator
+        return cross_validated_choice(self.front.members(), ev.X_all, ev.y_all, ev.w_all, max_rows=1000,
+                                      seed=self.config.search.seed, operators=ev.allowed, until=until,
+                                      one_se=rule == "cv")
 
     def _recheck_on_all_rows(self) -> None:
         """On large data the search ranks on a subsample (``search.score_rows``): the final front is
