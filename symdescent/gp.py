@@ -104,7 +104,7 @@ class GeneticEngine:
     # -- selection -----------------------------------------------------------
     def tournaments(self, m: int) -> np.ndarray:
         """The winners (population indices) of ``m`` tournaments: each of ``tournament_size`` individuals drawn
-        with replacement, won by the lowest value, then the lowest complexity (then the first drawn)."""
+        with replacement, won by the lowest value, then the lowest complexity (then the earlier in the population)."""
         n = len(self.population)
         size = min(self.tournament_size, n)
         value = np.array([ind.value for ind in self.population])

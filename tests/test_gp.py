@@ -200,3 +200,10 @@ def test_an_abandoned_fit_is_returned_but_not_cached():
     (done,) = ev([e], "test", give_up=np.full(31, 1e3))
     assert done.loss < 1e-20 and len(ev.cache) == 1 and ev.n_evaluations == before + 3
     assert ev([e], "test")[0] is done  # now from the cache
+
+
+@pytest.mark.parametrize("factor", [0.5, -1.0, float("nan")])
+def test_a_give_up_factor_below_one_is_a_config_error(factor):
+    X = np.random.default_rng(0).uniform(1, 2, size=(30, 1))
+    with pytest.raises(ConfigError, match="plugins.descent.give_up must be 0"):
+        Search(X, X[:, 0], config={"search": {"max_iterations": 1}, "plugins": {"descent": {"give_up": factor}}})

@@ -89,6 +89,8 @@ class DescentConfig:
             raise ConfigError(f"plugins.descent.guide_candidates must be >= 1, got {self.guide_candidates}")
         if self.newcomers < 0 or self.max_seeds < 0:
             raise ConfigError("plugins.descent.newcomers and max_seeds must be >= 0")
+        if not (self.give_up == 0 or self.give_up >= 1):  # below 1 it would stop fits better than the best
+            raise ConfigError(f"plugins.descent.give_up must be 0 (off) or >= 1, got {self.give_up}")
         return self
 
 
