@@ -245,6 +245,7 @@ class Evaluator:
             if hit is not None:
                 out.append(hit)
                 continue
+            abandoned = False
             if not self._admissible(expr):
                 cand = Candidate(expr, org, invalid(self.complexity(expr)))
             else:
@@ -254,10 +255,9 @@ class Evaluator:
                     bar = give_up[min(self.complexity(expr), len(give_up) - 1)]
                 res = self._fit(expr, give_up=bar)
                 cand = self.score(res.expression, res.mse, res.valid, org)
-                if res.abandoned:
-                    out.append(cand)
-                    continue
-            self.cache[key] = cand
+                abandoned = res.abandoned
+            if not abandoned:  # an abandoned fit is not the form's result: met again, it is fitted afresh
+                self.cache[key] = cand
             out.append(cand)
         return out
 
