@@ -5,7 +5,7 @@ A config file has these parts::
     [search]                  # budget and limits (SearchConfig)
     time_budget = 30
     [strategy]                # which plugins play which role (StrategyConfig)
-    proposers = ["random"]
+    proposers = ["random", "linear"]
     refiners = ["descent"]
     scorer = "mdl"
     [plugins.descent]         # each plugin's own section, validated by the plugin
@@ -271,7 +271,7 @@ def check_scheduler_address(address: str) -> str:
 class StrategyConfig:
     """Which plugins take part, by name."""
 
-    proposers: tuple[str, ...] = ("random",)
+    proposers: tuple[str, ...] = ("random", "linear")
     refiners: tuple[str, ...] = ("descent",)
     scorer: str = "mdl"
 

@@ -31,6 +31,7 @@ import numpy as np
 from symdescent.config import SearchConfig
 from symdescent.errors import ConfigError, ExpressionError
 from symdescent.expr import Expression, ops
+from symdescent.expr.affine import affine_columns, affine_expression, least_squares
 from symdescent.expr.custom import complexity, nesting_violations
 from symdescent.expr.fit import FitResult, expression_mse, fit_expression, polish, strip_scaling, weighted_var
 from symdescent.expr.units import check_dimensions, check_rules
@@ -261,10 +262,37 @@ class Evaluator:
             out.append(cand)
         return out
 
+    def least_squares_form(self, cand: Candidate) -> Candidate | None:
+        """For a candidate affine in its columns, however written (``k * (a*x0 + x1/b) + c``), the plain sum
+        ``c0 + c1*x0 + c2*x1`` with least-squares coefficients on the scoring rows
+        (:mod:`symdescent.expr.affine`), scored; None when ``cand`` is not affine, or breaks more dimension
+        rules, or the sum does not score better (a lower value) and is not a plainer writing of as good a fit
+        (a loss at most a rounding error above; not plainer: no fewer nodes and more fitted constants than
+        ``cand``, whose exact literals it would turn into floats)."""
+        cols = affine_columns(cand.expression.tokens) if cand.valid else None
+        if cols is None or (cols and not {"add", "mul"} <= self.allowed) or cand.loss <= 1e-20 * self.var_y:
+            return None  # not affine, no way to write the sum, or exact already (the polish snaps it)
+        coef, c0, mse = least_squares(self.X, self.y, self.w, cols)
+        expr = affine_expression(sorted(cols), coef, c0)
+        if expr == cand.expression or self.violations(expr) > self.violations(cand.expression):
+            return None
+        new = self.score(expr, mse, bool(np.isfinite(mse)), cand.origin)
+        if not new.valid:
+            return None
+        if new.value < cand.value - 1e-9:
+            return new
+        # as good up to rounding: the plain writing, unless it is no simpler and turns exact literals into floats
+        tied = new.value <= cand.value + 1e-9 or new.loss <= cand.loss * (1 + 1e-6)
+        plainer = new.complexity < cand.complexity or new.expression.n_constants <= cand.expression.n_constants
+        return new if tied and plainer else None
+
     def polish(self, cand: Candidate, max_nfev: int = 200, until: float | None = None) -> Candidate:
         """The candidate polished on every scoring row (:func:`symdescent.expr.fit.polish`: refit with
         ``max_nfev``, redundant constants divided out, negligible terms dropped, constants snapped),
-        scored; ``cand`` itself when polishing found nothing better.
+        scored; ``cand`` itself when polishing found nothing better. An affine candidate is first rewritten
+        as its least-squares sum of columns (:meth:`least_squares_form`), and polished only where that does not
+        raise the scorer's value (dropping a column or snapping a coefficient on noisy rows would: the sum then
+        keeps its fitted numbers; on noiseless data ``1.0000000002*x0`` still snaps to ``x0``).
 
         The normalised form must be admissible, and a refit or snapped result is taken only where it
         scores as valid.  ``until`` (``time.monotonic()``) bounds the sympy normalisation, the one step
@@ -275,10 +303,17 @@ class Evaluator:
                 return False
             return self.score(res.expression, res.mse, res.valid, cand.origin).valid
 
+        affine = self.least_squares_form(cand)
+        cand = affine or cand
         loss = cand.loss
         if self.violations(cand.expression):  # a penalised loss: polish compares the fit's own error
             loss = expression_mse(cand.expression, self.X, self.y, self.w)
         start = FitResult(cand.expression, loss, cand.valid)
         res = polish(start, self.X, self.y, sample_weight=self.w, operators=self.allowed, max_nfev=max_nfev,
                      until=until, admissible=self._admissible, accept=accept)
-        return cand if res is start else self.score(res.expression, res.mse, res.valid, cand.origin)
+        if res is start:
+            return cand
+        out = self.score(res.expression, res.mse, res.valid, cand.origin)
+        if affine is not None and not out.value <= affine.value + 1e-9:
+            return affine  # a least-squares sum keeps its fitted numbers unless snapping costs the scorer nothing
+        return out

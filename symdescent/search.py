@@ -435,7 +435,7 @@ class Search:
                 break  # the best is always polished; the rest, best first, while time is left
             polished = self.evaluator.polish(cand, until=until)
             # a snapped constant may cost a hair of loss (bounded in polish): keep the readable one
-            self.front.add(polished, replace=polished.complexity == cand.complexity)
+            self.front.add(polished, replaces=cand)
         if not self.config.search.simplify:
             return
         for cand in sorted(self.front.members(), key=lambda c: c.value)[:10]:
@@ -450,17 +450,25 @@ class Search:
 
 
     def _select(self, until: float | None):
-        """The final model by ``search.selection``: None for the scorer's best (``"score"``, or when the
-        cross-validation could not finish in time)."""
-        rule = self.config.search.selection
-        if rule == "score":
-            return None
-        from symdescent.selection import cross_validated_choice
+        """The final model by ``search.selection`` among the members that stay bounded between the rows
+        (:func:`symdescent.selection.bounded_between_rows`; all of them when none does): the scorer's best
+        (``"score"``, or when the cross-validation could not finish in time) or the cross-validated choice."""
+        from symdescent.selection import bounded_between_rows, cross_validated_choice
 
         ev = self.evaluator
-        return cross_validated_choice(self.front.members(), ev.X_all, ev.y_all, ev.w_all, max_rows=1000,
-                                      seed=self.config.search.seed, operators=ev.allowed, until=until,
-                                      one_se=rule == "cv")
+        seed = self.config.search.seed
+
+        def bounded(c):
+            return bounded_between_rows(c.expression, ev.X_all, ev.y_all, seed=seed)
+
+        members = sorted(self.front.members(), key=lambda c: (c.value, c.complexity))
+        rule = self.config.search.selection
+        if rule == "score":
+            return next((c for c in members if bounded(c)), None)
+        pool = [c for c in members if bounded(c)] or members
+        return cross_validated_choice(pool, ev.X_all, ev.y_all, ev.w_all, max_rows=1000, seed=seed,
+                                      operators=ev.allowed, until=until, one_se=rule == "cv") or (
+            pool[0] if pool else None)
 
     def _recheck_on_all_rows(self) -> None:
         """On large data the search ranks on a subsample (``search.score_rows``): the final front is

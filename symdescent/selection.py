@@ -40,6 +40,36 @@ def relevant_features(X: np.ndarray, y: np.ndarray, k: int, seed: int = 0, max_r
     return tuple(sorted(int(varying[i]) for i in order[:k]))
 
 
+def bounded_between_rows(expression, X: np.ndarray, y: np.ndarray, *, seed: int = 0, n_points: int = 4096,
+                         margin: float = 1.0) -> bool:
+    """Whether ``expression`` stays finite and within ``margin`` times the range of ``y`` beyond that range at
+    points between the rows of ``X``: ``n_points`` random points on the segments between random pairs of
+    rows (a seeded draw).
+
+    A formula fitted to a few hundred rows can hide a pole, or a log of a negative number, between them:
+    ``a*x + a*x/(b*x - c)`` with no row near ``x = c/b`` fits as well as the line and predicts nonsense there.
+    Points between rows are where a user will ask for predictions; a smooth model of the data passes (a
+    linear one always does: its values there lie between its values at the rows), a true formula sampled on
+    a box passes (its rows already cover the box).
+
+    >>> from symdescent.expr import parse
+    >>> X = np.array([[1.0], [2.0], [4.0], [5.0]])
+    >>> bounded_between_rows(parse("2.0 * x0"), X, 2 * X[:, 0]), bounded_between_rows(parse("1.0 / (x0 - 3.0)"), X, 2 * X[:, 0])
+    (True, False)
+    """
+    X = np.asarray(X, dtype=float)
+    n = X.shape[0]
+    lo, hi = float(np.min(y)), float(np.max(y))
+    span = max(hi - lo, 1e-12 * max(abs(lo), abs(hi), 1.0))
+    rng = np.random.default_rng(seed)
+    i, j = rng.integers(n, size=n_points), rng.integers(n, size=n_points)
+    t = rng.uniform(size=(n_points, 1))
+    points = X[i] + t * (X[j] - X[i])
+    with np.errstate(all="ignore"):
+        pred = np.asarray(expression.evaluate(points), dtype=float) * np.ones(len(points))
+    return bool(np.all(np.isfinite(pred)) and pred.min() >= lo - margin * span and pred.max() <= hi + margin * span)
+
+
 #: cross-validated errors below this fraction of the variance of ``y`` count as equal (exact fits at rounding
 #: level differ only by rounding): among them the simplest wins
 CV_FLOOR = 1e-20

@@ -189,6 +189,20 @@ class Problem:
             self._cache[key] = relevant_features(self.X, self.y, k, seed=self.seed)
         return self._cache[key]
 
+    def least_squares_loss(self, columns: frozenset[int]) -> float:
+        """The loss of the least-squares affine model ``c0 + sum(c_j x_j for j in columns)`` on the rows the
+        search scores candidates on (its evaluator's; these rows without one), computed once per set of
+        columns (:func:`symdescent.expr.affine.least_squares`): no expression affine in those columns
+        does better."""
+        key = ("least_squares_loss", frozenset(columns))
+        if key not in self._cache:
+            from symdescent.expr.affine import least_squares
+
+            ev = self.evaluator
+            X, y, w = (ev.X, ev.y, ev.w) if hasattr(ev, "X") else (self.X, self.y, self.sample_weight)
+            self._cache[key] = least_squares(X, y, w, key[1])[2]
+        return self._cache[key]
+
     @property
     def dimensional(self) -> str:
         """How the search treats dimension violations: ``"off"`` without declared units, else

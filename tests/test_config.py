@@ -8,7 +8,7 @@ from symdescent.registry import Registry, build_strategy
 def test_defaults():
     c = Config()
     assert c.search.time_budget == 30.0
-    assert c.strategy.proposers == ("random",) and c.strategy.scorer == "mdl"
+    assert c.strategy.proposers == ("random", "linear") and c.strategy.scorer == "mdl"
 
 
 def test_toml_file(tmp_path):

@@ -136,19 +136,20 @@ def test_an_operator_named_like_a_column_is_refused():
 # -- per-search scope ------------------------------------------------------------------------------------
 def test_two_estimators_with_the_same_name_do_not_share_it(softsign_data):
     X, _ = softsign_data
-    y = X[:, 0] + 1
+    # two non-linear operators under one name (a linear target would be fitted as a sum of columns, without f)
+    y = X[:, 0] ** 2 + 1
     a = SymbolicRegressor(max_iterations=2, time_budget=None, random_state=0, operators=["add", "mul", "f"],
-                          extra_operators={"f": "x + 1"}, plugin_options=SMALL).fit(X, y)
+                          extra_operators={"f": "x * x + 1"}, plugin_options=SMALL).fit(X, y)
     b = SymbolicRegressor(max_iterations=2, time_budget=None, random_state=0, operators=["add", "mul", "f"],
-                          extra_operators={"f": "x * x"}, plugin_options=SMALL).fit(X, X[:, 1] ** 2)
+                          extra_operators={"f": "x * x * x"}, plugin_options=SMALL).fit(X, X[:, 1] ** 3)
     assert "f" not in ops.OPERATORS  # nothing was registered globally
     with a.best_.expression.operators.use():
         ea = parse("f(x0)")
     with b.best_.expression.operators.use():
         eb = parse("f(x0)")
-    np.testing.assert_allclose(ea.evaluate(X), X[:, 0] + 1)
-    np.testing.assert_allclose(eb.evaluate(X), X[:, 0] ** 2)
-    assert a.score(X, y) > 0.999 and b.score(X, X[:, 1] ** 2) > 0.999
+    np.testing.assert_allclose(ea.evaluate(X), X[:, 0] ** 2 + 1)
+    np.testing.assert_allclose(eb.evaluate(X), X[:, 0] ** 3)
+    assert a.score(X, y) > 0.999 and b.score(X, X[:, 1] ** 3) > 0.999
 
 
 def test_save_and_load_keep_formula_operators(tmp_path, softsign_data):

@@ -60,3 +60,27 @@ def test_a_search_with_cv_selection_returns_a_member_of_its_front():
     assert r.best is not None and any(c.expression == r.best.expression for c in r.front)
     with pytest.raises(ConfigError, match="search.selection must be one of 'score', 'cv', 'cv-min', got 'cross'"):
         Search(X, y, config={"search": {"selection": "cross"}})
+
+
+def test_the_final_model_is_the_best_one_that_stays_bounded_between_the_rows():
+    """A member with a pole between the rows (no row near it) is passed over for the next best, under every
+    selection rule; when no member is bounded, the scorer's best is kept."""
+    from symdescent.expr import parse
+    from symdescent.selection import bounded_between_rows
+    from symdescent.types import Candidate, Score
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(0, 2.9, 30), rng.uniform(3.1, 6, 30)])
+    X, y = x[:, None], 2 * x + 0.1 * rng.normal(size=60)
+    pole, line = parse("2.0 * x0 + 0.01 / (x0 - 3.0)"), parse("2.0 * x0")
+    assert not bounded_between_rows(pole, X, y) and bounded_between_rows(line, X, y)
+    for rule in ("score", "cv"):
+        s = Search(X, y, config={"search": {"max_iterations": 1, "time_budget": None, "workers": 1,
+                                            "selection": rule}})
+        s.start()
+        s.front = type(s.front)([Candidate(pole, score=Score(0.009, 9, -50.0, 0.999)),
+                                 Candidate(line, score=Score(0.010, 3, -40.0, 0.998))])
+        assert s.front.best().expression == pole
+        assert s._select(None).expression == line, rule
+        s.front = type(s.front)([Candidate(pole, score=Score(0.009, 9, -50.0, 0.999))])
+        assert s._select(None) in (None, s.front.best())

@@ -57,7 +57,7 @@ def add_parser(subparsers) -> None:
         "bench", help="benchmark symdescent and peers on formula suites (SRBench style, on Dask)",
         description="Run methods on generated data of ground-truth formulas; write results.csv, summary.md and plots.")
     p.add_argument("--suite", default="feynman",
-                   help="'feynman', 'laws' or 'dimsynth' (formulas, built in), a CSV of formulas in the same format, "
+                   help="'feynman', 'laws', 'dimsynth' or 'shapes' (formulas, built in), a CSV of formulas in the same format, "
                         "'blackbox' (real tables, built in) or a folder of CSV tables (see BENCHMARKS.md)")
     p.add_argument("--limit", type=int, help="only the first N problems")
     p.add_argument("--problems", help="comma-separated problem ids, e.g. I.6.2a,I.8.14")

@@ -9,7 +9,10 @@ and from all tuning: ``laws``, 60 laws from fields other than the Feynman
 lectures (chemistry, biology, engineering, pharmacology, economics,
 geoscience; a ``Field`` and a ``Law`` column name each one's source), and
 ``dimsynth``, 40 dimensionally homogeneous formulas from a generator of their
-own (:mod:`symdescent.bench.dimsynth`).  Any other suite is a path to such a
+own (:mod:`symdescent.bench.dimsynth`); and ``shapes``, 12 formulas that are not sums of products
+(a hyperbolic tangent, a softplus or a logistic function of a linear combination, differences and
+ratios of rational terms, a Gaussian bump) or hide their few columns among irrelevant ones: the kinds
+of real-data shape a search must fit with a small model.  Any other suite is a path to such a
 file.  The black-box suites of real tables (``blackbox``, or a folder of CSV files)
 come from :mod:`symdescent.bench.tables` through the same :func:`load_suite`.
 
@@ -51,9 +54,9 @@ from typing import Iterable, Sequence
 from symdescent.errors import DataError, ExpressionError, did_you_mean
 from symdescent.expr import Expression, parse
 
-BUILTIN_SUITES = ("feynman", "laws", "dimsynth", "blackbox")
+BUILTIN_SUITES = ("feynman", "laws", "dimsynth", "shapes", "blackbox")
 #: the built-in suites of formulas, each a CSV file (and its units file) in ``symdescent/bench/data``
-FORMULA_SUITES = ("feynman", "laws", "dimsynth")
+FORMULA_SUITES = ("feynman", "laws", "dimsynth", "shapes")
 _REQUIRED = ("Filename", "Formula", "# variables")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.linear_model import lars_path  # at import (an island's start-up), not inside its first round
 
 from symdescent.expr import Expression
 from symdescent.expr import ops
@@ -57,8 +58,6 @@ def entry_order(X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None =
     >>> entry_order(X, 3 * X[:, 2] - X[:, 0] + 0.1 * rng.normal(size=200))[:2]
     [2, 0]
     """
-    from sklearn.linear_model import lars_path
-
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
     sd = X.std(axis=0)

@@ -24,6 +24,7 @@ from symdescent.units import parse_unit
 DATA = Path(str(resources.files("symdescent.bench") / "data"))
 LAWS = load_suite("laws")
 DIMSYNTH = load_suite("dimsynth")
+SHAPES = load_suite("shapes")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -59,7 +60,26 @@ def test_each_formula_parses_is_finite_and_has_sane_ranges(suite, size, most):
         assert not truth.atoms(sympy.Float), f"{p.id}: the truth should hold exact numbers"
 
 
-@pytest.mark.parametrize("suite", [LAWS, DIMSYNTH], ids=["laws", "dimsynth"])
+def test_the_shapes_are_not_sums_of_products_or_hide_their_columns():
+    """``shapes``: every formula finite and varying on its ranges, and each either uses an operator outside
+    the polynomial ones (the default operators have no ``tanh``: it must be built) or leaves a column unused
+    (the irrelevant ones, which the description names)."""
+    from symdescent.expr import ops
+
+    polynomial = {"add", "sub", "mul", "neg", "square", "cube", "pow"}
+    rows = _rows("shapes")
+    assert len(SHAPES) == 12 and len({p.id for p in SHAPES}) == 12
+    for p in SHAPES:
+        y = p.expression.evaluate(_sample(p))
+        assert np.all(np.isfinite(y)) and np.std(y) > 1e-3, p.id
+        operators = {t for t in p.expression.tokens if ops.arity(t) > 0}
+        unused = set(range(len(p.names))) - set(p.expression.variables)
+        assert operators - polynomial or unused, p.id
+        if unused:
+            assert "irrelevant" in rows[p.id]["Description"] or " among " in rows[p.id]["Description"], p.id
+
+
+@pytest.mark.parametrize("suite", [LAWS, DIMSYNTH, SHAPES], ids=["laws", "dimsynth", "shapes"])
 def test_truth_sympy_agrees_with_the_parsed_formula(suite):
     for p in suite:
         X = _sample(p, 20, seed=1)
@@ -69,7 +89,7 @@ def test_truth_sympy_agrees_with_the_parsed_formula(suite):
         np.testing.assert_allclose(f(*cols) * np.ones(len(X)), p.expression.evaluate(X), rtol=1e-6, err_msg=p.id)
 
 
-@pytest.mark.parametrize("suite", [LAWS, DIMSYNTH], ids=["laws", "dimsynth"])
+@pytest.mark.parametrize("suite", [LAWS, DIMSYNTH, SHAPES], ids=["laws", "dimsynth", "shapes"])
 def test_every_variable_and_output_has_a_unit_and_every_formula_is_consistent(suite):
     broken = []
     for p in suite:
