@@ -56,8 +56,8 @@ class MdlScorer(Scorer):
       the least-squares loss of its columns (:meth:`Problem.least_squares_loss`): one that is below is using
       floating-point cancellation between huge constants to fit the noise (a GP finds such things), and is
       described by its tree;
-    * when it is a sum of such linear terms and others (``c0 + c1 x_a + sin(x_b)``, through constant factors):
-      the linear terms by the linear code, the others by their trees (:func:`partly_linear_code_length`), so
+    * with ``partly_linear`` (opt-in), when it is a sum of such linear terms and others (``c0 + c1 x_a +
+      sin(x_b)``, through constant factors): the linear terms by the linear code, the others by their trees (:func:`partly_linear_code_length`), so
       that a non-linear term added to a linear backbone pays for itself alone.
 
     A tree code charges each ``+`` and ``*`` of a weighted sum as a free choice among ``S`` symbols, so that on a
