@@ -34,7 +34,7 @@ class Individual:
 
     @property
     def value(self) -> float:
-        return self.candidate.value
+        return self.candidate.search_value
 
 
 def nondominated_layers(objectives: np.ndarray) -> np.ndarray:
@@ -104,7 +104,8 @@ class GeneticEngine:
     # -- selection -----------------------------------------------------------
     def tournaments(self, m: int) -> np.ndarray:
         """The winners (population indices) of ``m`` tournaments: each of ``tournament_size`` individuals drawn
-        with replacement, won by the lowest value, then the lowest complexity (then the earlier in the population)."""
+        with replacement, won by the lowest search value (:attr:`Candidate.search_value
+        <symdescent.types.Candidate.search_value>`), then the lowest complexity (then the earlier in the population)."""
         n = len(self.population)
         size = min(self.tournament_size, n)
         value = np.array([ind.value for ind in self.population])

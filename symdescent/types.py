@@ -28,6 +28,9 @@ class Score:
         Coefficient of determination on the fitting data.
     valid : bool
         False when the expression is non-finite on the data or too complex.
+    search_value : float or None
+        The scalar the search's own selection ranks by (the genetic engine's tournaments and survival), when a
+        scorer has one apart from ``value``; None: ``value``.
     """
 
     loss: float
@@ -35,6 +38,7 @@ class Score:
     value: float
     r2: float
     valid: bool = True
+    search_value: float | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,13 @@ class Candidate:
     @property
     def value(self) -> float:
         return self.score.value if self.score is not None else float("inf")
+
+    @property
+    def search_value(self) -> float:
+        """What the search ranks it by while it explores (:attr:`Score.search_value`, else :attr:`value`)."""
+        if self.score is None:
+            return float("inf")
+        return self.score.value if self.score.search_value is None else self.score.search_value
 
     @property
     def valid(self) -> bool:

@@ -167,6 +167,12 @@ def test_tournaments_are_won_by_the_lowest_value_then_the_lowest_complexity():
     eng.population = [Individual(seed_candidate(t, 1.0), 0, t) for t in ("x0 + x1", "sin(x0)")]
     eng.tournament_size = 2
     assert 0.7 < np.mean(eng.tournaments(2000) == 1) < 0.8
+    # they rank by the search value where the scorer gives one apart from the value (the mdl scorer's tree code)
+    a = Candidate(parse("x0"), score=Score(1.0, 1, 5.0, 0.5, search_value=0.5))
+    b = Candidate(parse("x1"), score=Score(1.0, 1, 1.0, 0.5))
+    eng.population = [Individual(a, 0, "x0"), Individual(b, 0, "x1")]
+    assert (a.search_value, b.search_value) == (0.5, 1.0)
+    assert 0.7 < np.mean(eng.tournaments(2000) == 0) < 0.8  # x0 wins whenever drawn, its value worse
 
 def test_give_up_levels_are_the_best_loss_no_more_complex_times_the_factor():
     from symdescent.gp import Individual

@@ -119,7 +119,7 @@ class DescentRefiner(Refiner):
 
     def refine(self, problem, candidates, state):
         engine = self.engine
-        ranked = sorted((c for c in candidates if c.valid), key=lambda c: c.value)
+        ranked = sorted((c for c in candidates if c.valid), key=lambda c: c.search_value)
         engine.seed(ranked[: self.cfg.max_seeds])
         if self.cfg.guide_from:
             guides = {}

@@ -80,6 +80,10 @@ def test_the_linear_code_lets_a_sum_of_columns_beat_a_constant_on_few_rows():
     const, linear = (on[t] for t in texts)
     assert linear.r2 > 0.5 and linear.value < const.value
     assert off[texts[1]].value > off[texts[0]].value
+    # the search ranks by the tree code alone: the value with the linear code off, with or without it
+    for t in texts:
+        assert on[t].search_value == pytest.approx(off[t].value, rel=1e-12) == off[t].search_value
+    assert linear.search_value > linear.value
     # the value is the fit's nats plus the linear code's: ln(d + 1) + ln(d choose m) + (m + 1)
     n, var = len(y), np.var(y)
     expected = n / 2 * math.log(linear.loss / var) + math.log(5) + math.log(4) + 4
