@@ -29,8 +29,8 @@ class Score:
     valid : bool
         False when the expression is non-finite on the data or too complex.
     search_value : float or None
-        The scalar the search's own selection ranks by (the genetic engine's tournaments and survival), when a
-        scorer has one apart from ``value``; None: ``value``.
+        The scalar the search's own selection ranks by (the genetic engine's tournaments and survival, the
+        ``descent`` refiner's choice of seeds), when a scorer has one apart from ``value``; None: ``value``.
     """
 
     loss: float
