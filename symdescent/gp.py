@@ -33,7 +33,7 @@ class Individual:
     key: str
 
     @property
-    def value(self) -> float:
+    def search_value(self) -> float:
         return self.candidate.search_value
 
 
@@ -108,7 +108,7 @@ class GeneticEngine:
         <symdescent.types.Candidate.search_value>`), then the lowest complexity (then the earlier in the population)."""
         n = len(self.population)
         size = min(self.tournament_size, n)
-        value = np.array([ind.value for ind in self.population])
+        value = np.array([ind.search_value for ind in self.population])
         order = np.lexsort((np.array([ind.candidate.complexity for ind in self.population]), value))
         rank = np.empty(n, dtype=np.int64)
         rank[order] = np.arange(n)
@@ -144,11 +144,11 @@ class GeneticEngine:
             if not ind.candidate.valid:
                 continue
             old = pool.get(ind.key)
-            if old is None or (ind.value, ind.age) < (old.value, old.age):
+            if old is None or (ind.search_value, ind.age) < (old.search_value, old.age):
                 pool[ind.key] = ind
         members = list(pool.values())
         if len(members) > self.population_size:
-            obj = np.array([[m.value, m.age, m.candidate.complexity] for m in members], dtype=float)
+            obj = np.array([[m.search_value, m.age, m.candidate.complexity] for m in members], dtype=float)
             layers = nondominated_layers(obj)
             order = np.lexsort((obj[:, 0], layers))  # by layer, then by score
             members = [members[i] for i in order[: self.population_size]]

@@ -106,10 +106,11 @@ class MdlScorer(Scorer):
                         # the least-squares loss for one a rounding error below it: every way of writing a
                         # sum ties, and the simplest wins
                         model, loss = lin, max(loss, floor)
-        nmse = max(loss / var, self.precision)
+        def fit(mse):  # the fit's nats
+            return 0.5 * n * math.log(max(mse / var, self.precision))
+
         # the search explores by the tree code alone (see the class's docstring)
-        return Score(s.loss, candidate.complexity, 0.5 * n * math.log(nmse) + model, s.r2, True,
-                     search_value=0.5 * n * math.log(max(s.loss / var, self.precision)) + tree)
+        return Score(s.loss, candidate.complexity, fit(loss) + model, s.r2, True, search_value=fit(s.loss) + tree)
 
 
 
