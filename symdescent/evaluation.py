@@ -108,6 +108,8 @@ class Evaluator:
         self.weights = dict(complexity or {})
         self.nested = {k: dict(v) for k, v in (nested or {}).items()}
         self.cache: dict[str, Candidate] = {}
+        #: the least-squares sum of each set of columns met (:meth:`least_squares_sum`; None: not writable)
+        self._sums: dict[tuple[int, ...], Candidate | None] = {}
         self.n_evaluations = 0
         #: set (by a signal handler, or any thread) to stop the search at its next evaluation
         self.stop = threading.Event()
@@ -262,23 +264,58 @@ class Evaluator:
             out.append(cand)
         return out
 
+    def least_squares_sum(self, columns) -> Candidate | None:
+        """``c0 + c1*x_a + c2*x_b + ...`` over ``columns`` with least-squares coefficients on the scoring rows,
+        scored (computed once per set of columns); None when the operators cannot write it or it is invalid."""
+        key = tuple(sorted(columns))
+        if key not in self._sums:
+            new = None
+            if not key or {"add", "mul"} <= self.allowed:
+                coef, c0, mse = least_squares(self.X, self.y, self.w, key)
+                new = self.score(affine_expression(key, coef, c0), mse, bool(np.isfinite(mse)), "")
+            self._sums[key] = new if new is not None and new.valid else None
+        return self._sums[key]
+
+    def _affine(self, cand: Candidate):
+        """The columns of a valid, inexact candidate affine in them (:func:`~symdescent.expr.affine.affine_columns`);
+        None otherwise (an exact fit is left to the polish, which snaps it)."""
+        if not cand.valid or cand.loss <= 1e-20 * self.var_y:
+            return None
+        return affine_columns(cand.expression.tokens)
+
+    def least_squares_sums(self, cands: Sequence[Candidate]) -> list[Candidate]:
+        """The least-squares sums (:meth:`least_squares_sum`) of the column sets of the affine candidates among
+        ``cands`` met for the first time, where they break no more dimension rules than the candidate.
+
+        The fit of a candidate keeps its outer scale and offset only where they pay by the BIC rule
+        (:func:`~symdescent.expr.fit.parameter_allowance`): on a few dozen noisy rows ``C*x0`` is fitted as
+        ``x0 + c``, a sum of columns the linear code (which charges a coefficient AIC's one nat) would rather
+        have with its slope. The search offers these sums to the front beside what it scores, so that the
+        scorer's best among the sums of the columns the search met is on the front, found or not by a fit."""
+        out = []
+        for cand in cands:
+            cols = self._affine(cand)
+            if cols is None or tuple(sorted(cols)) in self._sums:
+                continue
+            new = self.least_squares_sum(cols)
+            if new is not None and self.violations(new.expression) <= self.violations(cand.expression):
+                out.append(Candidate(new.expression, cand.origin, new.score))
+        return out
+
     def least_squares_form(self, cand: Candidate) -> Candidate | None:
         """For a candidate affine in its columns, however written (``k * (a*x0 + x1/b) + c``), the plain sum
         ``c0 + c1*x0 + c2*x1`` with least-squares coefficients on the scoring rows
-        (:mod:`symdescent.expr.affine`), scored; None when ``cand`` is not affine, or breaks more dimension
-        rules, or the sum does not score better (a lower value) and is not a plainer writing of as good a fit
-        (a loss at most a rounding error above; not plainer: no fewer nodes and more fitted constants than
-        ``cand``, whose exact literals it would turn into floats)."""
-        cols = affine_columns(cand.expression.tokens) if cand.valid else None
-        if cols is None or (cols and not {"add", "mul"} <= self.allowed) or cand.loss <= 1e-20 * self.var_y:
-            return None  # not affine, no way to write the sum, or exact already (the polish snaps it)
-        coef, c0, mse = least_squares(self.X, self.y, self.w, cols)
-        expr = affine_expression(sorted(cols), coef, c0)
-        if expr == cand.expression or self.violations(expr) > self.violations(cand.expression):
+        (:meth:`least_squares_sum`), scored, with the candidate's origin; None when ``cand`` is not affine, or
+        breaks more dimension rules, or the sum does not score better (a lower value) and is not a plainer
+        writing of as good a fit (a loss at most a rounding error above; not plainer: no fewer nodes and more
+        fitted constants than ``cand``, whose exact literals it would turn into floats)."""
+        cols = self._affine(cand)
+        new = self.least_squares_sum(cols) if cols is not None else None
+        if new is None or new.expression == cand.expression:
             return None
-        new = self.score(expr, mse, bool(np.isfinite(mse)), cand.origin)
-        if not new.valid:
+        if self.violations(new.expression) > self.violations(cand.expression):
             return None
+        new = Candidate(new.expression, cand.origin, new.score)
         if new.value < cand.value - 1e-9:
             return new
         # as good up to rounding: the plain writing, unless it is no simpler and turns exact literals into floats
@@ -290,9 +327,10 @@ class Evaluator:
         """The candidate polished on every scoring row (:func:`symdescent.expr.fit.polish`: refit with
         ``max_nfev``, redundant constants divided out, negligible terms dropped, constants snapped),
         scored; ``cand`` itself when polishing found nothing better. An affine candidate is first rewritten
-        as its least-squares sum of columns (:meth:`least_squares_form`), and polished only where that does not
-        raise the scorer's value (dropping a column or snapping a coefficient on noisy rows would: the sum then
-        keeps its fitted numbers; on noiseless data ``1.0000000002*x0`` still snaps to ``x0``).
+        as its least-squares sum of columns (:meth:`least_squares_form`), and an affine candidate (rewritten or
+        not) is polished only where that does not raise the scorer's value (dropping the intercept or a column or
+        snapping a coefficient on noisy rows would: the sum then keeps its fitted numbers; on noiseless data
+        ``1.0000000002*x0`` still snaps to ``x0``).
 
         The normalised form must be admissible, and a refit or snapped result is taken only where it
         scores as valid.  ``until`` (``time.monotonic()``) bounds the sympy normalisation, the one step
@@ -314,6 +352,6 @@ class Evaluator:
         if res is start:
             return cand
         out = self.score(res.expression, res.mse, res.valid, cand.origin)
-        if affine is not None and not out.value <= affine.value + 1e-9:
-            return affine  # a least-squares sum keeps its fitted numbers unless snapping costs the scorer nothing
+        if self._affine(cand) is not None and not out.value <= cand.value + 1e-9:
+            return cand  # a sum of columns keeps its fitted numbers unless snapping costs the scorer nothing
         return out

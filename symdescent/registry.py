@@ -2,7 +2,7 @@
 
 A plugin is described by a :class:`PluginInfo`: its name and a factory for
 each role it can play (:mod:`symdescent.roles`).  The built-in strategies
-(``random``, ``linear``, ``descent``, ``mdl``, ``r2``: :data:`BUILTINS`) are registered
+(``random``, ``linear``, ``monomial``, ``descent``, ``mdl``, ``r2``: :data:`BUILTINS`) are registered
 directly, so they work from a source tree without installation; third-party
 plugins (and the bundled ``lee`` and ``pysr`` packages) are found through the
 entry-point group ``symdescent``.  A name claimed twice, by two different
@@ -230,10 +230,11 @@ def builtins() -> tuple[PluginInfo, ...]:
     """The strategies that ship inside symdescent itself (imported on first use)."""
     from symdescent.plugins.descent import DESCENT
     from symdescent.plugins.linear import LINEAR
+    from symdescent.plugins.monomial import MONOMIAL
     from symdescent.plugins.random import RANDOM
     from symdescent.plugins.scorers import MDL, R2
 
-    return (RANDOM, LINEAR, DESCENT, MDL, R2)
+    return (RANDOM, LINEAR, MONOMIAL, DESCENT, MDL, R2)
 
 
 def derive_rng(seed: int, *names: str) -> np.random.Generator:

@@ -197,6 +197,12 @@ class Search:
             self.timings[sel.name] = self.timings.get(sel.name, 0.0) + time.monotonic() - t0
         return out
 
+    def _offer(self, cands: list[Candidate]) -> None:
+        """Offer scored candidates to the front, with the least-squares sums of the column sets of the affine
+        ones (:meth:`Evaluator.least_squares_sums`)."""
+        self.front.update(cands)
+        self.front.update(self.evaluator.least_squares_sums(cands))
+
     @_with_operators
     def step(self) -> list[Candidate]:
         """Run one iteration; return the candidates it scored."""
@@ -204,12 +210,12 @@ class Search:
         injected, self._injected = self.evaluator(self._injected, "injected"), []
         state = self.state(slice_deadline)
         proposed = injected + self._run_roles(self.strategy.proposers, lambda p: p.propose(self.problem, state))
-        self.front.update(proposed)
+        self._offer(proposed)
         self._last_new = tuple(c for c in proposed if c.valid)
         pool = self._last_new + tuple(c for c in self.front.members() if c not in self._last_new)
         state = self.state(slice_deadline)
         refined = self._run_roles(self.strategy.refiners, lambda r: r.refine(self.problem, pool, state))
-        self.front.update(refined)
+        self._offer(refined)
         self.iteration += 1
         best = self.front.best()
         self.history.append({

@@ -68,3 +68,44 @@ def test_bad_settings_are_named():
     X, y = table()
     with pytest.raises(ConfigError, match="plugins.linear.max_terms"):
         Search(X, y, config={"strategy": {"proposers": ["linear"]}, "plugins": {"linear": {"max_terms": 0}}})
+
+
+def weak_slope():
+    """46 rows whose one column explains 6 % of the variance: too little for the fit's BIC rule to keep a slope,
+    enough for the linear code's AIC rate (one nat a coefficient) to prefer the line to a constant."""
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0, 1, 46)
+    return x[:, None], 40 + 5.0 * x + 6.0 * rng.normal(size=46)
+
+
+def test_the_least_squares_sum_of_an_affine_candidate_reaches_the_front():
+    """The fit writes ``C*x0`` as ``x0 + c`` (its slope not worth a parameter by BIC); the search offers the
+    least-squares line of the same column to the front beside it as it scores it, and the scorer ranks the line
+    first (before any finish: a constant that dominates ``x0 + c`` would otherwise leave no affine member to
+    rewrite)."""
+    X, y = weak_slope()
+    assert 0.045 < np.corrcoef(X[:, 0], y)[0, 1] ** 2 < 0.075
+    slope = np.polyfit(X[:, 0], y, 1)[0]
+    s = Search(X, y, config={"search": {"max_iterations": 1, "time_budget": None, "seed": 0, "workers": 1},
+                             "strategy": {"proposers": ["linear"], "refiners": []}})
+    (fitted,) = s.evaluator([linear_sum([0])], "linear")
+    assert fitted.expression.complexity == 3  # the slope dropped
+    s.start()
+    s.step()
+    best = s.front.best()
+    assert best.value < fitted.value and best.origin == "linear"
+    assert np.isclose(best.expression.constants, slope).any()
+
+
+def test_polishing_never_raises_the_description_of_a_sum_of_columns():
+    """On 13 noisy rows the polish's BIC rule would drop a small intercept of the least-squares sum; the linear
+    code charges the sum the same without it and the fit is worse, so the sum keeps its intercept."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 2, size=(13, 3))
+    y = 0.4 + X @ [1.0, -2.0, 0.5] + 0.8 * rng.normal(size=13)
+    s = Search(X, y, config={"search": {"max_iterations": 1, "time_budget": None, "seed": 0, "workers": 1}})
+    total = s.evaluator.least_squares_sum([0, 1, 2])
+    assert total.expression.n_constants == 4
+    polished = s.evaluator.polish(total)
+    assert polished.value <= total.value + 1e-9
+    assert polished.expression.n_constants == 4

@@ -84,11 +84,14 @@ def linear_sum(columns: list[int]) -> Expression:
     return Expression(tuple(tokens), (1.0,) * len(columns))
 
 
-class LinearProposer(Proposer):
-    """Proposes the nested linear sums of the columns once, on the first iteration."""
+class OnceProposer(Proposer):
+    """A proposer that proposes once, on the first iteration, from the data (on a seeded subsample of at most
+    ``config.max_rows`` rows): :meth:`propose_once`."""
+
+    default_config: type = LinearConfig
 
     def __init__(self, ctx: PluginContext):
-        self.cfg = ctx.config or LinearConfig()
+        self.cfg = ctx.config or self.default_config()
         self.rng = ctx.rng
         self.done = False
 
@@ -99,13 +102,23 @@ class LinearProposer(Proposer):
         if self.done:
             return []
         self.done = True
-        if not {"add", "mul"} <= set(problem.operators):
-            return []
         n = problem.n_samples
         rows = np.sort(self.rng.choice(n, size=self.cfg.max_rows, replace=False)) if n > self.cfg.max_rows \
             else slice(None)
         w = None if problem.sample_weight is None else problem.sample_weight[rows]
-        order = entry_order(problem.X[rows], problem.y[rows], w)
+        return self.propose_once(problem, problem.X[rows], problem.y[rows], w)
+
+    def propose_once(self, problem, X: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> list[Expression]:
+        raise NotImplementedError
+
+
+class LinearProposer(OnceProposer):
+    """Proposes the nested linear sums of the columns once, on the first iteration."""
+
+    def propose_once(self, problem, X, y, w):
+        if not {"add", "mul"} <= set(problem.operators):
+            return []
+        order = entry_order(X, y, w)
         most = min(self.cfg.max_terms, len(order), (problem.max_complexity - 1) // 4)
         return [linear_sum(order[:m]) for m in range(1, most + 1)]
 
