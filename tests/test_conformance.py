@@ -11,6 +11,8 @@ import pytest
 
 from symdescent.expr import parse
 from symdescent.plugins.descent import DESCENT
+from symdescent.plugins.linear import LINEAR
+from symdescent.plugins.monomial import MONOMIAL
 from symdescent.plugins.random import RANDOM
 from symdescent.plugins.scorers import MDL, R2
 from symdescent.errors import PluginError
@@ -23,6 +25,15 @@ from symdescent.types import Score
 class TestRandomProposer(ProposerConformance):
     plugin = RANDOM
     plugin_config = {"samples": 20}
+
+
+class TestLinearProposer(ProposerConformance):
+    plugin = LINEAR
+
+
+class TestMonomialProposer(ProposerConformance):
+    plugin = MONOMIAL
+    operators = ProposerConformance.operators + ("pow",)  # the reference law's exponents are not halves
 
 
 class TestDescentRefiner(RefinerConformance):
