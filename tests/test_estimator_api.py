@@ -173,6 +173,13 @@ def _keys(est):
     return {c.expression.key() for c in est.pareto_front_}
 
 
+def _kept(model, est):
+    """``model`` is on ``est``'s front, or a member as simple and at least as accurate replaced it (the front
+    keeps one member per size: the warm iterations may refit the same form's constants a little better)."""
+    return model.expression.key() in _keys(est) or any(
+        c.complexity <= model.complexity and c.loss <= model.loss for c in est.pareto_front_)
+
+
 def test_warm_start_goes_on_from_the_previous_front_and_population():
     Xh, yh = _hard()
     est = quick(max_iterations=6, warm_start=True).fit(Xh, yh)
@@ -180,7 +187,7 @@ def test_warm_start_goes_on_from_the_previous_front_and_population():
     warm = est.set_params(max_iterations=1).fit(Xh, yh)
     cold = quick(max_iterations=1).fit(Xh, yh)
     assert warm.best_.value <= first.value + 1e-6 and warm.best_.loss <= first.loss * (1 + 1e-6) + 1e-12
-    assert first.expression.key() in _keys(warm)  # the previous model is in the new front
+    assert _kept(first, warm)  # the previous model is in the new front, or one that dominates it
     assert first.expression.key() not in _keys(cold)
     assert cold.best_.value > first.value and cold.best_.loss > 2 * first.loss
     # warm_start off: the second fit is a fresh one, the same as a new estimator's
@@ -194,7 +201,7 @@ def test_warm_start_from_a_saved_model_and_a_cold_start_for_other_data(tmp_path)
     loaded = SymbolicRegressor.load(tmp_path / "m.json")
     first = loaded.best_
     warm = loaded.set_params(warm_start=True, max_iterations=1).fit(Xh, yh, variable_names=["a", "b"])
-    assert warm.best_.value <= first.value + 1e-6 and first.expression.key() in _keys(warm)
+    assert warm.best_.value <= first.value + 1e-6 and _kept(first, warm)
     with pytest.warns(UserWarning, match=r"warm_start: the data has the columns \['x0', 'x1'\].*starts cold"):
         renamed = warm.fit(Xh, yh)  # other column names: a cold start
     assert renamed.equations_.equals(quick(max_iterations=1).fit(Xh, yh).equations_)
