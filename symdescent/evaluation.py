@@ -297,10 +297,18 @@ class Evaluator:
             cols = self._affine(cand)
             if cols is None or tuple(sorted(cols)) in self._sums:
                 continue
-            new = self.least_squares_sum(cols)
-            if new is not None and self.violations(new.expression) <= self.violations(cand.expression):
-                out.append(Candidate(new.expression, cand.origin, new.score))
+            new = self._sum_of(cand, cols)
+            if new is not None:
+                out.append(new)
         return out
+
+    def _sum_of(self, cand: Candidate, cols) -> Candidate | None:
+        """The least-squares sum of ``cols`` (``cand``'s columns) with ``cand``'s origin; None when there is none
+        or it breaks more dimension rules than ``cand``."""
+        new = self.least_squares_sum(cols)
+        if new is None or self.violations(new.expression) > self.violations(cand.expression):
+            return None
+        return Candidate(new.expression, cand.origin, new.score)
 
     def least_squares_form(self, cand: Candidate) -> Candidate | None:
         """For a candidate affine in its columns, however written (``k * (a*x0 + x1/b) + c``), the plain sum
@@ -310,12 +318,9 @@ class Evaluator:
         writing of as good a fit (a loss at most a rounding error above; not plainer: no fewer nodes and more
         fitted constants than ``cand``, whose exact literals it would turn into floats)."""
         cols = self._affine(cand)
-        new = self.least_squares_sum(cols) if cols is not None else None
+        new = self._sum_of(cand, cols) if cols is not None else None
         if new is None or new.expression == cand.expression:
             return None
-        if self.violations(new.expression) > self.violations(cand.expression):
-            return None
-        new = Candidate(new.expression, cand.origin, new.score)
         if new.value < cand.value - 1e-9:
             return new
         # as good up to rounding: the plain writing, unless it is no simpler and turns exact literals into floats
