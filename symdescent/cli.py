@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 from symdescent.errors import SymdescentError
 
@@ -86,7 +87,7 @@ def _fit(args) -> int:
         raise ConfigError(f"--set: unknown section {name!r}{did_you_mean(name, sections)}")
     cfg = apply_flags(base, sets, time_budget=args.time_budget, max_iterations=args.max_iterations, seed=args.seed,
                       workers=args.workers, scheduler=args.scheduler)
-    progress = None
+    progress, t0 = None, time.monotonic()
     if not args.quiet:
         from symdescent.expr import compiled
 
@@ -97,13 +98,17 @@ def _fit(args) -> int:
                 compiled.warm_up()
         else:  # a log or a pipe: one plain line, and only when it really compiles
             compiled.warm_up(notify=lambda msg: print(msg, file=sys.stderr, flush=True))
+        spent, budget = time.monotonic() - t0, cfg.search.time_budget
+        if spent > 3.0 and budget is not None and budget < float("inf"):  # it compiled: say where the time went
+            print(f"symdescent: compiling the kernels took {spent:.1f} s of the {budget:g} s budget (once per "
+                  f"installation; `symdescent warmup` does it ahead)", file=sys.stderr, flush=True)
 
         def progress(j: int):
             return RichProgress(cfg.search.time_budget, cfg.search.max_iterations,
                                 label=targets[j] if len(targets) > 1 else None)
 
     results = [result for _, result in run_outputs(datasets, cfg, sample_weight=weights, progress=progress,
-                                                   target_names=targets)]
+                                                   target_names=targets, startup=time.monotonic() - t0)]
     failed = [t for t, r in zip(targets, results) if r.best is None]
     if failed:
         print(f"error: no valid expression was found{' for ' + ', '.join(failed) if len(targets) > 1 else ''}",
@@ -354,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     op = sub.add_parser("operators", help="list the operators search.operators can name")
     op.add_argument("--json", action="store_true", help="machine-readable output")
     op.set_defaults(func=_operators)
+    wu = sub.add_parser("warmup", help="compile the numba kernels now, once per installation (else the first "
+                                       "fit compiles them, out of its time budget)")
+    wu.set_defaults(func=_warmup)
     pl = sub.add_parser("plugins", help="list installed plugins and what each provides")
     pl.add_argument("--json", action="store_true", help="machine-readable output")
     pl.set_defaults(func=_plugins)
@@ -366,6 +374,18 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         add_bench(sub)
     return p
+
+
+def _warmup(args) -> int:
+    import os
+
+    from symdescent.expr import compiled
+
+    t0 = time.monotonic()
+    compiled.warm_up()
+    where = os.environ.get("NUMBA_CACHE_DIR") or "numba's user cache (~/.cache/numba)"
+    print(f"the compiled kernels are ready ({time.monotonic() - t0:.1f} s; cached in {where})")
+    return 0
 
 
 def _missing_extra(extra: str, missing: str) -> int:

@@ -603,7 +603,7 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
 
 def run_outputs(datasets: Sequence, config: Config, *, callbacks: Sequence = (), client=None, sample_weight=None,
                 seeds: Sequence[Sequence] | None = None, progress: Callable[[int], object] | None = None,
-                target_names: Sequence[str] | None = None) -> list:
+                target_names: Sequence[str] | None = None, startup: float = 0.0) -> list:
     """One search per output, each with the same settings; returns ``(search, result)`` of each, in order.
 
     ``datasets`` holds a :class:`~symdescent.data.TrainingData` per output
@@ -619,16 +619,18 @@ def run_outputs(datasets: Sequence, config: Config, *, callbacks: Sequence = (),
     a model for each output; those results say ``interrupted`` too.
     With several outputs as island searches and no ``client``, one cluster
     serves them all (opened here, its start-up taken from the first output's
-    time budget, closed at the end).
+    time budget, closed at the end).  ``startup``: seconds the caller has
+    already spent on this fit (``symdescent fit``'s kernel warm-up), taken from
+    the first output's budget as well.
     The estimator's ``fit`` and ``symdescent fit`` run their searches here.
     """
     from symdescent.cluster import close_client, open_client, uses_islands
 
-    own, startup = None, 0.0
+    own = None
     if client is None and len(datasets) > 1 and uses_islands(config.search):
         t0 = time.monotonic()
         own = client = open_client(config.search)
-        startup = time.monotonic() - t0
+        startup += time.monotonic() - t0
     try:
         return _run_outputs(datasets, config, callbacks, client, sample_weight, seeds, progress, target_names,
                             startup)

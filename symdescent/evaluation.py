@@ -83,7 +83,7 @@ class Evaluator:
                  nested: Mapping[str, Mapping[str, int]] | None = None):
         from symdescent.expr import compiled
 
-        compiled.warm_up()  # JIT-compile (first run only) before any clock starts
+        compiled.warm_up()  # JIT-compile (first run only); the search's first clock counts it
         self.config = config
         w = sample_weight
         if w is not None:

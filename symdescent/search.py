@@ -106,6 +106,7 @@ class Search:
                  config: Config | Mapping[str, Any] | str | Path | None = None,
                  plugins: Iterable[PluginInfo] = (), callbacks: Iterable[object] = (),
                  registry: Registry | None = None, client: Any = None, sample_weight=None, target_name: str = "y"):
+        created = time.monotonic()
         X, y, names = check_X_y(X, y, variable_names)  # a TrainingData (X; y None) is taken as it is
         #: the validated weights (mean 1), or None for an unweighted search
         self.sample_weight = check_sample_weight(sample_weight, X.shape[0])
@@ -115,6 +116,9 @@ class Search:
         self.operators = self.config.operator_set()
         with self.operators.use():
             self._setup(X, y, names, plugins, callbacks, registry, client, target_name)
+        #: seconds this search's set-up took (a first run's kernel compilation, the plugins' models): the first
+        #: clock counts them (:meth:`start_clock`)
+        self._setup_s = time.monotonic() - created
 
     def _setup(self, X, y, names, plugins, callbacks, registry, client, target_name) -> None:
         self.registry = registry if registry is not None else Registry.discover(plugins)
@@ -255,17 +259,23 @@ class Search:
         """Start the budget's clock (and pay the first ``import sympy``) without calling any hook.
 
         :meth:`start` does this first; an island search calls it alone, in
-        the caller, once its islands are ready.
+        the caller, once its islands are ready.  The first call backdates the
+        clock by the search's set-up (construction: on a first run, the
+        numba kernels' compilation), so that a fit ends within its budget
+        from the moment it began, as long as the set-up left a tenth of it.
         """
         sc = self.config.search
-        self._started = time.monotonic()
+        now = time.monotonic()
+        # the first clock starts when the set-up did: a first run's compilation of the kernels (15-40 s, once per
+        # installation) is the user's time too; the search phase keeps a tenth of the budget whatever it took
+        self._started, self._setup_s = now - self._setup_s, 0.0
         if sc.simplify:
             # the first ``import sympy`` takes a second or more; done here, it is paid
             # out of the search's time rather than out of the finish reserve
             import sympy  # noqa: F401
         if sc.time_budget is not None:
             self._finish_reserve = min(5.0, 0.08 * sc.time_budget) if sc.simplify else 0.02 * sc.time_budget
-            self._deadline = self._started + sc.time_budget - self._finish_reserve
+            self._deadline = max(self._started + sc.time_budget - self._finish_reserve, now + 0.1 * sc.time_budget)
 
     @property
     def deadline(self) -> float:

@@ -2,6 +2,15 @@ import numpy as np
 import pytest
 
 
+@pytest.fixture(autouse=True, scope="session")
+def compiled_kernels():
+    """The numba kernels, compiled (or loaded from the cache) once before any test: a first run's compilation
+    counts in its fit's time budget, so time-budgeted tests would otherwise depend on the cache's state."""
+    from symdescent.expr import compiled
+
+    compiled.warm_up()
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

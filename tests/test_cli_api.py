@@ -237,3 +237,29 @@ def test_readme_operator_list_is_the_table():
     for name, description in listed:
         assert name in ops.OPERATORS, f"README lists {name!r}, which is no operator"
         assert ops.OPERATORS[name].description == description, name
+
+
+def test_warmup_compiles_the_kernels_and_says_where_they_are_cached(capsys, monkeypatch):
+    from symdescent.expr import compiled
+
+    calls = []
+    monkeypatch.setattr(compiled, "warm_up", lambda *a, **k: calls.append(1))
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "/some/cache")
+    assert main(["warmup"]) == 0
+    assert calls == [1]
+    out = capsys.readouterr().out
+    assert "the compiled kernels are ready" in out and "/some/cache" in out
+
+
+def test_fit_says_when_compiling_took_part_of_its_budget(energy_csv, capsys, monkeypatch):
+    """A first run's compilation (a sleep in its place) is out of the budget, and the CLI says so."""
+    import time
+
+    from symdescent.expr import compiled
+
+    monkeypatch.setattr(compiled, "warm_up", lambda *a, **k: time.sleep(3.5))
+    t0 = time.monotonic()
+    assert main(["fit", str(energy_csv), "--target", "E", "--time-budget", "6", "--workers", "1"]) == 0
+    assert time.monotonic() - t0 <= 6 * 1.1 + 1.0
+    err = capsys.readouterr().err
+    assert re.search(r"compiling the kernels took 3\.\d s of the 6 s budget", err), err

@@ -54,9 +54,10 @@ _warmed: list[bool] = []  # one entry once this process has the kernels
 def warm_up(notify: Callable[[str], None] | None = None, *, after: float = 3.0) -> None:
     """Compile (or load from numba's on-disk cache) the kernels a fit uses, once per process.
 
-    The search calls this before its clock starts, so a first run's JIT compilation (about 17 s of CPU time,
-    once per installation) never eats into a time budget.  What a fit runs is compiled
-    here: evaluation, the Jacobian (the constants' standard errors), the constant fit and the search's
+    A search calls this as it is set up; a first run's JIT compilation (about 17 s of CPU time, once per
+    installation) is part of that fit's time budget (:meth:`Search.start_clock
+    <symdescent.search.Search.start_clock>`); ``symdescent warmup`` does it ahead (a Docker image's build).
+    What a fit runs is compiled here: evaluation, the Jacobian (the constants' standard errors), the constant fit and the search's
     fit-and-choose step.
 
     ``notify`` is called with a one-line message when the work takes longer than ``after`` seconds,
