@@ -423,6 +423,8 @@ class Search:
     def finish(self, reason: str, interrupted: bool = False) -> SearchResult:
         """Polish and simplify the front, pick the final model, build the result."""
         best = None
+        if not len(self.front):
+            self._fallback()
         try:
             until = time.monotonic() + self._finish_reserve if self._finish_reserve else None
             cv = self.config.search.selection != "score"
@@ -438,6 +440,18 @@ class Search:
             interrupted=interrupted, stop_reason=reason, variable_names=self.problem.variable_names,
             history=tuple(self.history),
         )
+
+    def _fallback(self) -> None:
+        """A front still empty at the finish (the budget ended before any candidate was scored: a cluster's or a
+        first compilation's start-up took it) gets the least-squares constant and the least-squares sum of every
+        column (where it breaks no dimension rule), so that a fit always returns a model; a warning says why."""
+        ev = self.evaluator
+        sums = [ev.least_squares_sum(()), ev.least_squares_sum(range(self.problem.X.shape[1]))]
+        self.front.update(c for c in sums if c is not None and not ev.violations(c.expression))
+        warnings.warn("the search scored no candidate within its time budget (its start-up took it): the model is "
+                      "the best of a least-squares constant and the least-squares sum of every column; give it a "
+                      "longer budget (a first run compiles the kernels: `symdescent warmup` does it ahead)",
+                      UserWarning, stacklevel=3)
 
     def _finalise_front(self, until: float | None) -> None:
         """The front-level finish before ``until``: which members are polished (best first; the best always)

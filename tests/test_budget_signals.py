@@ -115,8 +115,11 @@ def test_the_whole_search_ends_within_its_time_budget(n_rows):
 
 @pytest.fixture
 def slow_set_up(monkeypatch):
-    """A search's set-up that takes ``seconds`` more, as a first run's compilation of the kernels does."""
+    """A search's set-up that takes ``seconds`` more, as a first run's compilation of the kernels does (after
+    one search has paid this process's one-time set-up: the plugins' discovery, LEE's model, 1-3 s)."""
     from symdescent.expr import compiled
+
+    Search(np.ones((8, 1)), np.arange(8.0), config={"search": {"max_iterations": 1, "seed": 0}})
 
     def make(seconds: float):
         monkeypatch.setattr(compiled, "warm_up", lambda *a, **k: time.sleep(seconds))
@@ -145,6 +148,29 @@ def test_a_set_up_longer_than_the_budget_leaves_the_search_a_tenth_of_it(slow_se
     wall = time.monotonic() - t0
     assert result.iterations >= 1 and result.best is not None and result.stop_reason == "time_budget"
     assert wall <= 3.0 + 0.1 * 2.0 + 1.5  # the set-up, the tenth, the finish (polish, simplification)
+
+
+def test_a_search_that_scored_nothing_returns_the_least_squares_fallback():
+    """A budget spent before any candidate was scored (a cluster's or a compilation's start-up took it) still
+    gives a model, and says why: the better of the least-squares constant and the sum of every column."""
+    rng = np.random.default_rng(4)
+    X = rng.uniform(1, 3, size=(200, 2))
+    y = 2.0 * X[:, 0] - X[:, 1] + 3.0 + 0.01 * rng.normal(size=200)
+    search = Search(X, y, config={"search": {"time_budget": 5.0, "seed": 0}})
+    search.start_clock()
+    with pytest.warns(UserWarning, match="scored no candidate within its time budget"):
+        result = search.finish("time_budget")
+    assert result.best is not None and result.best.r2 > 0.999
+    assert sorted(result.best.expression.variables) == [0, 1]
+
+
+def test_the_warm_up_compiles_the_genetic_engines_sorting():
+    """``symdescent warmup`` (and a worker's warm-up) leaves nothing for the first generation to compile: an
+    island worker compiling the non-dominated sort in its first round spent a 10 s budget's search phase."""
+    code = ("from symdescent.expr import compiled; compiled.warm_up(); from symdescent.gp import _layers; "
+            "print(len(_layers.signatures))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert int(out.stdout.strip()) >= 1
 
 
 def test_the_clis_warm_up_is_taken_from_the_first_outputs_budget():

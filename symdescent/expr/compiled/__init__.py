@@ -57,8 +57,9 @@ def warm_up(notify: Callable[[str], None] | None = None, *, after: float = 3.0) 
     A search calls this as it is set up; a first run's JIT compilation (about 17 s of CPU time, once per
     installation) is part of that fit's time budget (:meth:`Search.start_clock
     <symdescent.search.Search.start_clock>`); ``symdescent warmup`` does it ahead (a Docker image's build).
-    What a fit runs is compiled here: evaluation, the Jacobian (the constants' standard errors), the constant fit and the search's
-    fit-and-choose step.
+    What a fit runs is compiled here: evaluation, the Jacobian (the constants' standard errors), the constant fit, the search's
+    fit-and-choose step and the genetic engine's non-dominated sorting (an island worker compiling that in its first round
+    spent a short budget's whole search phase on it).
 
     ``notify`` is called with a one-line message when the work takes longer than ``after`` seconds,
     which is when it compiles rather than loads from the cache (loading takes about a second).
@@ -80,6 +81,9 @@ def warm_up(notify: Callable[[str], None] | None = None, *, after: float = 3.0) 
             fit_constants(p, c, X, X[:, 0], True, True, 2)
             fit_scaled(p, c, X, X[:, 0], True, True, 2, 0.1, score=(X, X[:, 0], None))
             scaled_mse(p, c, X, X[:, 0], 1.0, 0.0)
+            from symdescent.gp import nondominated_layers  # here: symdescent.gp imports this package
+
+            nondominated_layers(np.zeros((2, 3)))
         finally:
             if timer is not None:
                 timer.cancel()
