@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from symdescent.expr import Expression, ops
-from symdescent.expr.compiled import jit
+from symdescent.expr.compiled.pareto import nondominated_layers as _layers
 from symdescent.expr.generate import GrammarSampler
 from symdescent.expr.variation import canonical_key, crossover, mutate
 from symdescent.types import Candidate
@@ -47,43 +47,6 @@ def nondominated_layers(objectives: np.ndarray) -> np.ndarray:
     [0, 0, 1, 2]
     """
     return _layers(np.ascontiguousarray(objectives, dtype=np.float64))
-
-
-@jit
-def _layers(obj):
-    n, m = obj.shape
-    dominates = np.zeros((n, n), dtype=np.bool_)  # dominates[i, j]: i dominates j
-    count = np.zeros(n, dtype=np.int64)
-    for i in range(n):
-        for j in range(n):
-            le = True
-            lt = False
-            for k in range(m):
-                if not obj[i, k] <= obj[j, k]:
-                    le = False
-                    break
-                if obj[i, k] < obj[j, k]:
-                    lt = True
-            if le and lt:
-                dominates[i, j] = True
-                count[j] += 1
-    layer = np.full(n, -1, dtype=np.int64)
-    k = 0
-    while True:
-        current = np.flatnonzero(count == 0)
-        if current.size == 0:
-            break
-        for c in current:
-            layer[c] = k
-        for c in current:
-            for j in range(n):
-                if dominates[c, j]:
-                    count[j] -= 1
-        for j in range(n):
-            if layer[j] >= 0:
-                count[j] = -1
-        k += 1
-    return layer
 
 
 class GeneticEngine:

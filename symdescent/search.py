@@ -442,16 +442,16 @@ class Search:
         )
 
     def _fallback(self) -> None:
-        """A front still empty at the finish (the budget ended before any candidate was scored: a cluster's or a
-        first compilation's start-up took it) gets the least-squares constant and the least-squares sum of every
+        """A front still empty at the finish (the budget ended before any candidate was scored, as when a cluster's
+        or a first compilation's start-up took it, or the proposers proposed nothing) gets the least-squares constant and the least-squares sum of every
         column (where it breaks no dimension rule), so that a fit always returns a model; a warning says why."""
         ev = self.evaluator
         sums = [ev.least_squares_sum(()), ev.least_squares_sum(range(self.problem.X.shape[1]))]
         self.front.update(c for c in sums if c is not None and not ev.violations(c.expression))
-        warnings.warn("the search scored no candidate within its time budget (its start-up took it): the model is "
-                      "the best of a least-squares constant and the least-squares sum of every column; give it a "
-                      "longer budget (a first run compiles the kernels: `symdescent warmup` does it ahead)",
-                      UserWarning, stacklevel=3)
+        warnings.warn("the search scored no valid candidate (its budget ended first, or its proposers proposed "
+                      "nothing): the model is the better of the least-squares constant and the least-squares sum of "
+                      "every column; give it a longer budget (a first run compiles the kernels: `symdescent warmup` "
+                      "does it ahead)", UserWarning, stacklevel=3)
 
     def _finalise_front(self, until: float | None) -> None:
         """The front-level finish before ``until``: which members are polished (best first; the best always)

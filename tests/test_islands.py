@@ -270,7 +270,9 @@ def test_a_local_cluster_of_its_own_is_charged_to_the_budget():
 
 def test_several_outputs_share_one_cluster_of_their_own(monkeypatch):
     """A two-output fit on islands opens one local cluster for both outputs (not one each), takes its
-    start-up from the first output's budget, and closes it at the end."""
+    start-up from the first output's budget, and closes it at the end.  The budget is one the start-up fits in:
+    a fresh worker's first search needs 2-5 s (imports, the kernels from the cache, the plugins) on a 2-core
+    machine, and a start-up longer than the budget is the next test's case."""
     from symdescent import cluster as cl
     from symdescent.estimator import SymbolicRegressor
 
@@ -282,11 +284,11 @@ def test_several_outputs_share_one_cluster_of_their_own(monkeypatch):
         monkeypatch.setattr(module, "open_client", lambda config: opened.append(real_open(config)) or opened[-1])
         monkeypatch.setattr(module, "close_client", lambda client: closed.append(client) or real_close(client))
     t0 = time.monotonic()
-    est = SymbolicRegressor(time_budget=3, random_state=0, n_jobs=2).fit(X, np.c_[Y, X[:, 0] + X[:, 1]])
+    est = SymbolicRegressor(time_budget=8, random_state=0, n_jobs=2).fit(X, np.c_[Y, X[:, 0] + X[:, 1]])
     wall = time.monotonic() - t0
     assert len(opened) == 1 and closed == opened
     assert est.n_outputs_ == 2 and all(m is not None for m in est.best_)
-    assert wall < 2 * 3 * 1.1 + 1.0  # the two budgets (the start-up inside the first), the close and the rest
+    assert wall < 2 * 8 * 1.1 + 1.0  # the two budgets (the start-up inside the first), the close and the rest
 
 
 def test_a_start_up_longer_than_the_budget_still_gives_a_model():

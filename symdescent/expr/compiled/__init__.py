@@ -41,6 +41,7 @@ import numpy as np
 
 from symdescent.expr.compiled.kernels import evaluate, evaluate_jacobian
 from symdescent.expr.compiled.lm import fit_constants, fit_scaled, scaled_mse
+from symdescent.expr.compiled.pareto import nondominated_layers
 from symdescent.expr.compiled.program import CompiledProgram, compile_program, jit
 
 __all__ = ["CompiledProgram", "compile_program", "evaluate", "evaluate_jacobian", "fit_constants", "fit_scaled", "scaled_mse",
@@ -81,8 +82,6 @@ def warm_up(notify: Callable[[str], None] | None = None, *, after: float = 3.0) 
             fit_constants(p, c, X, X[:, 0], True, True, 2)
             fit_scaled(p, c, X, X[:, 0], True, True, 2, 0.1, score=(X, X[:, 0], None))
             scaled_mse(p, c, X, X[:, 0], 1.0, 0.0)
-            from symdescent.gp import nondominated_layers  # here: symdescent.gp imports this package
-
             nondominated_layers(np.zeros((2, 3)))
         finally:
             if timer is not None:
