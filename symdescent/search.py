@@ -443,8 +443,9 @@ class Search:
 
     def _fallback(self) -> None:
         """A front still empty at the finish (the budget ended before any candidate was scored, as when a cluster's
-        or a first compilation's start-up took it, or the proposers proposed nothing) gets the least-squares constant and the least-squares sum of every
-        column (where it breaks no dimension rule), so that a fit always returns a model; a warning says why."""
+        or a first compilation's start-up took it, or the proposers proposed nothing) gets the least-squares
+        constant and the least-squares sum of every column (where it breaks no dimension rule), so that a fit
+        always returns a model; a warning says why."""
         ev = self.evaluator
         sums = [ev.least_squares_sum(()), ev.least_squares_sum(range(self.problem.X.shape[1]))]
         self.front.update(c for c in sums if c is not None and not ev.violations(c.expression))

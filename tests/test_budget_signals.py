@@ -116,7 +116,8 @@ def test_the_whole_search_ends_within_its_time_budget(n_rows):
 @pytest.fixture
 def slow_set_up(monkeypatch):
     """A search's set-up that takes ``seconds`` more, as a first run's compilation of the kernels does (after
-    one search has paid this process's one-time set-up: the plugins' discovery, LEE's model, 1-3 s)."""
+    one search has paid this process's one-time set-up: scikit-learn's import for the data checks, the plugins'
+    discovery, 1-3 s)."""
     from symdescent.expr import compiled
 
     Search(np.ones((8, 1)), np.arange(8.0), config={"search": {"max_iterations": 1, "seed": 0}})
